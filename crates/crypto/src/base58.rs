@@ -40,7 +40,9 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// Decodes a base58 string of any length.
 pub fn decode(text: &str) -> Result<Vec<u8>, Base58Error> {
-    bs58::decode(text).into_vec().map_err(|err| map_error(text, err))
+    bs58::decode(text)
+        .into_vec()
+        .map_err(|err| map_error(text, err))
 }
 
 /// Decodes a base58 string that must hold exactly `N` bytes.

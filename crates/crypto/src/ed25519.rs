@@ -137,9 +137,8 @@ pub fn verify_batch(items: &[BatchItem<'_>]) -> Vec<usize> {
         let point = *keys
             .entry(*item.public_key)
             .or_insert_with(|| decode_public_key(item.public_key));
-        let prepared = point.and_then(|a| {
-            prepare(item.public_key, item.message, item.signature).map(|p| (a, p))
-        });
+        let prepared = point
+            .and_then(|a| prepare(item.public_key, item.message, item.signature).map(|p| (a, p)));
         match prepared {
             Some((a, p)) => chunk.push((index, a, *item.public_key, p)),
             None => failed.push(index),
@@ -260,7 +259,12 @@ mod tests {
         let nonce = Scalar::from_bytes_mod_order([42u8; 32]);
         let r = ED25519_BASEPOINT_POINT * nonce + EIGHT_TORSION[t];
         let r_bytes = r.compress().to_bytes();
-        let k = Scalar::from_hash(Sha512::new().chain_update(r_bytes).chain_update(a).chain_update(message));
+        let k = Scalar::from_hash(
+            Sha512::new()
+                .chain_update(r_bytes)
+                .chain_update(a)
+                .chain_update(message),
+        );
         let s = nonce + k * secret;
         let mut bytes = [0u8; 64];
         bytes[..32].copy_from_slice(&r_bytes);
@@ -278,7 +282,9 @@ mod tests {
     #[test]
     fn honest_signatures_verify_alone_and_in_batches() {
         let keys: Vec<_> = (1..=3).map(keypair).collect();
-        let messages: Vec<Vec<u8>> = (0..700u32).map(|i| i.to_be_bytes().repeat(i as usize % 7)).collect();
+        let messages: Vec<Vec<u8>> = (0..700u32)
+            .map(|i| i.to_be_bytes().repeat(i as usize % 7))
+            .collect();
         let sigs: Vec<Signature> = messages
             .iter()
             .enumerate()
@@ -289,9 +295,17 @@ mod tests {
             .iter()
             .zip(&sigs)
             .enumerate()
-            .map(|(i, (m, s))| BatchItem { public_key: &pks[i % 3], message: m, signature: s })
+            .map(|(i, (m, s))| BatchItem {
+                public_key: &pks[i % 3],
+                message: m,
+                signature: s,
+            })
             .collect();
-        assert!(items.iter().all(|item| verify(item.public_key, item.message, item.signature)));
+        assert!(
+            items
+                .iter()
+                .all(|item| verify(item.public_key, item.message, item.signature))
+        );
         assert_eq!(verify_batch(&items), Vec::<usize>::new());
     }
 
@@ -309,7 +323,11 @@ mod tests {
         let items: Vec<BatchItem<'_>> = messages
             .iter()
             .zip(&sigs)
-            .map(|(m, s)| BatchItem { public_key: &pk, message: m, signature: s })
+            .map(|(m, s)| BatchItem {
+                public_key: &pk,
+                message: m,
+                signature: s,
+            })
             .collect();
         assert_eq!(verify_batch(&items), vec![3, 300, 599]);
     }
@@ -333,9 +351,17 @@ mod tests {
                 .collect();
             let mut items: Vec<BatchItem<'_>> = honest
                 .iter()
-                .map(|(m, s)| BatchItem { public_key: &pk, message: m, signature: s })
+                .map(|(m, s)| BatchItem {
+                    public_key: &pk,
+                    message: m,
+                    signature: s,
+                })
                 .collect();
-            items.push(BatchItem { public_key: &pk, message: &message, signature: &sig });
+            items.push(BatchItem {
+                public_key: &pk,
+                message: &message,
+                signature: &sig,
+            });
             assert_eq!(verify_batch(&items), Vec::<usize>::new(), "torsion {t}");
         }
     }

@@ -103,7 +103,10 @@ mod tests {
     fn the_x25519_secret_matches_the_x25519_public_key() {
         let keys = KeyPair::from_seed_phrase("test", 0);
         let secret = crypto_box::SecretKey::from(*keys.x25519_secret().unwrap());
-        assert_eq!(secret.public_key().as_bytes(), &keys.x25519_public().unwrap());
+        assert_eq!(
+            secret.public_key().as_bytes(),
+            &keys.x25519_public().unwrap()
+        );
     }
 
     #[test]

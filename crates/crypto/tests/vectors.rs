@@ -6,7 +6,11 @@ fn check_seed(phrase: &str, public_key: &str, addresses: &[(u8, &str)]) {
     let keys = KeyPair::from_seed_phrase(phrase, 0);
     assert_eq!(keys.public_key().to_base58(), public_key, "seed {phrase:?}");
     for (network, address) in addresses {
-        assert_eq!(keys.address(*network).to_base58(), *address, "seed {phrase:?}");
+        assert_eq!(
+            keys.address(*network).to_base58(),
+            *address,
+            "seed {phrase:?}"
+        );
         let parsed: Address = address.parse().unwrap();
         assert!(parsed.is_of(keys.public_key()));
     }
@@ -49,7 +53,11 @@ fn private_and_encryption_keys_match_the_reference() {
     assert_eq!(again.public_key(), keys.public_key());
     // The seed `test` has the encryption key the reference client prints for it.
     assert_eq!(
-        base58::encode(&KeyPair::from_seed_phrase("test", 0).x25519_public().unwrap()),
+        base58::encode(
+            &KeyPair::from_seed_phrase("test", 0)
+                .x25519_public()
+                .unwrap()
+        ),
         "8GNG8pExbCTjQGHPgNRSan3xd4Q2tyY12VUFTQxTjmgJ"
     );
 }
@@ -62,15 +70,27 @@ fn secp256k1_keys_derive_from_bip39_mnemonics_like_the_reference() {
         accord_crypto::DEFAULT_DERIVATION_PATH,
     )
     .unwrap();
-    assert_eq!(keys.public_key().to_base58(), "dPzdMBXnErAwptFBMXQ5pqcj26m2WzMxaXTDu7pQu3fj");
-    assert_eq!(keys.address(b'T').to_base58(), "3MsAvWTY5CspXGQN6Na4WrofQHi5rrQhGpZ");
+    assert_eq!(
+        keys.public_key().to_base58(),
+        "dPzdMBXnErAwptFBMXQ5pqcj26m2WzMxaXTDu7pQu3fj"
+    );
+    assert_eq!(
+        keys.address(b'T').to_base58(),
+        "3MsAvWTY5CspXGQN6Na4WrofQHi5rrQhGpZ"
+    );
     assert!(KeyPair::from_mnemonic("test", accord_crypto::DEFAULT_DERIVATION_PATH).is_err());
 }
 
 #[test]
 fn secure_hash_is_sha256_of_blake2b() {
-    assert_eq!(hash::secure_hash(b"x"), hash::sha256(&hash::blake2b256(b"x")));
-    assert_ne!(hash::secure_hash(b"x"), hash::blake2b256(&hash::sha256(b"x")));
+    assert_eq!(
+        hash::secure_hash(b"x"),
+        hash::sha256(&hash::blake2b256(b"x"))
+    );
+    assert_ne!(
+        hash::secure_hash(b"x"),
+        hash::blake2b256(&hash::sha256(b"x"))
+    );
 }
 
 #[test]
@@ -84,11 +104,20 @@ fn every_key_type_signs_and_verifies_and_rejects_a_change() {
         let message = b"an event's binary form";
         let signature = keys.sign(message);
         assert!(keys.public_key().verify(message, &signature), "{keys:?}");
-        assert!(!keys.public_key().verify(b"an event's binary forn", &signature), "{keys:?}");
+        assert!(
+            !keys
+                .public_key()
+                .verify(b"an event's binary forn", &signature),
+            "{keys:?}"
+        );
         assert!(keys.public_key().check_point());
-        let round = PublicKey::from_base58(keys.key_type(), &keys.public_key().to_base58()).unwrap();
+        let round =
+            PublicKey::from_base58(keys.key_type(), &keys.public_key().to_base58()).unwrap();
         assert_eq!(&round, keys.public_key());
-        assert_eq!(keys.public_key().as_bytes().len(), keys.key_type().public_key_len());
+        assert_eq!(
+            keys.public_key().as_bytes().len(),
+            keys.key_type().public_key_len()
+        );
     }
     assert_eq!(pairs[1].public_key().as_bytes().len(), 33);
 }
@@ -100,7 +129,9 @@ fn secp256k1_rejects_high_s_like_libsecp256k1_and_secp256r1_accepts_it() {
         let message = b"message";
         let signature = keys.sign(message);
         let flipped = negate_s(key_type, signature.as_bytes());
-        let accepted = keys.public_key().verify(message, &accord_crypto::Signature::new(flipped));
+        let accepted = keys
+            .public_key()
+            .verify(message, &accord_crypto::Signature::new(flipped));
         assert_eq!(accepted, key_type == KeyType::Secp256r1, "{key_type}");
     }
 }
@@ -108,7 +139,9 @@ fn secp256k1_rejects_high_s_like_libsecp256k1_and_secp256r1_accepts_it() {
 /// `(r, n − s)`: the other signature with the same `r`, valid for plain ECDSA.
 fn negate_s(key_type: KeyType, sig: &[u8; 64]) -> [u8; 64] {
     let order: [u8; 32] = match key_type {
-        KeyType::Secp256k1 => hex_array("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"),
+        KeyType::Secp256k1 => {
+            hex_array("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
+        }
         _ => hex_array("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"),
     };
     let mut out = *sig;
@@ -151,13 +184,23 @@ fn bad_key_input_is_named() {
         "unknown key type \"ed448\" (expected ed25519, secp256k1 or secp256r1)"
     );
     assert!(KeyType::from_id(4).is_err());
-    let err = PublicKey::from_base58(KeyType::Ed25519, "2KduZAmAKuXEL463udjCQkVfwJkBQhpciUC4gNiayjSJ2").unwrap_err();
+    let err = PublicKey::from_base58(
+        KeyType::Ed25519,
+        "2KduZAmAKuXEL463udjCQkVfwJkBQhpciUC4gNiayjSJ2",
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "expected 32 bytes, found 33");
-    let err = PublicKey::from_base58(KeyType::Secp256k1, "2KduZAmAKuXEL463udjCQkVfwJkBQhpciUC4gNiayjSJ").unwrap_err();
+    let err = PublicKey::from_base58(
+        KeyType::Secp256k1,
+        "2KduZAmAKuXEL463udjCQkVfwJkBQhpciUC4gNiayjSJ",
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "expected 33 bytes, found 32");
     assert!(KeyPair::from_private_key(KeyType::Secp256k1, &[0u8; 32]).is_err());
     assert!(KeyPair::from_private_key(KeyType::Ed25519, &[1u8; 31]).is_err());
-    let mut bad = KeyPair::from_seed_phrase("test", 0).private_key_bytes().to_vec();
+    let mut bad = KeyPair::from_seed_phrase("test", 0)
+        .private_key_bytes()
+        .to_vec();
     bad[40] ^= 1;
     assert!(KeyPair::from_private_key(KeyType::Ed25519, &bad).is_err());
 }
