@@ -433,6 +433,22 @@ impl KeyPair {
         }
     }
 
+    /// A new random key pair of the given type, from the operating system's random source.
+    /// (For ed25519 and secp256k1, keys made from a new [`crate::SeedPhrase`] can be written
+    /// down; these cannot.)
+    pub fn generate(key_type: KeyType) -> Result<Self, getrandom::Error> {
+        loop {
+            let mut bytes = Zeroizing::new([0u8; 32]);
+            getrandom::fill(bytes.as_mut())?;
+            // Any 32 bytes are an ed25519 seed. For the ECDSA curves, the bytes must be a
+            // non-zero scalar below the group order: they fail with a chance of about 2^-32
+            // (P-256) or 2^-128 (secp256k1), and are drawn again.
+            if let Ok(pair) = Self::from_private_key(key_type, bytes.as_ref()) {
+                return Ok(pair);
+            }
+        }
+    }
+
     /// The public key.
     pub fn public_key(&self) -> &PublicKey {
         &self.public

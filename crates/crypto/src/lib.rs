@@ -12,6 +12,7 @@
 //! - [`Address`]: `0x01 ‖ network ‖ hash ‖ checksum`, for any network byte.
 //! - [`SeedPhrase`]: new 15-word phrases as the reference client makes them.
 //! - [`encrypt`]: sealed boxes to an identity's X25519 key, which the reference client opens.
+//! - [`keystore`]: a key's secret encrypted with a passphrase (Argon2id, XChaCha20-Poly1305).
 //!
 //! This crate does no I/O. The only outside input it takes by itself is randomness, in the
 //! functions that say so (`generate`, `seal`); each has a twin that takes the random bytes.
@@ -25,6 +26,7 @@ pub mod ed25519;
 pub mod encrypt;
 pub mod hash;
 pub mod keys;
+pub mod keystore;
 pub mod seed;
 
 pub use address::{Address, AddressError};

@@ -1,0 +1,65 @@
+//! `accord`: the one binary. Keys, event chains and benchmarks for now; the node, scenarios,
+//! the ledger and the rest arrive as their crates do.
+//!
+//! Exit codes, decided here and nowhere else: 0 success; 1 a chain is not valid (or cannot be
+//! read as one); 2 a usage or input error (bad arguments, a file that cannot be read, a wrong
+//! passphrase). Errors go to stderr as one `error: …` line with their causes.
+
+mod bench;
+mod chain;
+mod io;
+mod keys;
+mod signer;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Accord: workflows between organizations that do not trust each other.
+#[derive(Parser)]
+#[command(name = "accord", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Key pairs: make, show, keep in keystore files; encrypt to a key.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Event chains: create, add signed events, show, verify.
+    #[command(subcommand)]
+    Chain(chain::ChainCommand),
+    /// Benchmarks, run side by side with what they compare against.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// How a command ended when it did not fail outright.
+pub enum Outcome {
+    /// Everything held.
+    Success,
+    /// The command ran, and what it checked did not hold (an invalid chain).
+    Invalid,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keys(command) => keys::run(command),
+        Command::Chain(command) => chain::run(command),
+        Command::Bench(command) => bench::run(command),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Invalid) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
