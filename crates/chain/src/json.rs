@@ -363,9 +363,41 @@ fn convert(index: usize, json: EventJson, version: Version) -> Result<Entry, Jso
     }))
 }
 
+/// Refuses a document that is valid JSON but not an object before serde sees it: serde reads
+/// a struct from an array too (by position), which would give confusing errors.
+pub(crate) fn expect_object(json: &[u8]) -> Result<(), JsonError> {
+    let Some(position) = json.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Ok(()); // empty: serde reports the end of input
+    };
+    if json[position] == b'{' {
+        return Ok(());
+    }
+    let line = 1 + json[..position].iter().filter(|&&b| b == b'\n').count();
+    let column = 1 + position
+        - json[..position]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |n| n + 1);
+    let found = match json[position] {
+        b'[' => "an array",
+        b'"' => "a string",
+        b't' | b'f' => "a boolean",
+        b'n' => "null",
+        b'-' | b'0'..=b'9' => "a number",
+        _ => "something that is not JSON",
+    };
+    Err(JsonError {
+        path: String::new(),
+        message: format!("a chain is a JSON object {{\"id\": …, \"events\": […]}}, found {found}"),
+        line,
+        column,
+    })
+}
+
 impl Chain {
     /// Reads a v1 or v2 chain from its JSON.
     pub fn from_json(json: &[u8]) -> Result<Chain, JsonError> {
+        expect_object(json)?;
         let mut deserializer = serde_json::Deserializer::from_slice(json);
         let parsed: ChainJson =
             serde_path_to_error::deserialize(&mut deserializer).map_err(JsonError::from_serde)?;

@@ -454,6 +454,7 @@ impl LegacyChain {
     /// Reads a legacy chain from the JSON the Live Contracts servers wrote. Their projections
     /// (`identities`, `resources`) and `latestHash`/`latest_hash` are ignored.
     pub fn from_json(json: &[u8]) -> Result<LegacyChain, JsonError> {
+        crate::json::expect_object(json)?;
         let mut deserializer = serde_json::Deserializer::from_slice(json);
         let parsed: ChainJson =
             serde_path_to_error::deserialize(&mut deserializer).map_err(JsonError::from_serde)?;
