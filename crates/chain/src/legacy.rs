@@ -231,7 +231,18 @@ impl LegacyEvent {
     }
 }
 
+/// The longest body, in base58 characters, that Accord decodes (about 190 KB of JSON). Decoding
+/// base58 takes time quadratic in its length; a longer body is reported, not decoded, so that a
+/// chain cannot stall its reader. Its hash and signature are still checked.
+pub const MAX_BODY: usize = 256 * 1024;
+
 fn decode_body(body: &str) -> Result<serde_json::Value, String> {
+    if body.len() > MAX_BODY {
+        return Err(format!(
+            "body is {} characters of base58, over the {MAX_BODY} Accord decodes",
+            body.len()
+        ));
+    }
     let bytes = base58::decode(body).map_err(|err| format!("body is not base58: {err}"))?;
     match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(value @ serde_json::Value::Object(_)) => Ok(value),
