@@ -18,9 +18,9 @@
 use std::fmt;
 
 use accord_crypto::hash::{blake2b256, sha256};
-use accord_crypto::{PublicKey, Signature, SignatureCheck, base58, verify_all};
-use serde::Deserialize;
+use accord_crypto::{KeyPair, KeyType, PublicKey, Signature, SignatureCheck, base58, verify_all};
 use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
 
 use crate::id::{IdError, Nonce};
@@ -214,6 +214,34 @@ fn message(
 }
 
 impl LegacyEvent {
+    /// A new event signed by `keys` (ed25519), as the legacy servers made them. Accord does not
+    /// write legacy chains; this exists for tests and vectors.
+    pub fn signed(
+        keys: &KeyPair,
+        body: impl Into<String>,
+        timestamp: i64,
+        previous: [u8; 32],
+    ) -> Option<LegacyEvent> {
+        let signkey: [u8; 32] = keys.public_key().as_bytes().try_into().ok()?;
+        if keys.key_type() != KeyType::Ed25519 {
+            return None;
+        }
+        let mut event = LegacyEvent {
+            origin: None,
+            body: body.into(),
+            timestamp,
+            previous,
+            signkey,
+            signature: Signature::new([0; 64]),
+            hash: [0; 32],
+            original: None,
+        };
+        let message = event.message();
+        event.hash = sha256(&message);
+        event.signature = keys.sign(&message);
+        Some(event)
+    }
+
     /// The signed and hashed message.
     pub fn message(&self) -> Vec<u8> {
         message(
@@ -440,7 +468,13 @@ struct OriginalJson {
     signkey: B58<32>,
     signature: B58<64>,
     hash: B58<32>,
-    original: Option<Box<OriginalJson>>,
+    /// The original's own original is identified by its hash alone.
+    original: Option<HashJson>,
+}
+
+#[derive(Deserialize)]
+struct HashJson {
+    hash: B58<32>,
 }
 
 #[derive(Deserialize)]
@@ -503,5 +537,79 @@ impl LegacyChain {
             id: parsed.id.0,
             events,
         })
+    }
+}
+
+#[derive(Serialize)]
+struct OriginalOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    timestamp: i64,
+    previous: String,
+    signkey: String,
+    signature: String,
+    hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original: Option<HashOnly>,
+}
+
+#[derive(Serialize)]
+struct HashOnly {
+    hash: String,
+}
+
+#[derive(Serialize)]
+struct EventOut {
+    origin: Option<String>,
+    body: String,
+    timestamp: i64,
+    previous: String,
+    signkey: String,
+    signature: String,
+    hash: String,
+    receipt: Option<()>,
+    original: Option<OriginalOut>,
+}
+
+#[derive(Serialize)]
+struct ChainOut {
+    id: String,
+    events: Vec<EventOut>,
+}
+
+impl LegacyChain {
+    /// The chain as JSON, in the event-chain service's layout (every field, nulls kept). Only
+    /// `id` and `events` are written: the service's projections are not part of the chain.
+    pub fn to_json(&self) -> String {
+        let out = ChainOut {
+            id: self.id.to_base58(),
+            events: self
+                .events
+                .iter()
+                .map(|event| EventOut {
+                    origin: event.origin.clone(),
+                    body: event.body.clone(),
+                    timestamp: event.timestamp,
+                    previous: base58::encode(&event.previous),
+                    signkey: base58::encode(&event.signkey),
+                    signature: event.signature.to_base58(),
+                    hash: base58::encode(&event.hash),
+                    receipt: None,
+                    original: event.original.as_ref().map(|o| OriginalOut {
+                        body: o.body.clone(),
+                        timestamp: o.timestamp,
+                        previous: base58::encode(&o.previous),
+                        signkey: base58::encode(&o.signkey),
+                        signature: o.signature.to_base58(),
+                        hash: base58::encode(&o.hash),
+                        original: o.original_hash.map(|hash| HashOnly {
+                            hash: base58::encode(&hash),
+                        }),
+                    }),
+                })
+                .collect(),
+        };
+        serde_json::to_string(&out)
+            .unwrap_or_else(|err| unreachable!("legacy chain JSON serializes: {err}"))
     }
 }

@@ -274,20 +274,7 @@ fn legacy_event(
     timestamp: i64,
     previous: [u8; 32],
 ) -> accord_chain::LegacyEvent {
-    let mut event = accord_chain::LegacyEvent {
-        origin: None,
-        body: body.into(),
-        timestamp,
-        previous,
-        signkey: keys.public_key().as_bytes().try_into().unwrap(),
-        signature: Signature::new([0; 64]),
-        hash: [0; 32],
-        original: None,
-    };
-    let message = event.message();
-    event.hash = sha256(&message);
-    event.signature = keys.sign(&message);
-    event
+    accord_chain::LegacyEvent::signed(keys, body, timestamp, previous).unwrap()
 }
 
 #[test]
@@ -328,6 +315,11 @@ fn legacy_chain_json_reads_and_validates() {
     };
     assert!(chain.validate().is_valid(), "{}", chain.validate());
     assert!(!chain.is_partial());
+    // Written back in the service's layout, it reads to the same chain.
+    assert_eq!(
+        LegacyChain::from_json(chain.to_json().as_bytes()).unwrap(),
+        chain
+    );
 
     // Signed by someone else: the genesis check fails and says who signed.
     let intruder = KeyPair::from_seed_phrase("intruder", 0);
@@ -414,6 +406,32 @@ fn legacy_rebased_event_signs_the_original_hash() {
     assert_eq!(
         base58::encode(&rebased.hash),
         "HvnfAMXSxLPcwVLyj38McZy2b2YgNhKfx3uAE5jRY84q"
+    );
+    // A chain holding it verifies, original included, and survives a JSON round trip; an
+    // original with an altered signature is reported.
+    let id: LegacyChainId = "2b6QYLttL2R3CLGL4fUB9vaXXX4c5HJanjV5QecmAYLCrD52o6is1fRMGShUUF"
+        .parse()
+        .unwrap();
+    let mut tail = LegacyChain {
+        id,
+        events: vec![rebased.clone()],
+    };
+    assert!(tail.is_partial());
+    assert!(tail.validate().is_valid(), "{}", tail.validate());
+    assert_eq!(
+        LegacyChain::from_json(tail.to_json().as_bytes()).unwrap(),
+        tail
+    );
+    let mut broken = *tail.events[0].original.clone().unwrap();
+    broken.signature = Signature::new([1; 64]);
+    tail.events[0].original = Some(Box::new(broken));
+    let report = tail.validate();
+    assert_eq!(report.problems.len(), 1, "{report}");
+    assert!(
+        report.to_string().contains(
+            "original event H3gbBd2sUczYCEqPK6LUPvVLqKqHdRNFEaaqAQe83mRQ: signature does not verify"
+        ),
+        "{report}"
     );
     assert_eq!(
         rebased.signature.to_base58(),
