@@ -123,7 +123,8 @@ pub fn encode_data(bytes: &[u8]) -> String {
     out
 }
 
-struct B58<const N: usize>([u8; N]);
+/// A base58 field of exactly `N` bytes; its errors say which rule it broke.
+pub(crate) struct B58<const N: usize>(pub(crate) [u8; N]);
 
 impl<'de, const N: usize> Deserialize<'de> for B58<N> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -394,19 +395,26 @@ pub(crate) fn expect_object(json: &[u8]) -> Result<(), JsonError> {
     })
 }
 
+/// Reads a whole JSON document as `T`: an object, with nothing after it, errors carrying the
+/// path of the bad value and its position.
+pub(crate) fn parse_document<'de, T: Deserialize<'de>>(json: &'de [u8]) -> Result<T, JsonError> {
+    expect_object(json)?;
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let parsed: T =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(JsonError::from_serde)?;
+    deserializer.end().map_err(|err| JsonError {
+        path: String::new(),
+        message: "trailing characters after the chain".into(),
+        line: err.line(),
+        column: err.column(),
+    })?;
+    Ok(parsed)
+}
+
 impl Chain {
     /// Reads a v1 or v2 chain from its JSON.
     pub fn from_json(json: &[u8]) -> Result<Chain, JsonError> {
-        expect_object(json)?;
-        let mut deserializer = serde_json::Deserializer::from_slice(json);
-        let parsed: ChainJson =
-            serde_path_to_error::deserialize(&mut deserializer).map_err(JsonError::from_serde)?;
-        deserializer.end().map_err(|err| JsonError {
-            path: String::new(),
-            message: "trailing characters after the chain".into(),
-            line: err.line(),
-            column: err.column(),
-        })?;
+        let parsed: ChainJson = parse_document(json)?;
         let id = parsed.id.0;
         let mut chain = Chain::new(id);
         chain.events.reserve(parsed.events.len());

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
 
 use crate::id::{IdError, Nonce};
-use crate::json::JsonError;
+use crate::json::{B58, JsonError};
 use crate::problem::{Hash, Problem, Report};
 
 /// The version byte of legacy chain ids.
@@ -407,24 +407,6 @@ fn check_original(event: &LegacyEvent, original: &Original) -> Result<(), String
 
 // ---- JSON ----
 
-struct B58<const N: usize>([u8; N]);
-
-impl<'de, const N: usize> Deserialize<'de> for B58<N> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V<const N: usize>;
-        impl<const N: usize> Visitor<'_> for V<N> {
-            type Value = B58<N>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "a base58 string of {N} bytes")
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<B58<N>, E> {
-                base58::decode_array::<N>(text).map(B58).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_str(V::<N>)
-    }
-}
-
 struct Seconds(i64);
 
 impl<'de> Deserialize<'de> for Seconds {
@@ -499,16 +481,7 @@ impl LegacyChain {
     /// Reads a legacy chain from the JSON the Live Contracts servers wrote. Their projections
     /// (`identities`, `resources`) and `latestHash`/`latest_hash` are ignored.
     pub fn from_json(json: &[u8]) -> Result<LegacyChain, JsonError> {
-        crate::json::expect_object(json)?;
-        let mut deserializer = serde_json::Deserializer::from_slice(json);
-        let parsed: ChainJson =
-            serde_path_to_error::deserialize(&mut deserializer).map_err(JsonError::from_serde)?;
-        deserializer.end().map_err(|err| JsonError {
-            path: String::new(),
-            message: "trailing characters after the chain".into(),
-            line: err.line(),
-            column: err.column(),
-        })?;
+        let parsed: ChainJson = crate::json::parse_document(json)?;
         let events = parsed
             .events
             .into_iter()
