@@ -112,9 +112,12 @@ impl Chain {
         let mut spans: Vec<(usize, usize, usize)> = Vec::with_capacity(self.events.len());
         let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(self.events.len());
 
-        let mut expected = self
-            .start
-            .map_or_else(|| self.id.initial_hash(), |start| start.hash);
+        // What the next event's `previous` must be; `None` after an event whose hash cannot be
+        // known (no hash given, no key to compute it with), where the link cannot be checked.
+        let mut expected = Some(
+            self.start
+                .map_or_else(|| self.id.initial_hash(), |start| start.hash),
+        );
         for (index, event) in self.events.iter().enumerate() {
             let begin = binaries.len();
             let computed = match event.write_binary(version, &mut binaries) {
@@ -143,7 +146,7 @@ impl Chain {
                     computed: Hash(computed),
                 });
             }
-            if let Some(label) = label
+            if let (Some(label), Some(expected)) = (label, expected)
                 && event.previous != expected
             {
                 report.problems.push(Problem::BrokenLink {
@@ -163,7 +166,7 @@ impl Chain {
             }
             // Link the next event to the hash this one claims: a changed event is then reported
             // once, as a hash mismatch, and not again as a broken link after it.
-            expected = label.unwrap_or(event.previous);
+            expected = label;
         }
 
         if self.start.is_none()

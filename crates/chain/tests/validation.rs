@@ -238,6 +238,22 @@ fn many_problems_are_all_reported_in_order() {
 }
 
 #[test]
+fn an_event_with_no_hash_and_no_key_breaks_no_link_after_it() {
+    // Its hash cannot be known, so the next event's link cannot be judged either way.
+    let mut chain = chain(Version::V2, 4).to_chain();
+    chain.events[1].sign_key = None;
+    chain.events[1].hash = None;
+    let problems = chain.validate().problems;
+    assert_eq!(
+        problems,
+        [Problem::NotSigned {
+            index: 1,
+            hash: None
+        }]
+    );
+}
+
+#[test]
 fn an_empty_chain_has_no_events_to_show() {
     let id = ChainId::new(
         Version::V2,
