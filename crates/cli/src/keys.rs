@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use accord_crypto::keystore::{KdfParams, Keystore, Secret};
 use accord_crypto::{KeyPair, KeyType, PublicKey, SeedPhrase, base58, encrypt};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -21,9 +23,9 @@ pub enum KeysCommand {
     /// Show a key pair's public key, address and encryption key.
     Show(ShowArgs),
     /// Encrypt a payload to a key, so only its holder can read it (a sealed box, which the
-    /// reference client's `account.decrypt` opens). Writes the ciphertext in base58.
+    /// reference client's `account.decrypt` opens). Writes the ciphertext in base64.
     Encrypt(EncryptArgs),
-    /// Decrypt a payload encrypted to your key (base58 in, raw bytes out).
+    /// Decrypt a payload encrypted to your key (base64 in, raw bytes out).
     Decrypt(DecryptArgs),
 }
 
@@ -71,9 +73,12 @@ pub struct ShowArgs {
 
 #[derive(Args)]
 pub struct EncryptArgs {
-    /// The recipient: their ed25519 public key, or their X25519 encryption key, in base58.
+    /// The recipient's ed25519 public key (base58); the payload is sealed to its X25519 form.
+    #[arg(long, value_name = "BASE58", conflicts_with = "to_encrypt_key")]
+    to: Option<String>,
+    /// The recipient's X25519 encryption key (base58), as `accord keys show` prints it.
     #[arg(long, value_name = "BASE58")]
-    to: String,
+    to_encrypt_key: Option<String>,
     /// The payload (a file, or - for stdin).
     #[arg(default_value = "-")]
     input: PathBuf,
@@ -83,7 +88,7 @@ pub struct EncryptArgs {
 pub struct DecryptArgs {
     #[command(flatten)]
     signer: SignerArgs,
-    /// The ciphertext in base58 (a file, or - for stdin).
+    /// The ciphertext in base64 (a file, or - for stdin).
     #[arg(default_value = "-")]
     input: PathBuf,
     /// Where to write the payload (- for stdout).
@@ -110,33 +115,30 @@ pub fn run(command: KeysCommand) -> Result<Outcome> {
             Ok(Outcome::Success)
         }
         KeysCommand::Encrypt(args) => {
-            let recipient = recipient_key(&args.to)?;
+            let recipient = match (&args.to, &args.to_encrypt_key) {
+                (Some(public_key), _) => PublicKey::from_base58(KeyType::Ed25519, public_key)
+                    .context("--to")?
+                    .x25519()
+                    .context("--to: not an ed25519 public key")?,
+                (None, Some(key)) => base58::decode_array::<32>(key).context("--to-encrypt-key")?,
+                (None, None) => bail!("give --to or --to-encrypt-key"),
+            };
             let payload = read_input(&args.input)?;
             let sealed = encrypt::seal(&recipient, &payload)?;
-            println!("{}", base58::encode(&sealed));
+            println!("{}", BASE64.encode(sealed));
             Ok(Outcome::Success)
         }
         KeysCommand::Decrypt(args) => {
             let pair = args.signer.load()?;
             let text = String::from_utf8(read_input(&args.input)?)
-                .context("the ciphertext is not base58 text")?;
-            let sealed = base58::decode(text.trim()).context("the ciphertext is not base58")?;
+                .context("the ciphertext is not base64 text")?;
+            let sealed = BASE64
+                .decode(text.trim())
+                .context("the ciphertext is not base64")?;
             let payload = encrypt::open(&pair, &sealed)?;
             write_output(&args.output, &payload)?;
             Ok(Outcome::Success)
         }
-    }
-}
-
-/// An X25519 key to encrypt to: given directly, or as the ed25519 key it belongs to. The two
-/// are both 32 bytes; an ed25519 key is told apart by being a valid (canonical) Edwards point
-/// whose Montgomery form differs from itself, which is how every real key looks.
-fn recipient_key(text: &str) -> Result<[u8; 32]> {
-    let bytes = base58::decode_array::<32>(text).context("--to")?;
-    let as_ed25519 = PublicKey::ed25519(bytes);
-    match as_ed25519.x25519() {
-        Some(x25519) if as_ed25519.check_point() => Ok(x25519),
-        _ => Ok(bytes),
     }
 }
 

@@ -11,7 +11,8 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 /// The key to sign (or decrypt) with.
-#[derive(Args, Debug)]
+/// (No `Debug`: it would print the seed phrase or private key.)
+#[derive(Args)]
 pub struct SignerArgs {
     /// A keystore file holding the key (see `accord keys new --keystore`).
     #[arg(long, value_name = "FILE")]

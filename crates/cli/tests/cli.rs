@@ -527,11 +527,17 @@ fn payloads_encrypted_to_a_key_open_with_it() {
     ))
     .unwrap();
     std::fs::write(dir.join("offer.txt"), "42 t at 40 EUR/t").unwrap();
-    for to in [
-        shown["publicKey"].as_str().unwrap(),
-        shown["encryptKey"].as_str().unwrap(),
-    ] {
-        let sealed = ok(&dir, &["keys", "encrypt", "--to", to, "offer.txt"]);
+    for (flag, key) in [("--to", "publicKey"), ("--to-encrypt-key", "encryptKey")] {
+        let sealed = ok(
+            &dir,
+            &[
+                "keys",
+                "encrypt",
+                flag,
+                shown[key].as_str().unwrap(),
+                "offer.txt",
+            ],
+        );
         let opened = accord(
             &dir,
             &["keys", "decrypt", "--seed-phrase", "mia", "-"],
@@ -551,4 +557,57 @@ fn payloads_encrypted_to_a_key_open_with_it() {
             stderr(&wrong)
         );
     }
+
+    // Every key, of every seed: the X25519 key is never mistaken for an ed25519 one (about
+    // half of X25519 keys are also valid Edwards encodings, so guessing would go wrong).
+    for n in 0..12 {
+        let seed = format!("k{n}");
+        let shown: Value = serde_json::from_str(&ok(
+            &dir,
+            &["keys", "show", "--seed-phrase", &seed, "--json"],
+        ))
+        .unwrap();
+        let sealed = ok(
+            &dir,
+            &[
+                "keys",
+                "encrypt",
+                "--to-encrypt-key",
+                shown["encryptKey"].as_str().unwrap(),
+                "offer.txt",
+            ],
+        );
+        let opened = accord(
+            &dir,
+            &["keys", "decrypt", "--seed-phrase", &seed, "-"],
+            Some(sealed.as_bytes()),
+        );
+        assert!(opened.status.success(), "{seed}: {}", stderr(&opened));
+    }
+
+    // A small-order key would make a box anyone can read: refused.
+    let output = accord(
+        &dir,
+        &[
+            "keys",
+            "encrypt",
+            "--to-encrypt-key",
+            "11111111111111111111111111111111",
+            "offer.txt",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("small order"),
+        "{}",
+        stderr(&output)
+    );
+    // No recipient: a usage error.
+    assert_eq!(
+        accord(&dir, &["keys", "encrypt", "offer.txt"], None)
+            .status
+            .code(),
+        Some(2)
+    );
 }

@@ -26,8 +26,11 @@ pub enum EncryptError {
     /// Only ed25519 identities have an X25519 encryption key.
     #[error("only ed25519 keys have an encryption key")]
     NotEd25519,
-    /// The recipient key is not a usable X25519 key (all-zero shared secret).
-    #[error("the recipient's encryption key is not usable")]
+    /// The recipient key is of small order: every box to it would have an all-zero shared
+    /// secret, readable by anyone.
+    #[error(
+        "the recipient's encryption key is of small order: a box to it would be readable by anyone"
+    )]
     BadRecipient,
     /// Shorter than a sealed box can be.
     #[error("ciphertext is {0} bytes, shorter than the 48 bytes of an empty sealed box")]
@@ -38,6 +41,14 @@ pub enum EncryptError {
     /// The operating system's random source failed.
     #[error("no randomness available: {0}")]
     Random(String),
+}
+
+/// Whether X25519 between `secret` and `public` is contributory: a small-order `public` gives
+/// an all-zero shared secret for every `secret`, so the box key would be a public constant.
+/// libsodium refuses such keys; so does Accord, on both sides.
+fn contributory(secret: &[u8; 32], public: &[u8; 32]) -> bool {
+    let shared = curve25519_dalek::MontgomeryPoint(*public).mul_clamped(*secret);
+    shared.to_bytes() != [0u8; 32]
 }
 
 fn seal_nonce(ephemeral_public: &[u8; 32], recipient: &[u8; 32]) -> [u8; 24] {
@@ -56,6 +67,9 @@ pub fn seal_with(
     plaintext: &[u8],
     ephemeral_secret: &[u8; 32],
 ) -> Result<Vec<u8>, EncryptError> {
+    if !contributory(ephemeral_secret, recipient) {
+        return Err(EncryptError::BadRecipient);
+    }
     let secret = crypto_box::SecretKey::from(*ephemeral_secret);
     let ephemeral_public = *secret.public_key().as_bytes();
     let public = crypto_box::PublicKey::from(*recipient);
@@ -88,6 +102,9 @@ pub fn open(keys: &KeyPair, ciphertext: &[u8]) -> Result<Vec<u8>, EncryptError> 
     let (ephemeral, sealed) = ciphertext.split_at(32);
     let mut ephemeral_public = [0u8; 32];
     ephemeral_public.copy_from_slice(ephemeral);
+    if !contributory(&secret, &ephemeral_public) {
+        return Err(EncryptError::Decrypt);
+    }
     let nonce = seal_nonce(&ephemeral_public, &own_public);
     let secret = crypto_box::SecretKey::from(*secret);
     crypto_box::SalsaBox::new(&crypto_box::PublicKey::from(ephemeral_public), &secret)
@@ -121,6 +138,22 @@ mod tests {
         altered[40] ^= 1;
         assert_eq!(open(&alice, &altered), Err(EncryptError::Decrypt));
         assert_eq!(open(&alice, &sealed[..47]), Err(EncryptError::TooShort(47)));
+    }
+
+    #[test]
+    fn small_order_keys_are_refused_both_ways() {
+        // u = 0 and u = 1 are of small order; X25519 with them is all zeros whatever the secret.
+        for u in [[0u8; 32], {
+            let mut one = [0u8; 32];
+            one[0] = 1;
+            one
+        }] {
+            assert_eq!(seal(&u, b"secret"), Err(EncryptError::BadRecipient));
+            let alice = KeyPair::from_seed_phrase("alice", 0);
+            let mut forged = u.to_vec();
+            forged.extend_from_slice(&[0u8; 16]);
+            assert_eq!(open(&alice, &forged), Err(EncryptError::Decrypt));
+        }
     }
 
     #[test]
