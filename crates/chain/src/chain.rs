@@ -66,6 +66,13 @@ impl Chain {
             .unwrap_or_else(|| self.id.initial_hash())
     }
 
+    /// Whether this copy starts after the genesis event: it has a stub, and the stub is not at
+    /// the chain's initial hash. The events before it, and the creator, cannot be checked.
+    pub fn is_partial(&self) -> bool {
+        self.start
+            .is_some_and(|start| start.hash != self.id.initial_hash())
+    }
+
     /// Finds every problem: hashes, signatures (in batches), links, the genesis signer.
     pub fn validate(&self) -> Report {
         self.check().0
@@ -80,17 +87,21 @@ impl Chain {
                 report,
             });
         }
-        let mut state = self
+        // A stub at the initial hash is no stub: the copy starts at genesis (and validation
+        // has checked that its state is the initial state).
+        let start = self
             .start
-            .map_or_else(|| self.id.initial_state(), |start| start.state);
+            .filter(|start| start.hash != self.id.initial_hash());
+        let mut state = start.map_or_else(|| self.id.initial_state(), |start| start.state);
         let mut events = Vec::with_capacity(self.events.len());
-        for (event, hash) in self.events.into_iter().zip(hashes) {
+        for (mut event, hash) in self.events.into_iter().zip(hashes) {
             state = next_state(&state, &hash);
+            event.hash = Some(hash);
             events.push(VerifiedEvent { event, hash });
         }
         Ok(VerifiedChain {
             id: self.id,
-            start: self.start,
+            start,
             events,
             state,
         })
@@ -103,6 +114,19 @@ impl Chain {
         let mut report = Report::default();
         if self.events.is_empty() && self.start.is_none() {
             report.problems.push(Problem::NoEvents);
+        }
+        // A stub that continues from the initial hash says the copy starts at genesis: it is
+        // then held to everything a whole chain is (its creator is checked), and its state must
+        // be the initial state rather than whatever the sender wrote.
+        let partial = self.is_partial();
+        if let Some(start) = &self.start
+            && !partial
+            && start.state != self.id.initial_state()
+        {
+            report.problems.push(Problem::StubState {
+                expected: Hash(self.id.initial_state()),
+                found: Hash(start.state),
+            });
         }
 
         // Every binary goes into one buffer: one allocation for the whole chain, not one per
@@ -169,7 +193,7 @@ impl Chain {
             expected = label;
         }
 
-        if self.start.is_none()
+        if !partial
             && let Some(genesis) = self.events.first()
             && let Some(signer) = &genesis.sign_key
             && !self.id.is_created_by(signer)
@@ -512,26 +536,23 @@ impl VerifiedChain {
         let our_start = self
             .start
             .map_or_else(|| self.id.initial_hash(), |s| s.hash);
-        let (theirs, offset) = match &other.start {
-            Some(stub) if stub.hash == our_start => (&other.events[..], 0),
-            Some(stub) => {
-                let found = self
-                    .events
-                    .iter()
-                    .position(|event| event.hash == stub.hash)
-                    .ok_or(MergeError::NotFound(Hash(stub.hash)))?;
-                (&other.events[..], found + 1)
-            }
-            None if self.start.is_none() => (&other.events[..], 0),
-            None => {
-                // The other copy is whole and this one partial: skip what precedes our stub.
-                let skip = other
-                    .events
-                    .iter()
-                    .position(|event| event.label_hash(version) == Some(our_start))
-                    .ok_or(MergeError::NotFound(Hash(our_start)))?;
-                (&other.events[skip + 1..], 0)
-            }
+        // Find where the other copy's events go on this one. Its stub (or, for a whole copy, the
+        // initial hash) is our start, or one of our events, or it lies before our start: then
+        // its events up to our start are skipped.
+        let their_start = other
+            .start
+            .map_or_else(|| self.id.initial_hash(), |start| start.hash);
+        let (theirs, offset) = if their_start == our_start {
+            (&other.events[..], 0)
+        } else if let Some(found) = self.events.iter().position(|e| e.hash == their_start) {
+            (&other.events[..], found + 1)
+        } else {
+            let skip = other
+                .events
+                .iter()
+                .position(|event| event.label_hash(version) == Some(our_start))
+                .ok_or(MergeError::NotFound(Hash(their_start)))?;
+            (&other.events[skip + 1..], 0)
         };
 
         let overlap = self.events.len().saturating_sub(offset).min(theirs.len());
@@ -587,7 +608,8 @@ fn shift(mut report: Report, by: usize) -> Report {
             | Problem::BadSignature { index, .. }
             | Problem::BrokenLink { index, .. }
             | Problem::Malformed { index, .. } => *index += by,
-            Problem::NoEvents | Problem::GenesisNotByCreator { .. } => {}
+            Problem::NoEvents | Problem::GenesisNotByCreator { .. } | Problem::StubState { .. } => {
+            }
         }
     }
     report

@@ -74,22 +74,14 @@ impl JsonError {
 }
 
 impl fmt::Display for JsonError {
+    /// `events[3].signKey: publicKey: invalid base58 character '0' at position 5 (line 1,
+    /// column 812)`: the JSON path names the entry and field exactly (on a partial chain,
+    /// `events[0]` is the stub, so the event a report calls 2 is `events[3]`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.event_index() {
-            Some(index) => {
-                let field = self
-                    .path
-                    .split_once(']')
-                    .map(|(_, rest)| rest.trim_start_matches('.'))
-                    .unwrap_or_default();
-                if field.is_empty() {
-                    write!(f, "event {index}: {}", self.message)?;
-                } else {
-                    write!(f, "event {index}, field {field}: {}", self.message)?;
-                }
-            }
-            None if self.path.is_empty() => f.write_str(&self.message)?,
-            None => write!(f, "field {}: {}", self.path, self.message)?,
+        if self.path.is_empty() {
+            f.write_str(&self.message)?;
+        } else {
+            write!(f, "{}: {}", self.path, self.message)?;
         }
         if self.line > 0 {
             write!(f, " (line {}, column {})", self.line, self.column)?;

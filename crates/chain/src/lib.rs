@@ -58,14 +58,16 @@ impl AnyChain {
         let peek: Result<IdOnly<'_>, _> =
             serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(json));
         let legacy = match peek {
-            Ok(peek) => {
+            // Base58 decoding is quadratic: look only at ids short enough to be one (a longer
+            // one is refused, with its position, by the full parse).
+            Ok(peek) if peek.id.len() <= 2 * 46 + 2 => {
                 accord_crypto::base58::decode(&peek.id)
                     .ok()
                     .and_then(|bytes| bytes.first().copied())
                     == Some(legacy::LEGACY)
             }
             // Let the full parse report the error, with its position.
-            Err(_) => false,
+            _ => false,
         };
         if legacy {
             LegacyChain::from_json(json).map(AnyChain::Legacy)

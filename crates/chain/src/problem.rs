@@ -73,6 +73,14 @@ pub enum Problem {
         /// The key that signed it.
         signer: PublicKey,
     },
+    /// A stub that continues from the chain's initial hash (so the copy starts at genesis) but
+    /// gives a state other than the initial state.
+    StubState {
+        /// The chain's initial state.
+        expected: Hash,
+        /// The state the stub gives.
+        found: Hash,
+    },
     /// The event is malformed: it cannot be put in binary form (too long a field, attachments
     /// on v1), so it cannot have been signed as it is; or (legacy chains) its body is not
     /// base58-encoded JSON, or the original event of a rebased one does not verify.
@@ -91,7 +99,7 @@ impl Problem {
     /// The genesis event is index 0.
     pub fn index(&self) -> Option<usize> {
         match self {
-            Problem::NoEvents => None,
+            Problem::NoEvents | Problem::StubState { .. } => None,
             Problem::GenesisNotByCreator { .. } => Some(0),
             Problem::NotSigned { index, .. }
             | Problem::HashMismatch { index, .. }
@@ -113,6 +121,10 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Problem::NoEvents => f.write_str("the chain has no events"),
+            Problem::StubState { expected, found } => write!(
+                f,
+                "the stub continues from the chain's initial hash but gives state {found}, not the initial state {expected}"
+            ),
             Problem::NotSigned { index, hash } => {
                 event(f, *index, hash.as_ref())?;
                 f.write_str(": not signed")

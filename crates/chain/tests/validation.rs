@@ -371,46 +371,46 @@ fn bad_json_names_the_event_and_the_field() {
         (
             "malformed base58",
             Box::new(|v| v["events"][1]["signKey"]["publicKey"] = "0OIl".into()),
-            "event 1, field signKey: publicKey: invalid base58 character '0' at position 0",
+            "events[1].signKey: publicKey: invalid base58 character '0' at position 0",
         ),
         (
             "wrong length",
             Box::new(|v| v["events"][2]["signature"] = base58::encode(&[1; 63]).into()),
-            "event 2, field signature: expected 64 bytes, found 63",
+            "events[2].signature: expected 64 bytes, found 63",
         ),
         (
             "unknown key type",
             Box::new(|v| v["events"][0]["signKey"]["keyType"] = "rsa".into()),
-            "event 0, field signKey: keyType: unknown key type \"rsa\"",
+            "events[0].signKey: keyType: unknown key type \"rsa\"",
         ),
         (
             "missing field",
             Box::new(|v| {
                 v["events"][2].as_object_mut().unwrap().remove("mediaType");
             }),
-            "event 2: missing field `mediaType`",
+            "events[2]: missing field `mediaType`",
         ),
         (
             "wrong type",
             Box::new(|v| v["events"][1]["timestamp"] = "yesterday".into()),
-            "event 1, field timestamp: invalid type: string \"yesterday\", expected a whole number of milliseconds",
+            "events[1].timestamp: invalid type: string \"yesterday\", expected a whole number of milliseconds",
         ),
         (
             "float timestamp",
             Box::new(|v| v["events"][1]["timestamp"] = 1.5.into()),
-            "event 1, field timestamp: timestamp 1.5 is not a whole number",
+            "events[1].timestamp: timestamp 1.5 is not a whole number",
         ),
         (
             "data over 65,535 bytes",
             Box::new(|v| {
                 v["events"][0]["data"] = format!("base64:{}", "AAAA".repeat(21846)).into()
             }),
-            "event 0, field data: 65538 bytes, over the 65535 a v2 event can hold",
+            "events[0].data: 65538 bytes, over the 65535 a v2 event can hold",
         ),
         (
             "bad base64",
             Box::new(|v| v["events"][0]["data"] = "base64:!!!".into()),
-            "event 0, field data: invalid base64",
+            "events[0].data: invalid base64",
         ),
         (
             "bad id checksum",
@@ -420,19 +420,19 @@ fn bad_json_names_the_event_and_the_field() {
                 bytes[10] ^= 1;
                 v["id"] = base58::encode(&bytes).into();
             }),
-            "field id: id checksum does not match",
+            "id: id checksum does not match",
         ),
         (
             "events not a list",
             Box::new(|v| v["events"] = 5.into()),
-            "field events: invalid type: integer `5`, expected a sequence",
+            "events: invalid type: integer `5`, expected a sequence",
         ),
         (
             "stub not first",
             Box::new(
                 |v| v["events"][1] = serde_json::json!({"hash": base58::encode(&[1; 32]), "state": base58::encode(&[2; 32])}),
             ),
-            "event 1: a stub ({hash, state}) can only be the first entry",
+            "events[1]: a stub ({hash, state}) can only be the first entry",
         ),
     ];
     for (name, mutate, expected) in cases {
@@ -442,8 +442,7 @@ fn bad_json_names_the_event_and_the_field() {
         assert!(message.starts_with(expected), "{name}: {message}");
     }
     assert!(
-        json_error("{\"id\": 5")
-            .starts_with("field id: invalid type: integer `5`, expected a chain id")
+        json_error("{\"id\": 5").starts_with("id: invalid type: integer `5`, expected a chain id")
     );
     assert!(json_error("{\"events\": [").contains("EOF while parsing a list (line 1, column 12)"));
     assert!(json_error("").starts_with("EOF while parsing"));
@@ -459,7 +458,7 @@ fn v1_events_cannot_carry_attachments() {
     let message = json_error(&value.to_string());
     assert_eq!(
         message,
-        "event 1, field attachments: v1 events cannot have attachments: the v1 signature does not cover them"
+        "events[1].attachments: v1 events cannot have attachments: the v1 signature does not cover them"
     );
 }
 
@@ -497,4 +496,86 @@ fn binary_decoding_names_what_is_missing() {
         "unknown key type id 9 at offset 32"
     );
     assert!(Event::from_binary(Version::V1, &binary).is_err());
+}
+
+#[test]
+fn a_stub_at_the_initial_hash_is_held_to_a_whole_chain() {
+    // Such a stub claims "this copy starts at genesis": the creator is then checked, and the
+    // state must be the initial state.
+    let mallory = keys("mallory");
+    let alice = keys("alice");
+    let id = ChainId::new(
+        Version::V2,
+        b'T',
+        alice.public_key(),
+        &Nonce::from_text("stub"),
+    );
+    let mut event = Event {
+        timestamp: 1,
+        previous: id.initial_hash(),
+        sign_key: None,
+        signature: None,
+        hash: None,
+        media_type: "text/plain".into(),
+        data: b"mine".to_vec(),
+        attachments: vec![],
+    };
+    event.sign(Version::V2, &mallory).unwrap();
+    let forged = Chain {
+        id,
+        start: Some(PartialStart {
+            hash: id.initial_hash(),
+            state: [7; 32],
+        }),
+        events: vec![event],
+    };
+    assert!(!forged.is_partial());
+    let problems = forged.validate().problems;
+    assert!(
+        matches!(problems[0], Problem::StubState { .. }),
+        "{problems:#?}"
+    );
+    assert!(
+        matches!(problems[1], Problem::GenesisNotByCreator { .. }),
+        "{problems:#?}"
+    );
+
+    // With the creator's genesis and the true initial state it verifies, as a whole chain.
+    let whole = chain(Version::V2, 3);
+    let mut with_stub = whole.to_chain();
+    with_stub.start = Some(PartialStart {
+        hash: whole.id().initial_hash(),
+        state: whole.id().initial_state(),
+    });
+    let verified = with_stub.verify().unwrap();
+    assert_eq!(verified.start(), None);
+    assert_eq!(verified, whole);
+}
+
+#[test]
+fn a_copy_whose_stub_lies_before_ours_merges() {
+    let full = chain(Version::V2, 10);
+    let hashes: Vec<[u8; 32]> = full.events().iter().map(|e| e.hash()).collect();
+    let mut ours = full.partial_after(&hashes[3]).unwrap();
+    ours.events.truncate(3); // events 4, 5, 6
+    let mut ours = ours.verify().unwrap();
+    let theirs = full.partial_after(&hashes[1]).unwrap(); // events 2..=9
+    assert_eq!(ours.merge(&theirs).unwrap(), 3);
+    assert_eq!(ours.latest_hash(), full.latest_hash());
+    assert_eq!(ours.state(), full.state());
+}
+
+#[test]
+fn verification_records_every_hash() {
+    // JSON may leave hashes out; once verified, every event has its hash, as the reference
+    // writes them.
+    let mut chain = chain(Version::V2, 4).to_chain();
+    for event in &mut chain.events {
+        event.hash = None;
+    }
+    let verified = chain.verify().unwrap();
+    let json: serde_json::Value = serde_json::from_str(&verified.to_json()).unwrap();
+    for event in json["events"].as_array().unwrap() {
+        assert!(event["hash"].is_string(), "{event}");
+    }
 }

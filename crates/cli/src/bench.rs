@@ -201,12 +201,19 @@ fn chain(args: ChainArgs) -> Result<Outcome> {
     let built = build_chain(n, args.signers)?;
     let json = built.to_json();
     let file = match &args.keep {
-        Some(path) => path.clone(),
+        Some(path) => {
+            std::fs::write(path, &json)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            path.clone()
+        }
         None => {
-            std::env::temp_dir().join(format!("accord-bench-chain-{}.json", std::process::id()))
+            let (mut file, path) =
+                crate::io::create_temp(&std::env::temp_dir(), "accord-bench-chain")?;
+            std::io::Write::write_all(&mut file, json.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            path
         }
     };
-    std::fs::write(&file, &json).with_context(|| format!("cannot write {}", file.display()))?;
     let bytes = std::fs::read(&file)?;
     eprintln!(
         "chain file: {} ({:.1} MB)",
@@ -321,17 +328,17 @@ fn chain(args: ChainArgs) -> Result<Outcome> {
             Some(Err(err)) => out["reference"] = json!({"error": err.to_string()}),
             None => {}
         }
-        println!("{out}");
+        outln!("{out}");
     } else {
-        println!(
+        outln!(
             "verifying a {n}-event chain ({:.1} MB of JSON, {} signers), median of {} runs:",
             bytes.len() as f64 / 1e6,
             args.signers.max(1),
             args.runs.max(1)
         );
-        println!("  {:<52} {:>10} {:>14}", "", "seconds", "events/s");
+        outln!("  {:<52} {:>10} {:>14}", "", "seconds", "events/s");
         let row = |name: &str, took: Duration, r: f64| {
-            println!("  {name:<52} {:>10.3} {:>14.0}", took.as_secs_f64(), r);
+            outln!("  {name:<52} {:>10.3} {:>14.0}", took.as_secs_f64(), r);
         };
         row(
             "Accord (read JSON, hash, link, batch-verify, report)",
@@ -359,15 +366,15 @@ fn chain(args: ChainArgs) -> Result<Outcome> {
                 r.parse + r.validate,
                 reference_rate.unwrap_or(0.0),
             ),
-            Some(Err(err)) => println!("  reference client: not run: {err}"),
-            None => println!("  reference client: not run (no harness found; see --reference)"),
+            Some(Err(err)) => outln!("  reference client: not run: {err}"),
+            None => outln!("  reference client: not run (no harness found; see --reference)"),
         }
-        println!(
+        outln!(
             "Accord / floor: {:.2}x (target at least 0.8x)",
             accord_rate / floor_rate
         );
         if let Some(reference_rate) = reference_rate {
-            println!(
+            outln!(
                 "Accord / reference: {:.1}x (target at least 20x)",
                 accord_rate / reference_rate
             );

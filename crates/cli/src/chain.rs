@@ -106,6 +106,10 @@ pub struct VerifyArgs {
     /// Chain files (- for stdin).
     #[arg(required = true)]
     chains: Vec<PathBuf>,
+    /// Accept partial copies (that start after the genesis event) when their events verify.
+    /// Without it they fail: the events before them, and the chain's creator, are not checked.
+    #[arg(long)]
+    allow_partial: bool,
     /// Print one JSON object per file.
     #[arg(long)]
     json: bool,
@@ -266,10 +270,13 @@ fn add(args: AddArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// The last millisecond of 9999, past which RFC 3339 has no four-digit year to write.
+const MAX_RFC3339_MS: u64 = 253_402_300_799_999;
+
 fn time(ms: u64) -> String {
     match UNIX_EPOCH.checked_add(Duration::from_millis(ms)) {
-        Some(at) => humantime::format_rfc3339_millis(at).to_string(),
-        None => format!("{ms} ms"),
+        Some(at) if ms <= MAX_RFC3339_MS => humantime::format_rfc3339_millis(at).to_string(),
+        _ => format!("{ms} ms since 1970"),
     }
 }
 
@@ -322,7 +329,7 @@ fn show_lto(
             "id": chain.id.to_base58(),
             "format": version.to_string(),
             "network": (network as char).to_string(),
-            "partial": chain.start.is_some(),
+            "partial": chain.is_partial(),
             "valid": report.is_valid(),
             "problems": report.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "events": events,
@@ -334,13 +341,13 @@ fn show_lto(
                 out["anchorMap"] = anchor_map.clone().unwrap_or_default().into();
             }
         }
-        println!("{out}");
+        outln!("{out}");
         return Ok(());
     }
-    println!("chain      {}", chain.id);
-    println!("format     {version}, network {}", network as char);
+    outln!("chain      {}", chain.id);
+    outln!("format     {version}, network {}", network as char);
     if let Some(start) = &chain.start {
-        println!(
+        outln!(
             "partial    continues after {} (state {})",
             base58::encode(&start.hash),
             base58::encode(&start.state)
@@ -351,17 +358,17 @@ fn show_lto(
         .iter()
         .filter_map(|e| e.sign_key.map(|k| k.address(network).to_base58()))
         .collect();
-    println!(
+    outln!(
         "events     {} by {} signer(s)",
         chain.events.len(),
         signers.len()
     );
     match &verified {
         Some(v) => {
-            println!("state      {}", base58::encode(&v.state()));
-            println!("valid      yes");
+            outln!("state      {}", base58::encode(&v.state()));
+            outln!("valid      yes");
         }
-        None => println!(
+        None => outln!(
             "valid      no, {} problem(s): see `accord chain verify`",
             report.problems.len()
         ),
@@ -388,14 +395,14 @@ fn show_lto(
                 attachment.data.len()
             ));
         }
-        println!("{line}");
+        outln!("{line}");
     }
     if anchors {
         match &verified {
             Some(v) => {
-                println!("anchor map (key = state before the event, value = event hash, signer):");
+                outln!("anchor map (key = state before the event, value = event hash, signer):");
                 for anchor in v.anchor_map() {
-                    println!(
+                    outln!(
                         "  {}  {}  {}",
                         base58::encode(&anchor.key),
                         base58::encode(&anchor.value),
@@ -403,30 +410,46 @@ fn show_lto(
                     );
                 }
             }
-            None => println!("anchor map: not shown, the chain is not valid"),
+            None => outln!("anchor map: not shown, the chain is not valid"),
         }
     }
     Ok(())
 }
 
 fn show_legacy(chain: &LegacyChain, report: &accord_chain::Report, as_json: bool) {
-    let events: Vec<serde_json::Value> = chain
+    // Each body is decoded once (base58 is slow on long bodies), for its `$schema`.
+    let schemas: Vec<Result<Option<String>, String>> = chain
         .events
         .iter()
-        .enumerate()
-        .map(|(index, event)| {
-            json!({
-                "index": index,
-                "hash": base58::encode(&event.hash),
-                "timestamp": event.timestamp,
-                "signkey": base58::encode(&event.signkey),
-                "schema": event.body_json().ok().and_then(|b| b.get("$schema").cloned()),
-                "rebased": event.original.is_some(),
+        .map(|event| {
+            event.body_json().map(|body| {
+                body.get("$schema")
+                    .and_then(|schema| schema.as_str().map(str::to_owned))
             })
         })
         .collect();
     if as_json {
-        println!(
+        let events: Vec<serde_json::Value> = chain
+            .events
+            .iter()
+            .zip(&schemas)
+            .enumerate()
+            .map(|(index, (event, schema))| {
+                let mut out = json!({
+                    "index": index,
+                    "hash": base58::encode(&event.hash),
+                    "timestamp": event.timestamp,
+                    "signkey": base58::encode(&event.signkey),
+                    "rebased": event.original.is_some(),
+                });
+                match schema {
+                    Ok(schema) => out["schema"] = schema.clone().into(),
+                    Err(err) => out["bodyError"] = err.clone().into(),
+                }
+                out
+            })
+            .collect();
+        outln!(
             "{}",
             json!({
                 "id": chain.id.to_base58(),
@@ -439,72 +462,87 @@ fn show_legacy(chain: &LegacyChain, report: &accord_chain::Report, as_json: bool
         );
         return;
     }
-    println!(
+    outln!(
         "chain      {} (legacy, {:?} id)",
         chain.id,
         chain.id.family()
     );
     if chain.is_partial() {
-        println!("partial    the genesis event is not in this copy");
+        outln!("partial    the genesis event is not in this copy");
     }
-    println!("events     {}", chain.events.len());
-    println!(
-        "valid      {}",
-        if report.is_valid() {
-            "yes".to_owned()
+    outln!("events     {}", chain.events.len());
+    if report.is_valid() {
+        outln!("valid      yes");
+    } else {
+        outln!(
+            "valid      no, {} problem(s): see `accord chain verify`",
+            report.problems.len()
+        );
+    }
+    for (index, (event, schema)) in chain.events.iter().zip(&schemas).enumerate() {
+        let schema = match schema {
+            Ok(Some(schema)) => schema.clone(),
+            Ok(None) => "(no $schema)".to_owned(),
+            Err(err) => format!("({err})"),
+        };
+        let rebased = if event.original.is_some() {
+            "  (rebased)"
         } else {
-            format!(
-                "no, {} problem(s): see `accord chain verify`",
-                report.problems.len()
-            )
-        }
-    );
-    for (index, event) in chain.events.iter().enumerate() {
-        let schema = event
-            .body_json()
-            .ok()
-            .and_then(|body| {
-                body.get("$schema")
-                    .and_then(|s| s.as_str().map(str::to_owned))
-            })
-            .unwrap_or_else(|| "(no $schema)".into());
-        println!(
-            "  {index:>4}  {}  {}  {}  {schema}{}",
+            ""
+        };
+        outln!(
+            "  {index:>4}  {}  {}  {}  {schema}{rebased}",
             base58::encode(&event.hash),
             event.timestamp,
             base58::encode(&event.signkey),
-            if event.original.is_some() {
-                "  (rebased)"
-            } else {
-                ""
-            }
         );
     }
 }
 
 fn verify(args: VerifyArgs) -> Result<Outcome> {
     let mut all_valid = true;
+    let mut unread = false;
     for path in &args.chains {
         let name = display_name(path);
-        let result = read_input(path)
-            .and_then(|bytes| AnyChain::from_json(&bytes).map_err(|err| anyhow::anyhow!(err)));
-        let chain = match result {
-            Ok(chain) => chain,
+        // A file that cannot be read is an input error (exit 2); one that reads but is not a
+        // chain is an invalid chain (exit 1).
+        let bytes = match read_input(path) {
+            Ok(bytes) => bytes,
             Err(err) => {
-                all_valid = false;
+                unread = true;
                 if args.json {
-                    println!(
+                    outln!(
                         "{}",
                         json!({"file": name, "valid": false, "error": format!("{err:#}")})
                     );
                 } else {
-                    println!("{name}: UNREADABLE: {err:#}");
+                    outln!("{name}: CANNOT READ: {err:#}");
+                }
+                continue;
+            }
+        };
+        let chain = match AnyChain::from_json(&bytes) {
+            Ok(chain) => chain,
+            Err(err) => {
+                all_valid = false;
+                if args.json {
+                    outln!(
+                        "{}",
+                        json!({"file": name, "valid": false, "error": err.to_string()})
+                    );
+                } else {
+                    outln!("{name}: UNREADABLE: {err}");
                 }
                 continue;
             }
         };
         let report = chain.validate();
-        all_valid &= report.is_valid();
+        let partial = match &chain {
+            AnyChain::Lto(chain) => chain.is_partial(),
+            AnyChain::Legacy(chain) => chain.is_partial(),
+        };
+        let accepted = report.is_valid() && (!partial || args.allow_partial);
+        all_valid &= accepted;
         let (format, detail) = describe(&chain);
         if args.json {
             let problems: Vec<serde_json::Value> = report
@@ -512,25 +550,31 @@ fn verify(args: VerifyArgs) -> Result<Outcome> {
                 .iter()
                 .map(|p| json!({"index": p.index(), "kind": kind(p), "message": p.to_string()}))
                 .collect();
-            println!(
+            outln!(
                 "{}",
-                json!({"file": name, "valid": report.is_valid(), "format": format, "id": chain.id(), "events": chain.len(), "problems": problems})
+                json!({"file": name, "valid": accepted, "partial": partial, "format": format, "id": chain.id(), "events": chain.len(), "problems": problems})
             );
             continue;
         }
-        if report.is_valid() {
-            println!("{name}: valid: {detail}");
-        } else {
-            println!(
+        if !report.is_valid() {
+            outln!(
                 "{name}: INVALID: {} problem(s) in {detail}",
                 report.problems.len()
             );
             for problem in &report.problems {
-                println!("  {problem}");
+                outln!("  {problem}");
             }
+        } else if accepted {
+            outln!("{name}: valid: {detail}");
+        } else {
+            outln!(
+                "{name}: PARTIAL: {detail}: its events verify, but it does not start at the genesis event, so the events before it and the chain's creator are not checked (--allow-partial accepts it)"
+            );
         }
     }
-    Ok(if all_valid {
+    Ok(if unread {
+        Outcome::Failed
+    } else if all_valid {
         Outcome::Success
     } else {
         Outcome::Invalid
@@ -546,6 +590,7 @@ fn kind(problem: &Problem) -> &'static str {
         Problem::BrokenLink { .. } => "broken-link",
         Problem::GenesisNotByCreator { .. } => "genesis-not-by-creator",
         Problem::Malformed { .. } => "malformed",
+        Problem::StubState { .. } => "stub-state",
     }
 }
 
@@ -555,11 +600,7 @@ fn describe(chain: &AnyChain) -> (&'static str, String) {
             let version = chain.id.version();
             let network = chain.id.network();
             let signers: BTreeSet<_> = chain.events.iter().filter_map(|e| e.sign_key).collect();
-            let partial = if chain.start.is_some() {
-                "partial "
-            } else {
-                ""
-            };
+            let partial = if chain.is_partial() { "partial " } else { "" };
             let format = if version == Version::V1 { "v1" } else { "v2" };
             (
                 format,

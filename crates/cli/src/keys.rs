@@ -125,7 +125,7 @@ pub fn run(command: KeysCommand) -> Result<Outcome> {
             };
             let payload = read_input(&args.input)?;
             let sealed = encrypt::seal(&recipient, &payload)?;
-            println!("{}", BASE64.encode(sealed));
+            outln!("{}", BASE64.encode(sealed));
             Ok(Outcome::Success)
         }
         KeysCommand::Decrypt(args) => {
@@ -224,24 +224,24 @@ fn print_key(
         if let Some(private) = &private {
             out["privateKey"] = private.clone().into();
         }
-        println!("{out}");
+        outln!("{out}");
         return;
     }
     if let Some(phrase) = phrase {
-        println!("seed phrase:  {}", phrase.as_str());
+        outln!("seed phrase:  {}", phrase.as_str());
     }
-    println!("key type:     {}", public.key_type());
-    println!("public key:   {public}");
-    println!(
+    outln!("key type:     {}", public.key_type());
+    outln!("public key:   {public}");
+    outln!(
         "address:      {} (network {})",
         pair.address(network),
         network as char
     );
     match &encrypt_key {
-        Some(key) => println!("encrypt key:  {key} (X25519)"),
-        None => println!("encrypt key:  none (only ed25519 keys have one)"),
+        Some(key) => outln!("encrypt key:  {key} (X25519)"),
+        None => outln!("encrypt key:  none (only ed25519 keys have one)"),
     }
     if let Some(private) = private {
-        println!("private key:  {private}");
+        outln!("private key:  {private}");
     }
 }

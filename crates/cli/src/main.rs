@@ -1,9 +1,18 @@
 //! `accord`: the one binary. Keys, event chains and benchmarks for now; the node, scenarios,
 //! the ledger and the rest arrive as their crates do.
 //!
-//! Exit codes, decided here and nowhere else: 0 success; 1 a chain is not valid (or cannot be
-//! read as one); 2 a usage or input error (bad arguments, a file that cannot be read, a wrong
-//! passphrase). Errors go to stderr as one `error: …` line with their causes.
+//! Exit codes, decided here and nowhere else: 0 success; 1 a chain is not valid (or is not a
+//! chain at all, or is a partial copy where a whole one is asked for); 2 a usage or input error
+//! (bad arguments, a file that cannot be read, a wrong passphrase). Errors go to stderr as one
+//! `error: …` line with their causes.
+
+/// `println!` that ends the process quietly when stdout is closed (`accord … | head`), where
+/// `println!` would panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::io::out(format_args!($($arg)*))
+    };
+}
 
 mod bench;
 mod chain;
@@ -42,6 +51,9 @@ pub enum Outcome {
     Success,
     /// The command ran, and what it checked did not hold (an invalid chain).
     Invalid,
+    /// The command ran, but some input could not be read at all (a missing file); it has
+    /// said which.
+    Failed,
 }
 
 fn main() -> ExitCode {
@@ -54,6 +66,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Invalid) => ExitCode::from(1),
+        Ok(Outcome::Failed) => ExitCode::from(2),
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {

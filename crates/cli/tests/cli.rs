@@ -386,39 +386,39 @@ fn bad_input_is_named_and_never_panics() {
     with(
         "malformed base58",
         &|v| v["events"][0]["previous"] = "l0O".into(),
-        "event 0, field previous: invalid base58 character 'l' at position 0",
+        "events[0].previous: invalid base58 character 'l' at position 0",
     );
     with(
         "wrong length",
         &|v| v["events"][0]["hash"] = "3mJr7AoUXx2Wqd".into(),
-        "event 0, field hash: expected 32 bytes, found 10",
+        "events[0].hash: expected 32 bytes, found 10",
     );
     with(
         "unknown key type",
         &|v| v["events"][0]["signKey"]["keyType"] = "ed448".into(),
-        "event 0, field signKey: keyType: unknown key type \"ed448\"",
+        "events[0].signKey: keyType: unknown key type \"ed448\"",
     );
     with(
         "missing field",
         &|v| {
             v["events"][0].as_object_mut().unwrap().remove("previous");
         },
-        "event 0: missing field `previous`",
+        "events[0]: missing field `previous`",
     );
     with(
         "wrong type",
         &|v| v["events"][0]["mediaType"] = json!(["a"]),
-        "event 0, field mediaType: invalid type: sequence, expected a string",
+        "events[0].mediaType: invalid type: sequence, expected a string",
     );
     with(
         "data too large",
         &|v| v["events"][0]["data"] = "x".repeat(70_000).into(),
-        "event 0, field data: 70000 bytes, over the 65535",
+        "events[0].data: 70000 bytes, over the 65535",
     );
     cases.push((
         "truncated",
         br#"{"id":"8F94V9UxaX2J66XF7f"#.to_vec(),
-        "field id: EOF while parsing",
+        "id: EOF while parsing",
     ));
     cases.push((
         "empty",
@@ -610,4 +610,164 @@ fn payloads_encrypted_to_a_key_open_with_it() {
             .code(),
         Some(2)
     );
+}
+
+#[test]
+fn partial_copies_pass_only_when_allowed() {
+    let dir = workdir("partial");
+    ok(
+        &dir,
+        &[
+            "chain",
+            "new",
+            "--seed-phrase",
+            "kim",
+            "--network",
+            "T",
+            "-o",
+            "c.json",
+        ],
+    );
+    for text in ["one", "two", "three"] {
+        ok(
+            &dir,
+            &[
+                "chain",
+                "add",
+                "c.json",
+                "--seed-phrase",
+                "kim",
+                "--text",
+                text,
+            ],
+        );
+    }
+    // Cut the copy after event 0: a stub with event 0's hash and the state after it.
+    let chain: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("c.json")).unwrap()).unwrap();
+    let shown: Value = serde_json::from_slice(
+        &accord(
+            &dir,
+            &["chain", "show", "--json", "--anchors", "c.json"],
+            None,
+        )
+        .stdout,
+    )
+    .unwrap();
+    let mut events = chain["events"].as_array().unwrap().clone();
+    let first = events.remove(0);
+    events.insert(
+        0,
+        json!({"hash": first["hash"], "state": shown["anchorMap"][1]["key"]}),
+    );
+    let partial = json!({"id": chain["id"], "events": events});
+    std::fs::write(dir.join("p.json"), partial.to_string()).unwrap();
+
+    let output = accord(&dir, &["chain", "verify", "p.json"], None);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).starts_with("p.json: PARTIAL: partial v2 chain"),
+        "{}",
+        stdout(&output)
+    );
+    let output = accord(
+        &dir,
+        &["chain", "verify", "--allow-partial", "p.json"],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).starts_with("p.json: valid: partial v2 chain"));
+}
+
+#[test]
+fn a_file_that_cannot_be_read_is_an_input_error() {
+    let dir = workdir("unread");
+    ok(
+        &dir,
+        &["chain", "new", "--seed-phrase", "kim", "-o", "c.json"],
+    );
+    ok(
+        &dir,
+        &[
+            "chain",
+            "add",
+            "c.json",
+            "--seed-phrase",
+            "kim",
+            "--text",
+            "x",
+        ],
+    );
+    let output = accord(&dir, &["chain", "verify", "c.json", "missing.json"], None);
+    assert_eq!(output.status.code(), Some(2));
+    let out = stdout(&output);
+    assert!(out.contains("c.json: valid"), "{out}");
+    assert!(
+        out.contains("missing.json: CANNOT READ: cannot read missing.json"),
+        "{out}"
+    );
+}
+
+#[test]
+fn far_future_timestamps_are_shown_not_panicked_on() {
+    let dir = workdir("future");
+    ok(
+        &dir,
+        &["chain", "new", "--seed-phrase", "kim", "-o", "c.json"],
+    );
+    // 2^53 - 1 ms is in the year 287,396: RFC 3339 has no way to write it.
+    ok(
+        &dir,
+        &[
+            "chain",
+            "add",
+            "c.json",
+            "--seed-phrase",
+            "kim",
+            "--text",
+            "x",
+            "--timestamp",
+            "9007199254740991",
+        ],
+    );
+    let out = ok(&dir, &["chain", "show", "c.json"]);
+    assert!(out.contains("9007199254740991 ms since 1970"), "{out}");
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let dir = workdir("pipe");
+    ok(
+        &dir,
+        &["chain", "new", "--seed-phrase", "kim", "-o", "c.json"],
+    );
+    ok(
+        &dir,
+        &[
+            "chain",
+            "add",
+            "c.json",
+            "--seed-phrase",
+            "kim",
+            "--text",
+            "x",
+        ],
+    );
+    let files: Vec<&str> = std::iter::repeat_n("c.json", 5000).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .current_dir(&dir)
+        .args(["chain", "verify"])
+        .args(&files)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close the pipe.
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
 }

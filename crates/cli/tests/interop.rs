@@ -462,7 +462,7 @@ fn a_bad_id_checksum_and_a_foreign_genesis_are_rejected_by_both() {
     let err = Chain::from_json(chain.to_string().as_bytes()).unwrap_err();
     assert!(
         err.to_string().starts_with(
-            "field id: id checksum does not match (mistyped or altered id) (line 1, column "
+            "id: id checksum does not match (mistyped or altered id) (line 1, column "
         ),
         "{err}"
     );

@@ -9,6 +9,7 @@
 //! crate on arbitrary input.
 
 use thiserror::Error;
+use zeroize::Zeroize;
 
 /// Why a base58 string could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -119,7 +120,10 @@ pub fn decode(text: &str) -> Result<Vec<u8>, Base58Error> {
             limbs.push(carry as u32);
         }
     }
-    let mut out = vec![0u8; ones];
+    // Sized once, so that no reallocation leaves a copy of the bytes (which may be a private
+    // key) behind; the limbs are wiped for the same reason.
+    let mut out = Vec::with_capacity(ones + limbs.len() * 4);
+    out.resize(ones, 0u8);
     let mut significant = false;
     for limb in limbs.iter().rev() {
         for byte in limb.to_be_bytes() {
@@ -129,6 +133,7 @@ pub fn decode(text: &str) -> Result<Vec<u8>, Base58Error> {
             }
         }
     }
+    limbs.zeroize();
     Ok(out)
 }
 

@@ -174,15 +174,23 @@ pub enum KeystoreError {
     Key(#[from] KeyError),
 }
 
-/// The most memory a keystore may ask for (4 GiB): more is taken as a file meant to stall.
-const MAX_MEMORY_KIB: u32 = 4 * 1024 * 1024;
+/// The most memory a keystore may ask for (1 GiB, 16 times the default): more is taken as a
+/// file meant to exhaust memory.
+const MAX_MEMORY_KIB: u32 = 1024 * 1024;
+/// The most passes a keystore may ask for.
+const MAX_ITERATIONS: u32 = 16;
+/// The most lanes a keystore may ask for.
+const MAX_PARALLELISM: u32 = 8;
 
 fn stretch(
     passphrase: &[u8],
     salt: &[u8],
     params: KdfParams,
 ) -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
-    if params.memory_kib > MAX_MEMORY_KIB || params.iterations > 100 || params.parallelism > 16 {
+    if params.memory_kib > MAX_MEMORY_KIB
+        || params.iterations > MAX_ITERATIONS
+        || params.parallelism > MAX_PARALLELISM
+    {
         return Err(KeystoreError::Params(format!(
             "{params:?} is beyond what Accord will spend"
         )));
