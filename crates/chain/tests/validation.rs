@@ -39,6 +39,22 @@ fn chain(version: Version, n: usize) -> VerifiedChain {
     chain
 }
 
+/// A genesis event for `id` (on its initial hash), signed by `keys`, whoever they are.
+fn genesis_signed_by(id: &ChainId, keys: &KeyPair) -> Event {
+    let mut event = Event {
+        timestamp: 1,
+        previous: id.initial_hash(),
+        sign_key: None,
+        signature: None,
+        hash: None,
+        media_type: "text/plain".into(),
+        data: b"mine".to_vec(),
+        attachments: vec![],
+    };
+    event.sign(Version::V2, keys).unwrap();
+    event
+}
+
 fn lines(chain: &Chain) -> Vec<String> {
     chain
         .validate()
@@ -165,17 +181,7 @@ fn a_genesis_not_signed_by_the_creator_is_named() {
         alice.public_key(),
         &Nonce::from_text("x"),
     );
-    let mut event = Event {
-        timestamp: 1,
-        previous: id.initial_hash(),
-        sign_key: None,
-        signature: None,
-        hash: None,
-        media_type: "application/json".into(),
-        data: b"{}".to_vec(),
-        attachments: vec![],
-    };
-    event.sign(Version::V2, &mallory).unwrap();
+    let event = genesis_signed_by(&id, &mallory);
     let chain = Chain {
         id,
         start: None,
@@ -510,17 +516,7 @@ fn a_stub_at_the_initial_hash_is_held_to_a_whole_chain() {
         alice.public_key(),
         &Nonce::from_text("stub"),
     );
-    let mut event = Event {
-        timestamp: 1,
-        previous: id.initial_hash(),
-        sign_key: None,
-        signature: None,
-        hash: None,
-        media_type: "text/plain".into(),
-        data: b"mine".to_vec(),
-        attachments: vec![],
-    };
-    event.sign(Version::V2, &mallory).unwrap();
+    let event = genesis_signed_by(&id, &mallory);
     let forged = Chain {
         id,
         start: Some(PartialStart {

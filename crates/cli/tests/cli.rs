@@ -49,6 +49,30 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// A chain file `name` in `dir`, created by seed `kim` on testnet, with a text event for each of
+/// `texts`.
+fn kims_chain(dir: &Path, name: &str, texts: &[&str]) {
+    ok(
+        dir,
+        &[
+            "chain",
+            "new",
+            "--seed-phrase",
+            "kim",
+            "--network",
+            "T",
+            "-o",
+            name,
+        ],
+    );
+    for text in texts {
+        ok(
+            dir,
+            &["chain", "add", name, "--seed-phrase", "kim", "--text", text],
+        );
+    }
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -266,10 +290,7 @@ fn a_chain_made_and_grown_through_pipes_verifies() {
 #[test]
 fn only_the_creator_can_add_the_genesis_event() {
     let dir = workdir("genesis");
-    ok(
-        &dir,
-        &["chain", "new", "--seed-phrase", "kim", "-o", "c.json"],
-    );
+    kims_chain(&dir, "c.json", &[]);
     let output = accord(
         &dir,
         &[
@@ -298,24 +319,7 @@ fn only_the_creator_can_add_the_genesis_event() {
 #[test]
 fn verify_reports_every_file_and_exits_by_the_worst() {
     let dir = workdir("verify");
-    ok(
-        &dir,
-        &["chain", "new", "--seed-phrase", "kim", "-o", "good.json"],
-    );
-    for text in ["one", "two", "three"] {
-        ok(
-            &dir,
-            &[
-                "chain",
-                "add",
-                "good.json",
-                "--seed-phrase",
-                "kim",
-                "--text",
-                text,
-            ],
-        );
-    }
+    kims_chain(&dir, "good.json", &["one", "two", "three"]);
     let good = std::fs::read_to_string(dir.join("good.json")).unwrap();
     let mut bad: Value = serde_json::from_str(&good).unwrap();
     bad["events"][1]["mediaType"] = "text/html".into();
@@ -349,19 +353,7 @@ fn verify_reports_every_file_and_exits_by_the_worst() {
 #[test]
 fn bad_input_is_named_and_never_panics() {
     let dir = workdir("bad");
-    ok(
-        &dir,
-        &[
-            "chain",
-            "new",
-            "--seed-phrase",
-            "kim",
-            "--network",
-            "T",
-            "-o",
-            "c.json",
-        ],
-    );
+    kims_chain(&dir, "c.json", &[]);
     ok(
         &dir,
         &[
@@ -615,33 +607,7 @@ fn payloads_encrypted_to_a_key_open_with_it() {
 #[test]
 fn partial_copies_pass_only_when_allowed() {
     let dir = workdir("partial");
-    ok(
-        &dir,
-        &[
-            "chain",
-            "new",
-            "--seed-phrase",
-            "kim",
-            "--network",
-            "T",
-            "-o",
-            "c.json",
-        ],
-    );
-    for text in ["one", "two", "three"] {
-        ok(
-            &dir,
-            &[
-                "chain",
-                "add",
-                "c.json",
-                "--seed-phrase",
-                "kim",
-                "--text",
-                text,
-            ],
-        );
-    }
+    kims_chain(&dir, "c.json", &["one", "two", "three"]);
     // Cut the copy after event 0: a stub with event 0's hash and the state after it.
     let chain: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("c.json")).unwrap()).unwrap();
@@ -682,22 +648,7 @@ fn partial_copies_pass_only_when_allowed() {
 #[test]
 fn a_file_that_cannot_be_read_is_an_input_error() {
     let dir = workdir("unread");
-    ok(
-        &dir,
-        &["chain", "new", "--seed-phrase", "kim", "-o", "c.json"],
-    );
-    ok(
-        &dir,
-        &[
-            "chain",
-            "add",
-            "c.json",
-            "--seed-phrase",
-            "kim",
-            "--text",
-            "x",
-        ],
-    );
+    kims_chain(&dir, "c.json", &["x"]);
     let output = accord(&dir, &["chain", "verify", "c.json", "missing.json"], None);
     assert_eq!(output.status.code(), Some(2));
     let out = stdout(&output);
@@ -711,10 +662,7 @@ fn a_file_that_cannot_be_read_is_an_input_error() {
 #[test]
 fn far_future_timestamps_are_shown_not_panicked_on() {
     let dir = workdir("future");
-    ok(
-        &dir,
-        &["chain", "new", "--seed-phrase", "kim", "-o", "c.json"],
-    );
+    kims_chain(&dir, "c.json", &[]);
     // 2^53 - 1 ms is in the year 287,396: RFC 3339 has no way to write it.
     ok(
         &dir,
@@ -737,22 +685,7 @@ fn far_future_timestamps_are_shown_not_panicked_on() {
 #[test]
 fn a_closed_pipe_ends_output_quietly() {
     let dir = workdir("pipe");
-    ok(
-        &dir,
-        &["chain", "new", "--seed-phrase", "kim", "-o", "c.json"],
-    );
-    ok(
-        &dir,
-        &[
-            "chain",
-            "add",
-            "c.json",
-            "--seed-phrase",
-            "kim",
-            "--text",
-            "x",
-        ],
-    );
+    kims_chain(&dir, "c.json", &["x"]);
     let files: Vec<&str> = std::iter::repeat_n("c.json", 5000).collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_accord"))
         .current_dir(&dir)
