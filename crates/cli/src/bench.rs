@@ -24,6 +24,9 @@ pub enum BenchCommand {
     /// Verifying a chain: Accord, the raw signature checks (the floor), and the reference
     /// client, on the same file in the same run.
     Chain(ChainArgs),
+    /// The engine: biomass processes stepped per second, and replay of long histories (the
+    /// cost of a step as the history grows).
+    Scenario(crate::bench_scenario::ScenarioArgs),
 }
 
 #[derive(Args)]
@@ -182,6 +185,7 @@ fn run_reference(dir: &Path, file: &Path) -> Result<ReferenceResult> {
 pub fn run(command: BenchCommand) -> Result<Outcome> {
     match command {
         BenchCommand::Chain(args) => chain(args),
+        BenchCommand::Scenario(args) => crate::bench_scenario::run(args),
     }
 }
 

@@ -15,9 +15,12 @@ macro_rules! outln {
 }
 
 mod bench;
+mod bench_scenario;
 mod chain;
 mod io;
 mod keys;
+mod run;
+mod scenario;
 mod signer;
 
 use std::process::ExitCode;
@@ -40,6 +43,9 @@ enum Command {
     /// Event chains: create, add signed events, show, verify.
     #[command(subcommand)]
     Chain(chain::ChainCommand),
+    /// Scenarios (Live Contracts): check them, draw them, run them locally.
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCommand),
     /// Benchmarks, run side by side with what they compare against.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -61,6 +67,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keys(command) => keys::run(command),
         Command::Chain(command) => chain::run(command),
+        Command::Scenario(command) => scenario::run(command),
         Command::Bench(command) => bench::run(command),
     };
     match result {

@@ -1,0 +1,198 @@
+//! `accord scenario`: check scenario documents and draw them.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Subcommand, ValueEnum};
+
+use accord_scenario::{Format, Severity, check_text, graph};
+
+use crate::Outcome;
+use crate::io::{read_input, write_output};
+
+#[derive(Subcommand)]
+pub enum ScenarioCommand {
+    /// Check scenarios and report every problem, one per line as `file:pointer: message`.
+    ///
+    /// Exits 1 if any file has an error (or, with --deny-warnings, a warning).
+    Check {
+        /// Scenario files (.json, .yml, .yaml; `-` for standard input).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+        /// The format of files whose name does not tell (standard input, say).
+        #[arg(long, value_enum)]
+        format: Option<DocFormat>,
+    },
+    /// Drive a process locally: generated identities, a real signed event chain, the
+    /// projection after each step.
+    ///
+    /// STEPS is a JSON or YAML list; each item is one of:
+    ///   {actor: A, action: X, response: R, data: D}   a response (response and data optional)
+    ///   {actor: A, comment: TEXT}                       a comment
+    ///   {actor: A, action: ":timeout"}                  a time-out (once the state is due)
+    ///   {wait: P1D}                                     move the clock on (ISO 8601 duration)
+    /// Any item may add `expect: STATE` (the state after it) or `reject: true` (the step must
+    /// be refused). System actions with a nop trigger run by themselves.
+    Run {
+        /// The scenario file.
+        file: PathBuf,
+        /// The steps file (.json, .yml, .yaml).
+        #[arg(long)]
+        steps: PathBuf,
+        /// Print each projection as canonical JSON, one per line, instead of a summary.
+        #[arg(long)]
+        json: bool,
+        /// Also write the event chain (the reference's JSON form) to this file.
+        #[arg(long)]
+        chain_out: Option<PathBuf>,
+    },
+    /// Draw a scenario: states as nodes, transitions as edges, final states marked.
+    Graph {
+        /// The scenario file.
+        file: PathBuf,
+        /// The drawing's format: Graphviz DOT, a Mermaid state diagram, or an SVG picture.
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
+        /// Where to write it (standard output by default).
+        #[arg(long, short, default_value = "-")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DocFormat {
+    Json,
+    Yaml,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+    Svg,
+}
+
+pub fn format_of(path: &std::path::Path, text: &str, forced: Option<DocFormat>) -> Format {
+    match forced {
+        Some(DocFormat::Json) => Format::Json,
+        Some(DocFormat::Yaml) => Format::Yaml,
+        None => Format::from_path(&path.to_string_lossy()).unwrap_or_else(|| Format::sniff(text)),
+    }
+}
+
+/// Reads and checks a scenario file for a command that needs a valid one: its errors go to
+/// stderr as `file:pointer: message`, and the command fails.
+pub fn load_checked(file: &std::path::Path) -> Result<(accord_scenario::Scenario, String, Format)> {
+    let text = read_text(file)?;
+    let format = format_of(file, &text, None);
+    let checked = check_text(&text, format);
+    let Some(scenario) = checked.scenario else {
+        for d in checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+        {
+            let pointer = if d.pointer.is_empty() {
+                "/"
+            } else {
+                &d.pointer
+            };
+            eprintln!("{}:{pointer}: {}", file.display(), d.message);
+        }
+        bail!(
+            "{} has errors; run `accord scenario check` for all of them",
+            file.display()
+        );
+    };
+    Ok((scenario, text, format))
+}
+
+pub fn read_text(path: &std::path::Path) -> Result<String> {
+    let bytes = read_input(path)?;
+    String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8 text", path.display()))
+}
+
+pub fn run(command: ScenarioCommand) -> Result<Outcome> {
+    match command {
+        ScenarioCommand::Check {
+            files,
+            deny_warnings,
+            format,
+        } => {
+            let mut failed = false;
+            let mut unreadable = false;
+            for file in &files {
+                let text = match read_text(file) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("{}: error: {e:#}", file.display());
+                        unreadable = true;
+                        continue;
+                    }
+                };
+                let checked = check_text(&text, format_of(file, &text, format));
+                let (mut errors, mut warnings) = (0, 0);
+                for d in &checked.diagnostics {
+                    match d.severity {
+                        Severity::Error => errors += 1,
+                        Severity::Warning => warnings += 1,
+                    }
+                    let pointer = if d.pointer.is_empty() {
+                        "/"
+                    } else {
+                        &d.pointer
+                    };
+                    outln!(
+                        "{}:{pointer}: {}[{}]: {}",
+                        file.display(),
+                        d.severity,
+                        d.code,
+                        d.message
+                    );
+                }
+                if errors > 0 || (deny_warnings && warnings > 0) {
+                    failed = true;
+                }
+                if errors == 0 && warnings == 0 {
+                    outln!("{}: ok", file.display());
+                } else {
+                    outln!(
+                        "{}: {errors} error(s), {warnings} warning(s)",
+                        file.display()
+                    );
+                }
+            }
+            Ok(if unreadable {
+                Outcome::Failed
+            } else if failed {
+                Outcome::Invalid
+            } else {
+                Outcome::Success
+            })
+        }
+        ScenarioCommand::Run {
+            file,
+            steps,
+            json,
+            chain_out,
+        } => crate::run::run(&file, &steps, json, chain_out.as_deref()),
+        ScenarioCommand::Graph {
+            file,
+            format,
+            output,
+        } => {
+            let (scenario, _, _) = load_checked(&file)?;
+            let g = graph::graph(&scenario);
+            let drawn = match format {
+                GraphFormat::Dot => graph::to_dot(&g),
+                GraphFormat::Mermaid => graph::to_mermaid(&g),
+                GraphFormat::Svg => accord_scenario::svg::to_svg(&g),
+            };
+            write_output(&output, drawn.as_bytes())?;
+            Ok(Outcome::Success)
+        }
+    }
+}

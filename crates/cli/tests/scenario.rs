@@ -1,0 +1,173 @@
+//! `accord scenario` end to end: check, graph and run on the example scenarios.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn accord(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_passes_the_examples_and_reports_every_problem_of_a_bad_one() {
+    let out = accord(&[
+        "scenario",
+        "check",
+        "examples/scenarios/biomass.json",
+        "examples/scenarios/document-signing-extended.yaml",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("examples/scenarios/biomass.json: ok"));
+
+    let dir = std::env::temp_dir().join(format!("accord-scenario-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "$schema: https://specs.livecontracts.io/v0.2.0/scenario/schema.json#\nactors: {a: {}}\nactions:\n  go: {actor: b, condition: {<src>: 'http://x'}}\nstates:\n  initial: {action: go, transition: nowhere}\n",
+    )
+    .unwrap();
+    let out = accord(&["scenario", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let file = bad.display().to_string();
+    for line in [
+        format!("{file}:/actions/go/actor: error[unknown-actor]"),
+        format!("{file}:/actions/go/condition/<src>: error[refused-instruction]"),
+        format!("{file}:/states/initial/transition: error[unknown-state]"),
+    ] {
+        assert!(stdout.contains(&line), "{line} not in\n{stdout}");
+    }
+    std::fs::write(&bad, "a: [1, 2\n").unwrap();
+    let out = accord(&["scenario", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("not valid YAML at line"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = accord(&["scenario", "check", "does-not-exist.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn graph_draws_dot_mermaid_and_svg() {
+    for (format, starts) in [
+        ("dot", "digraph"),
+        ("mermaid", "stateDiagram-v2"),
+        ("svg", "<svg"),
+    ] {
+        let out = accord(&[
+            "scenario",
+            "graph",
+            "examples/scenarios/information-trade.json",
+            "--format",
+            format,
+        ]);
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        let drawn = text(&out.stdout);
+        assert!(drawn.trim_start().starts_with(starts), "{format}: {drawn}");
+        assert!(
+            drawn.contains("Expired"),
+            "{format} shows the expiry state by its title"
+        );
+    }
+}
+
+#[test]
+fn run_drives_the_examples_to_their_end() {
+    for (scenario, steps) in [
+        (
+            "examples/scenarios/biomass.json",
+            "examples/steps/biomass.yaml",
+        ),
+        (
+            "examples/scenarios/information-trade.json",
+            "examples/steps/information-trade-expires.yaml",
+        ),
+    ] {
+        let out = accord(&["scenario", "run", scenario, "--steps", steps]);
+        assert!(
+            out.status.success(),
+            "{scenario}: {}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    let out = accord(&[
+        "scenario",
+        "run",
+        "examples/scenarios/biomass.json",
+        "--steps",
+        "examples/steps/biomass.yaml",
+        "--json",
+    ]);
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(last["current"]["key"], ":success");
+    assert_eq!(last["previous"].as_array().unwrap().len(), 11);
+    let again = accord(&[
+        "scenario",
+        "run",
+        "examples/scenarios/biomass.json",
+        "--steps",
+        "examples/steps/biomass.yaml",
+        "--json",
+    ]);
+    assert_eq!(
+        out.stdout, again.stdout,
+        "the same run gives the same bytes"
+    );
+}
+
+#[test]
+fn run_fails_when_a_step_does_not_do_what_it_says() {
+    let dir = std::env::temp_dir().join(format!("accord-scenario-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let steps = dir.join("steps.json");
+    std::fs::write(
+        &steps,
+        r#"[{"actor": "sender", "action": "offer", "data": {"hash": "nothex"}}]"#,
+    )
+    .unwrap();
+    let out = accord(&[
+        "scenario",
+        "run",
+        "examples/scenarios/information-trade.json",
+        "--steps",
+        steps.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("/assets/offer/hash"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::fs::write(&steps, r#"[{"actor": "sender", "acton": "offer"}]"#).unwrap();
+    let out = accord(&[
+        "scenario",
+        "run",
+        "examples/scenarios/information-trade.json",
+        "--steps",
+        steps.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown field `acton`"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

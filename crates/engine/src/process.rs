@@ -1,0 +1,1254 @@
+//! A running process: its projection, and the step function that moves it.
+
+use std::sync::Arc;
+
+use accord_scenario::instr::{self, EvalError, Instruction, Scope};
+use accord_scenario::model::{self, Action, Scenario, State, Trigger};
+use serde_json::{Map, Value, json};
+
+use crate::patch::{self, PatchError};
+use crate::schema::Schema;
+
+/// `$schema` of a process projection.
+pub const PROCESS_SCHEMA: &str = "https://specs.livecontracts.io/v0.2.0/process/schema.json#";
+/// `$schema` of a response.
+pub const RESPONSE_SCHEMA: &str = "https://specs.livecontracts.io/v0.2.0/response/schema.json#";
+
+/// A scenario made ready to run: its schemas compiled.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The scenario.
+    pub scenario: Scenario,
+    actors: Vec<(String, Schema)>,
+    assets: Vec<(String, Schema)>,
+    /// The actors and assets a new process starts with (built once from the schemas).
+    initial_actors: Map<String, Value>,
+    initial_assets: Map<String, Value>,
+    /// Whether any instruction may read `previous` (the history); when none does, the history
+    /// is left out of what instructions see, so a step's cost does not grow with it.
+    reads_history: bool,
+}
+
+impl Compiled {
+    /// Compiles the actor and asset schemas; the errors name the schema and say why.
+    pub fn new(scenario: Scenario) -> Result<Compiled, Vec<String>> {
+        let mut errors = Vec::new();
+        let compile =
+            |kind: &str, set: &indexmap::IndexMap<String, Value>, errors: &mut Vec<String>| {
+                let mut out = Vec::new();
+                for (k, s) in set {
+                    match Schema::compile(s) {
+                        Ok(c) => out.push((k.clone(), c)),
+                        Err(e) => errors.push(format!("/{kind}/{k}: {e}")),
+                    }
+                }
+                out
+            };
+        let actors = compile("actors", &scenario.actors, &mut errors);
+        let assets = compile("assets", &scenario.assets, &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let reads_history = scenario.source.to_string().contains("previous");
+        let mut initial_actors = Map::new();
+        for (key, schema) in &actors {
+            let mut a = schema.initial();
+            let m = obj(&mut a);
+            m.insert("key".into(), Value::from(key.clone()));
+            if let Some(t) = schema.title() {
+                m.insert("title".into(), Value::from(t));
+            }
+            m.insert("identity".into(), Value::Null);
+            if let Some((pointer, message)) = schema.problems(&a).into_iter().next() {
+                errors.push(format!(
+                    "/actors/{key}: its defaults break its own schema at {pointer}: {message}"
+                ));
+            }
+            initial_actors.insert(key.clone(), a);
+        }
+        let mut initial_assets = Map::new();
+        for (key, schema) in &assets {
+            let mut a = schema.initial();
+            let m = obj(&mut a);
+            m.insert("key".into(), Value::from(key.clone()));
+            if let Some(t) = schema.title() {
+                m.insert("title".into(), Value::from(t));
+            }
+            if let Some(d) = schema.description() {
+                m.insert("description".into(), Value::from(d));
+            }
+            initial_assets.insert(key.clone(), a);
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Compiled {
+            scenario,
+            actors,
+            assets,
+            initial_actors,
+            initial_assets,
+            reads_history,
+        })
+    }
+
+    fn actor_schema(&self, key: &str) -> Option<&Schema> {
+        self.actors.iter().find(|(k, _)| k == key).map(|(_, s)| s)
+    }
+
+    fn asset_schema(&self, key: &str) -> Option<&Schema> {
+        self.assets.iter().find(|(k, _)| k == key).map(|(_, s)| s)
+    }
+}
+
+/// An identity as a process knows it (whitepaper "Identities").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// Its id; it never changes.
+    pub id: String,
+    /// The URL or key of the node that holds it.
+    pub node: Option<String>,
+    /// Sign keys by role (`user`, `system`), base58 public keys.
+    pub signkeys: Vec<(String, String)>,
+    /// Its X25519 encryption key, base58.
+    pub encryptkey: Option<String>,
+}
+
+impl Identity {
+    /// The identity as JSON.
+    pub fn to_json(&self) -> Value {
+        let mut keys = Map::new();
+        for (role, key) in &self.signkeys {
+            keys.insert(role.clone(), Value::from(key.clone()));
+        }
+        json!({"id": self.id, "node": self.node, "signkeys": keys, "encryptkey": self.encryptkey})
+    }
+
+    /// Whether `key` is one of its sign keys (any role, as the reference binds signers).
+    pub fn has_key(&self, key: &str) -> bool {
+        self.signkeys.iter().any(|(_, k)| k == key)
+    }
+}
+
+/// How a process starts.
+#[derive(Clone, Debug, Default)]
+pub struct Start {
+    /// The process id.
+    pub id: String,
+    /// The event chain it lives on.
+    pub chain: Option<String>,
+    /// A title (the scenario's when absent).
+    pub title: Option<String>,
+    /// Identities bound to actor roles.
+    pub actors: Vec<(String, Identity)>,
+    /// Extra actor properties to set at the start, by actor key.
+    pub actor_data: Vec<(String, Value)>,
+    /// When it starts, in milliseconds since the epoch (the start event's timestamp).
+    pub timestamp: u64,
+}
+
+/// A response someone wants to give.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    /// The signer's public key (base58).
+    pub signer: String,
+    /// The action.
+    pub action: String,
+    /// The response key; the action's default response when absent.
+    pub response: Option<String>,
+    /// The response data.
+    pub data: Value,
+    /// The event's timestamp, in milliseconds since the epoch.
+    pub timestamp: u64,
+    /// The event's hash, kept in the history.
+    pub hash: String,
+}
+
+/// Why a response was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The scenario has no such action.
+    #[error("the scenario has no action `{action}`")]
+    UnknownAction {
+        /// The action.
+        action: String,
+    },
+    /// The action exists but is not open in the current state.
+    #[error("action `{action}` is not open in state `{state}` (open: {})", open.join(", "))]
+    NotOpen {
+        /// The action.
+        action: String,
+        /// The current state.
+        state: String,
+        /// The actions that are open.
+        open: Vec<String>,
+    },
+    /// The action's condition is false (for every actor that could perform it).
+    #[error("the condition of action `{action}` is false")]
+    ConditionFalse {
+        /// The action.
+        action: String,
+    },
+    /// The signer is not bound to any actor of the process.
+    #[error("the signer {signer} is not bound to any actor of this process")]
+    UnknownSigner {
+        /// The signer's key.
+        signer: String,
+    },
+    /// The signer is bound to actors, but none of them may perform the action now.
+    #[error("the signer is {}, and action `{action}` may be performed only by {}", actors.join(" or "), if allowed.is_empty() { "no one".to_string() } else { allowed.join(" or ") })]
+    NotAllowed {
+        /// The action.
+        action: String,
+        /// The actors the signer is bound to.
+        actors: Vec<String>,
+        /// The actors who may perform it now.
+        allowed: Vec<String>,
+    },
+    /// `:timeout` before the state's due date (or in a state without one).
+    #[error("state `{state}` is not due to time out at {timestamp} (due: {})", due.map(|d| d.to_string()).unwrap_or_else(|| "never".into()))]
+    NotDue {
+        /// The current state.
+        state: String,
+        /// The event's timestamp.
+        timestamp: u64,
+        /// The due date, if the state has one.
+        due: Option<u64>,
+    },
+    /// The response key is not one of the action's.
+    #[error("`{response}` is not a response of action `{action}` (it has {})", valid.join(", "))]
+    InvalidResponse {
+        /// The action.
+        action: String,
+        /// The response key given.
+        response: String,
+        /// The action's responses.
+        valid: Vec<String>,
+    },
+    /// After the update, an actor or asset breaks its schema.
+    #[error("the data does not fit the scenario's schema at {pointer}: {message}")]
+    Schema {
+        /// Where, as a JSON pointer into the process (`/actors/client/name`).
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A data instruction failed.
+    #[error("a data instruction failed at {0}")]
+    Instruction(#[from] EvalError),
+    /// An update could not be written.
+    #[error(transparent)]
+    Patch(#[from] PatchError),
+    /// A transition leads to a state the scenario does not have.
+    #[error("the transition leads to `{0}`, which is not a state of the scenario")]
+    UnknownState(String),
+}
+
+/// Work the engine asks the node to do: it never does I/O itself.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    /// Make an HTTP call; its answer comes back as a response to `action`.
+    Http {
+        /// The action.
+        action: String,
+        /// The actor on whose behalf (its identity's system key signs the result).
+        actor: String,
+        /// The method.
+        method: String,
+        /// The URL.
+        url: Value,
+        /// Headers.
+        headers: Value,
+        /// The body.
+        body: Value,
+    },
+    /// Give a response at once.
+    Nop {
+        /// The action.
+        action: String,
+        /// The actor on whose behalf.
+        actor: String,
+        /// The response key.
+        response: String,
+        /// The response data.
+        data: Value,
+    },
+    /// Add events to the chain, then respond.
+    Event {
+        /// The action.
+        action: String,
+        /// The actor on whose behalf.
+        actor: String,
+        /// The event bodies.
+        body: Value,
+    },
+    /// A system action that cannot be carried out: its instructions failed. The node answers
+    /// it with the action's error response.
+    Broken {
+        /// The action (empty when the state's conditions themselves failed).
+        action: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A state's time-out: at `due` (ms), respond to the `:timeout` pseudo-action unless the
+    /// process has left `state`.
+    Timer {
+        /// The state that times out.
+        state: String,
+        /// When, in milliseconds since the epoch.
+        due: u64,
+    },
+}
+
+/// A process: its projection, updated one response at a time.
+#[derive(Clone, Debug)]
+pub struct Process {
+    compiled: Arc<Compiled>,
+    /// The projection without the history.
+    doc: Map<String, Value>,
+    /// The responses so far (kept apart so a step never copies them).
+    previous: Vec<Value>,
+    /// Comments: logged, no transition.
+    comments: Vec<Value>,
+    identities: Vec<Identity>,
+    /// (sign key, actor) for every key of every actor's identity: who a signer is.
+    signers: Vec<(String, String)>,
+}
+
+fn obj(v: &mut Value) -> &mut Map<String, Value> {
+    if !v.is_object() {
+        *v = Value::Object(Map::new());
+    }
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("made an object above"),
+    }
+}
+
+impl Process {
+    /// Starts a process in the `initial` state.
+    pub fn start(
+        compiled: Arc<Compiled>,
+        start: Start,
+    ) -> Result<(Process, Vec<Request>), Rejection> {
+        let s = &compiled.scenario;
+        let mut actors = compiled.initial_actors.clone();
+        let mut identities = Vec::new();
+        for (key, identity) in &start.actors {
+            if let Some(Value::Object(a)) = actors.get_mut(key) {
+                a.insert("identity".into(), identity.to_json());
+            }
+            if !identities.iter().any(|i: &Identity| i.id == identity.id) {
+                identities.push(identity.clone());
+            }
+        }
+        for (key, data) in &start.actor_data {
+            if let Some(Value::Object(a)) = actors.get_mut(key)
+                && let Value::Object(d) = data
+            {
+                for (k, v) in d {
+                    if k != "key" && k != "identity" {
+                        a.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        let assets = compiled.initial_assets.clone();
+        let mut doc = Map::new();
+        doc.insert("$schema".into(), Value::from(PROCESS_SCHEMA));
+        doc.insert("id".into(), Value::from(start.id.clone()));
+        doc.insert(
+            "title".into(),
+            start
+                .title
+                .clone()
+                .or_else(|| s.title.clone())
+                .map(Value::from)
+                .unwrap_or(Value::Null),
+        );
+        doc.insert(
+            "scenario".into(),
+            s.id.clone().map(Value::from).unwrap_or(Value::Null),
+        );
+        doc.insert(
+            "chain".into(),
+            start.chain.clone().map(Value::from).unwrap_or(Value::Null),
+        );
+        doc.insert("actors".into(), Value::Object(actors));
+        doc.insert("assets".into(), Value::Object(assets));
+        doc.insert("definitions".into(), Value::Object(s.definitions.clone()));
+        doc.insert("current".into(), Value::Null);
+        let mut p = Process {
+            compiled,
+            doc,
+            previous: Vec::new(),
+            comments: Vec::new(),
+            identities,
+            signers: Vec::new(),
+        };
+        p.reindex();
+        for (key, _) in &start.actor_data {
+            p.check_actor(key)?;
+        }
+        p.enter(model::INITIAL, start.timestamp, None, None)?;
+        let requests = p.requests_here(None);
+        Ok((p, requests))
+    }
+
+    /// The scenario this process follows.
+    pub fn compiled(&self) -> &Arc<Compiled> {
+        &self.compiled
+    }
+
+    /// The current state's key.
+    pub fn state(&self) -> &str {
+        self.doc
+            .get("current")
+            .and_then(|c| c.get("key"))
+            .and_then(Value::as_str)
+            .unwrap_or(model::INITIAL)
+    }
+
+    /// Whether the process is in a final state.
+    pub fn is_finished(&self) -> bool {
+        model::is_final(self.state())
+    }
+
+    /// The responses so far, oldest first.
+    pub fn previous(&self) -> &[Value] {
+        &self.previous
+    }
+
+    /// The identities the process knows.
+    pub fn identities(&self) -> &[Identity] {
+        &self.identities
+    }
+
+    /// The projection without the history or `next` (cheap to read).
+    pub fn doc(&self) -> &Map<String, Value> {
+        &self.doc
+    }
+
+    /// The actor of the last response: who brought the process here.
+    fn current_actor(&self) -> Option<&str> {
+        self.previous
+            .last()
+            .and_then(|r| r.get("actor"))
+            .and_then(Value::as_str)
+    }
+
+    /// What instructions see: the projection, with `current.actor` as the actor itself.
+    fn view(&self, actor: Option<&str>, response: Option<&Value>) -> Value {
+        let mut m = Map::with_capacity(self.doc.len() + 1);
+        for (k, v) in &self.doc {
+            if k == "current" {
+                continue;
+            }
+            m.insert(k.clone(), v.clone());
+        }
+        let mut current = self.doc.get("current").cloned().unwrap_or(Value::Null);
+        let actor = actor.or(self.current_actor());
+        let c = obj(&mut current);
+        c.insert(
+            "actor".into(),
+            actor
+                .and_then(|a| self.doc.get("actors").and_then(|x| x.get(a)))
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
+        c.insert(
+            "response".into(),
+            response
+                .or(self.previous.last())
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
+        self.add_transitions(&mut current);
+        m.insert("current".into(), current);
+        if self.compiled.reads_history {
+            m.insert("previous".into(), Value::Array(self.previous.clone()));
+        }
+        Value::Object(m)
+    }
+
+    fn eval(&self, i: &Instruction, view: &Value, target: &Value) -> Result<Value, Rejection> {
+        Ok(instr::evaluate(
+            i,
+            &Scope {
+                source: view,
+                target,
+            },
+        )?)
+    }
+
+    /// Evaluates with a view built only if the instruction is more than a literal: most are
+    /// literals, and a view copies the projection.
+    fn eval_lazy(
+        &self,
+        i: &Instruction,
+        view: &mut Option<Value>,
+        actor: Option<&str>,
+        response: Option<&Value>,
+        target: &Value,
+    ) -> Result<Value, Rejection> {
+        if let Some(v) = i.as_literal() {
+            return Ok(v.clone());
+        }
+        let view = view.get_or_insert_with(|| self.view(actor, response));
+        self.eval(i, view, target)
+    }
+
+    /// The actions open now, each with the actors who may perform it (conditions evaluated;
+    /// a condition that reads `current.actor` is evaluated for each actor in turn).
+    pub fn open_actions(&self) -> Result<Vec<(String, Vec<String>)>, Rejection> {
+        let s = &self.compiled.scenario;
+        let Some(state) = s.states.get(self.state()) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for action in s.actions_in(state) {
+            let actors = self.allowed_actors(action)?;
+            if !actors.is_empty() {
+                out.push((action.key.clone(), actors));
+            }
+        }
+        Ok(out)
+    }
+
+    fn allowed_actors(&self, action: &Action) -> Result<Vec<String>, Rejection> {
+        let Some(cond) = &action.condition else {
+            return Ok(action.actors.clone());
+        };
+        let per_actor = action
+            .source
+            .get("condition")
+            .is_some_and(|c| c.to_string().contains("current.actor"));
+        if per_actor {
+            let mut out = Vec::new();
+            for a in &action.actors {
+                let view = self.view(Some(a), None);
+                if instr::truthy(&self.eval(cond, &view, &action.source)?) {
+                    out.push(a.clone());
+                }
+            }
+            Ok(out)
+        } else {
+            let v = self.eval_lazy(cond, &mut None, None, None, &action.source)?;
+            Ok(if instr::truthy(&v) {
+                action.actors.clone()
+            } else {
+                Vec::new()
+            })
+        }
+    }
+
+    /// The actors a key signs for: those whose identity holds it (in any role).
+    pub fn actors_of(&self, signer: &str) -> Vec<String> {
+        self.signers
+            .iter()
+            .filter(|(k, _)| k == signer)
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
+
+    /// Rebuilds the signer index from the actors' identities.
+    fn reindex(&mut self) {
+        self.signers.clear();
+        if let Some(Value::Object(actors)) = self.doc.get("actors") {
+            for (k, a) in actors {
+                if let Some(keys) = a
+                    .get("identity")
+                    .and_then(|i| i.get("signkeys"))
+                    .and_then(Value::as_object)
+                {
+                    for v in keys.values().filter_map(Value::as_str) {
+                        self.signers.push((v.to_string(), k.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tries a response. On success the process moves and the node is told what to do next;
+    /// on rejection the process is unchanged.
+    pub fn step(&mut self, c: &Candidate) -> Result<Vec<Request>, Rejection> {
+        if c.action == model::TIMEOUT {
+            return self.time_out(c);
+        }
+        let compiled = self.compiled.clone();
+        let s = &compiled.scenario;
+        let Some(action) = s.actions.get(&c.action) else {
+            return Err(Rejection::UnknownAction {
+                action: c.action.clone(),
+            });
+        };
+        let state_key = self.state().to_string();
+        let state = s
+            .states
+            .get(&state_key)
+            .ok_or_else(|| Rejection::UnknownState(state_key.clone()))?;
+        if !s.actions_in(state).any(|a| a.key == action.key) {
+            let open = self.open_actions()?.into_iter().map(|(a, _)| a).collect();
+            return Err(Rejection::NotOpen {
+                action: action.key.clone(),
+                state: state_key,
+                open,
+            });
+        }
+        let allowed = self.allowed_actors(action)?;
+        if allowed.is_empty() && action.condition.is_some() {
+            return Err(Rejection::ConditionFalse {
+                action: action.key.clone(),
+            });
+        }
+        let bound = self.actors_of(&c.signer);
+        if bound.is_empty() {
+            return Err(Rejection::UnknownSigner {
+                signer: c.signer.clone(),
+            });
+        }
+        let Some(actor) = bound.iter().find(|a| allowed.contains(a)).cloned() else {
+            return Err(Rejection::NotAllowed {
+                action: action.key.clone(),
+                actors: bound,
+                allowed,
+            });
+        };
+        let mut response = json!({
+            "$schema": RESPONSE_SCHEMA,
+            "action": action.key,
+            "key": c.response.clone().unwrap_or_else(|| action.default_response.clone()),
+            "actor": actor,
+            "signkey": c.signer,
+            "data": c.data,
+            "timestamp": c.timestamp,
+            "hash": c.hash,
+        });
+        let mut view = None;
+        if let Some(det) = &action.determine_response
+            && let Value::String(k) = self.eval_lazy(
+                det,
+                &mut view,
+                Some(&actor),
+                Some(&response),
+                &action.source,
+            )?
+        {
+            response["key"] = Value::from(k);
+        }
+        let key = response["key"].as_str().unwrap_or("ok").to_string();
+        let Some(rdef) = action.responses.get(&key) else {
+            return Err(Rejection::InvalidResponse {
+                action: action.key.clone(),
+                response: key,
+                valid: action.responses.keys().cloned().collect(),
+            });
+        };
+
+        // Updates are written in place; what they touch is saved first and put back if
+        // anything fails, so a rejected response changes nothing.
+        let mut values = Vec::with_capacity(rdef.update.len());
+        for u in &rdef.update {
+            values.push(match &u.data {
+                Some(d) => {
+                    self.eval_lazy(d, &mut view, Some(&actor), Some(&response), &action.source)?
+                }
+                None => c.data.clone(),
+            });
+        }
+        drop(view);
+        let mut undo = Undo::default();
+        let result = self.apply_updates(&compiled, action, &key, &actor, rdef, values, &mut undo);
+        if let Err(e) = result {
+            undo.restore(&mut self.doc);
+            self.reindex();
+            return Err(e);
+        }
+
+        response["title"] = rdef.title.clone().map(Value::from).unwrap_or(Value::Null);
+        response["display"] = Value::from(rdef.display.as_str());
+        // Transitions see the updated process, with the response in `current`.
+        let mut view = None;
+        let mut target = None;
+        for t in &state.transitions {
+            if t.action.as_deref().is_some_and(|a| a != action.key)
+                || t.response.as_deref().is_some_and(|r| r != key)
+            {
+                continue;
+            }
+            if let Some(cond) = &t.condition {
+                match self.eval_lazy(cond, &mut view, Some(&actor), Some(&response), &Value::Null) {
+                    Ok(v) if instr::truthy(&v) => {}
+                    Ok(_) => continue,
+                    Err(e) => {
+                        undo.restore(&mut self.doc);
+                        self.reindex();
+                        return Err(e);
+                    }
+                }
+            }
+            target = Some(t.target.clone());
+            break;
+        }
+        drop(view);
+        match target {
+            Some(t) if t != model::STAY => {
+                // `enter` replaces `current` only once nothing can fail.
+                if let Err(e) = self.enter(&t, c.timestamp, Some(&actor), Some(&response)) {
+                    undo.restore(&mut self.doc);
+                    self.reindex();
+                    return Err(e);
+                }
+                self.previous.push(response);
+                Ok(self.requests_here(Some(&actor)))
+            }
+            _ => {
+                self.previous.push(response);
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_updates(
+        &mut self,
+        compiled: &Compiled,
+        action: &Action,
+        key: &str,
+        actor: &str,
+        rdef: &model::ResponseDef,
+        values: Vec<Value>,
+        undo: &mut Undo,
+    ) -> Result<(), Rejection> {
+        let mut touched: Vec<(String, String)> = Vec::new();
+        for (u, value) in rdef.update.iter().zip(values) {
+            let mut value = value;
+            if let Some(p) = &u.projection {
+                value = p.search(&value).map_err(|e| EvalError {
+                    pointer: format!("/actions/{}/responses/{key}/update", action.key),
+                    message: format!("the projection failed: {e}"),
+                })?;
+            }
+            let mut path: Vec<String> = u.select.segments().to_vec();
+            if path.len() >= 2 && path[0] == "current" && path[1] == "actor" {
+                path.splice(0..2, ["actors".to_string(), actor.to_string()]);
+            }
+            undo.save(&self.doc, &path[0], path.get(1).map(String::as_str));
+            patch::set(&mut self.doc, &path, value, u.patch)?;
+            if path.len() >= 2 && (path[0] == "actors" || path[0] == "assets") {
+                let t = (path[0].clone(), path[1].clone());
+                if !touched.contains(&t) {
+                    touched.push(t);
+                }
+            }
+        }
+        if touched.iter().any(|(kind, _)| kind == "actors") {
+            self.reindex();
+        }
+        for (kind, key) in &touched {
+            let schema = if kind == "actors" {
+                compiled.actor_schema(key)
+            } else {
+                compiled.asset_schema(key)
+            };
+            if let (Some(schema), Some(value)) =
+                (schema, self.doc.get(kind).and_then(|m| m.get(key)))
+                && let Some((pointer, message)) = schema.problems(value).into_iter().next()
+            {
+                return Err(Rejection::Schema {
+                    pointer: format!("/{kind}/{key}{pointer}"),
+                    message,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The `:timeout` pseudo-action: accepted once the state is due, from any party's key; it
+    /// follows the state's transitions that name `:timeout`, or stays.
+    fn time_out(&mut self, c: &Candidate) -> Result<Vec<Request>, Rejection> {
+        let compiled = self.compiled.clone();
+        let state_key = self.state().to_string();
+        let state = compiled
+            .scenario
+            .states
+            .get(&state_key)
+            .ok_or_else(|| Rejection::UnknownState(state_key.clone()))?;
+        let due = self
+            .doc
+            .get("current")
+            .and_then(|c| c.get("due_date"))
+            .and_then(Value::as_u64);
+        if due.is_none_or(|d| c.timestamp < d) {
+            return Err(Rejection::NotDue {
+                state: state_key,
+                timestamp: c.timestamp,
+                due,
+            });
+        }
+        let bound = self.actors_of(&c.signer);
+        let Some(actor) = bound.first().cloned() else {
+            return Err(Rejection::UnknownSigner {
+                signer: c.signer.clone(),
+            });
+        };
+        let response = json!({
+            "$schema": RESPONSE_SCHEMA,
+            "action": model::TIMEOUT,
+            "key": "ok",
+            "actor": actor,
+            "signkey": c.signer,
+            "data": Value::Null,
+            "timestamp": c.timestamp,
+            "hash": c.hash,
+            "title": "Timed out",
+            "display": "always",
+        });
+        let view = self.view(Some(&actor), Some(&response));
+        let mut target = None;
+        for t in state
+            .transitions
+            .iter()
+            .filter(|t| t.action.as_deref() == Some(model::TIMEOUT))
+        {
+            if let Some(cond) = &t.condition
+                && !instr::truthy(&self.eval(cond, &view, &Value::Null)?)
+            {
+                continue;
+            }
+            target = Some(t.target.clone());
+            break;
+        }
+        match target {
+            Some(t) if t != model::STAY => {
+                self.enter(&t, c.timestamp, Some(&actor), Some(&response))?;
+                self.previous.push(response);
+                Ok(self.requests_here(Some(&actor)))
+            }
+            _ => {
+                self.previous.push(response);
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Enters a state: evaluates what it shows, and asks for its system actions and timer.
+    fn enter(
+        &mut self,
+        key: &str,
+        timestamp: u64,
+        actor: Option<&str>,
+        response: Option<&Value>,
+    ) -> Result<(), Rejection> {
+        let compiled = self.compiled.clone();
+        let s = &compiled.scenario;
+        let state: &State = s
+            .states
+            .get(key)
+            .ok_or_else(|| Rejection::UnknownState(key.to_string()))?;
+        let mut view = None;
+        let mut current = Map::new();
+        current.insert("key".into(), Value::from(key));
+        let title = match &state.title {
+            Some(t) => self.eval_lazy(t, &mut view, actor, response, &state.source)?,
+            None => Value::Null,
+        };
+        current.insert("title".into(), title);
+        let description = match &state.description {
+            Some(t) => self.eval_lazy(t, &mut view, actor, response, &state.source)?,
+            None => Value::Null,
+        };
+        current.insert("description".into(), description);
+        let mut instructions = Map::new();
+        for (a, i) in &state.instructions {
+            instructions.insert(
+                a.clone(),
+                self.eval_lazy(i, &mut view, actor, response, &state.source)?,
+            );
+        }
+        drop(view);
+        current.insert("instructions".into(), Value::Object(instructions));
+        let due = state.timeout.map(|d| add_duration(timestamp, d));
+        current.insert(
+            "due_date".into(),
+            due.map(Value::from).unwrap_or(Value::Null),
+        );
+        self.doc.insert("current".into(), Value::Object(current));
+        Ok(())
+    }
+
+    /// The work the current state asks of the node: its open system actions, and its timer.
+    /// A system action whose instructions cannot be evaluated is reported as `Broken`, so the
+    /// node can answer it with its error response; the step that led here still stands.
+    fn requests_here(&self, actor: Option<&str>) -> Vec<Request> {
+        let compiled = self.compiled.clone();
+        let s = &compiled.scenario;
+        let Some(state) = s.states.get(self.state()) else {
+            return Vec::new();
+        };
+        let mut requests = Vec::new();
+        if s.actions_in(state).any(|a| a.trigger.is_system()) {
+            match self.open_actions() {
+                Ok(open) => {
+                    let mut view = None;
+                    for (akey, actors) in open {
+                        let action = &s.actions[&akey];
+                        let Some(by) = actors.first().cloned() else {
+                            continue;
+                        };
+                        match self.system_request(action, by, actor, &mut view) {
+                            Ok(Some(r)) => requests.push(r),
+                            Ok(None) => {}
+                            Err(e) => requests.push(Request::Broken {
+                                action: akey.clone(),
+                                reason: e.to_string(),
+                            }),
+                        }
+                    }
+                }
+                Err(e) => requests.push(Request::Broken {
+                    action: String::new(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        if let Some(due) = self
+            .doc
+            .get("current")
+            .and_then(|c| c.get("due_date"))
+            .and_then(Value::as_u64)
+        {
+            requests.push(Request::Timer {
+                state: state.key.clone(),
+                due,
+            });
+        }
+        requests
+    }
+
+    fn system_request(
+        &self,
+        action: &Action,
+        by: String,
+        actor: Option<&str>,
+        view: &mut Option<Value>,
+    ) -> Result<Option<Request>, Rejection> {
+        let mut ev = |i: &Instruction| self.eval_lazy(i, view, actor, None, &action.source);
+        let key = action.key.clone();
+        Ok(Some(match &action.trigger {
+            Trigger::User => return Ok(None),
+            Trigger::Http {
+                url,
+                method,
+                headers,
+                body,
+            } => Request::Http {
+                action: key,
+                actor: by,
+                method: method.clone(),
+                url: ev(url)?,
+                headers: match headers {
+                    Some(h) => ev(h)?,
+                    None => Value::Null,
+                },
+                body: match body {
+                    Some(b) => ev(b)?,
+                    None => Value::Null,
+                },
+            },
+            Trigger::Nop { response, data } => Request::Nop {
+                action: key,
+                actor: by,
+                response: response
+                    .clone()
+                    .unwrap_or_else(|| action.default_response.clone()),
+                data: match data {
+                    Some(d) => ev(d)?,
+                    None => Value::Null,
+                },
+            },
+            Trigger::Event { body } => Request::Event {
+                action: key,
+                actor: by,
+                body: ev(body)?,
+            },
+        }))
+    }
+
+    /// `current.transitions`: the state's transitions as written (they follow from the
+    /// scenario, so they are not stored with each step).
+    fn add_transitions(&self, current: &mut Value) {
+        let Some(state) = self.compiled.scenario.states.get(self.state()) else {
+            return;
+        };
+        let list = state
+            .transitions
+            .iter()
+            .map(|t| json!({"action": t.action, "response": t.response, "transition": t.target}))
+            .collect();
+        obj(current).insert("transitions".into(), Value::Array(list));
+    }
+
+    fn check_actor(&self, key: &str) -> Result<(), Rejection> {
+        if let (Some(schema), Some(value)) = (
+            self.compiled.actor_schema(key),
+            self.doc.get("actors").and_then(|a| a.get(key)),
+        ) && let Some((pointer, message)) = schema.problems(value).into_iter().next()
+        {
+            return Err(Rejection::Schema {
+                pointer: format!("/actors/{key}{pointer}"),
+                message,
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds a comment: logged with its author, no transition.
+    pub fn comment(&mut self, signer: &str, text: Value, timestamp: u64, hash: &str) {
+        let actors = self.actors_of(signer);
+        self.comments.push(json!({
+            "actor": actors.first(),
+            "signkey": signer,
+            "text": text,
+            "timestamp": timestamp,
+            "hash": hash,
+        }));
+    }
+
+    /// The expected path from here (the reference's `next`): follow each state's first open
+    /// action and its default response, until a final state, a dead end, or a state seen
+    /// before (then `:loop`).
+    pub fn next(&self) -> Vec<Value> {
+        let s = &self.compiled.scenario;
+        let view = self.view(None, None);
+        let mut out = Vec::new();
+        let mut visited: Vec<String> = Vec::new();
+        let mut state = match s.states.get(self.state()) {
+            Some(st) => st,
+            None => return out,
+        };
+        let default_action = |st: &State| -> Option<&Action> {
+            st.actions
+                .iter()
+                .filter_map(|k| s.actions.get(k))
+                .find(|a| match &a.condition {
+                    None => true,
+                    Some(_) => self
+                        .allowed_actors(a)
+                        .map(|v| !v.is_empty())
+                        .unwrap_or(false),
+                })
+        };
+        let mut action = default_action(state);
+        while let Some(a) = action {
+            let t = state.transitions.iter().find(|t| {
+                t.action.as_deref().is_none_or(|x| x == a.key)
+                    && t.response
+                        .as_deref()
+                        .is_none_or(|r| r == a.default_response)
+                    && t.condition.as_ref().is_none_or(|c| {
+                        instr::evaluate(
+                            c,
+                            &Scope {
+                                source: &view,
+                                target: &Value::Null,
+                            },
+                        )
+                        .is_ok_and(|v| instr::truthy(&v))
+                    })
+            });
+            let Some(t) = t else { break };
+            if t.target == model::STAY {
+                break;
+            }
+            let Some(next) = s.states.get(&t.target) else {
+                break;
+            };
+            let looped = visited.contains(&next.key);
+            state = next;
+            action = default_action(state);
+            visited.push(state.key.clone());
+            let title = state
+                .source
+                .get("title")
+                .filter(|v| v.is_string())
+                .cloned()
+                .unwrap_or(Value::Null);
+            out.push(json!({"key": state.key, "title": title, "actors": action.map(|a| a.actors.clone()).unwrap_or_default()}));
+            if looped {
+                out.push(json!({"key": ":loop"}));
+                break;
+            }
+        }
+        out
+    }
+
+    /// The whole projection as JSON: the document, the history, comments and `next`.
+    pub fn to_json(&self) -> Value {
+        let mut m = self.doc.clone();
+        m.insert("previous".into(), Value::Array(self.previous.clone()));
+        m.insert("comments".into(), Value::Array(self.comments.clone()));
+        m.insert("next".into(), Value::Array(self.next()));
+        let open = self
+            .open_actions()
+            .map(|v| {
+                v.into_iter()
+                    .map(|(a, actors)| json!({"action": a, "actors": actors}))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if let Some(c) = m.get_mut("current") {
+            self.add_transitions(c);
+            let c = obj(c);
+            c.insert("actions".into(), Value::Array(open));
+            c.insert(
+                "actor".into(),
+                self.current_actor().map(Value::from).unwrap_or(Value::Null),
+            );
+            c.insert(
+                "response".into(),
+                self.previous
+                    .last()
+                    .map(response_summary)
+                    .unwrap_or(Value::Null),
+            );
+        }
+        m.insert(
+            "identities".into(),
+            Value::Array(self.identities.iter().map(Identity::to_json).collect()),
+        );
+        Value::Object(m)
+    }
+
+    /// The projection as canonical JSON (RFC 8785): the same bytes on every machine.
+    pub fn to_canonical(&self) -> Vec<u8> {
+        crate::canonical(&self.to_json())
+    }
+
+    pub(crate) fn set_identity(&mut self, identity: Identity) {
+        if let Some(i) = self.identities.iter_mut().find(|i| i.id == identity.id) {
+            *i = identity.clone();
+        } else {
+            self.identities.push(identity.clone());
+        }
+        if let Some(Value::Object(actors)) = self.doc.get_mut("actors") {
+            for a in actors.values_mut() {
+                let same = a
+                    .get("identity")
+                    .and_then(|i| i.get("id"))
+                    .and_then(Value::as_str)
+                    == Some(&identity.id);
+                if same {
+                    a["identity"] = identity.to_json();
+                }
+            }
+        }
+        self.reindex();
+    }
+}
+
+fn response_summary(r: &Value) -> Value {
+    json!({"action": r["action"], "key": r["key"], "actor": r["actor"], "data": r["data"], "hash": r["hash"]})
+}
+
+/// Adds an ISO 8601 duration to a time in milliseconds (calendar months and years; days as 24 h).
+pub fn add_duration(ms: u64, d: model::IsoDuration) -> u64 {
+    let secs = (ms / 1000) as i64;
+    let rem = ms % 1000;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (mut y, mut m, dd) = civil_from_days(days);
+    let months = m as i64 - 1 + d.months as i64 + 12 * d.years as i64;
+    y += months.div_euclid(12);
+    m = (months.rem_euclid(12) + 1) as u32;
+    let day = dd.min(days_in_month(y, m));
+    let days = days_from_civil(y, m, day) + d.days as i64;
+    let total = days * 86_400 + sod + d.seconds.min(i64::MAX as u64 / 2) as i64;
+    (total.max(0) as u64)
+        .saturating_mul(1000)
+        .saturating_add(rem)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// What a step changed, to put back if it is rejected: whole second-level entries
+/// (`assets.delivery`, `current`), saved before their first change.
+#[derive(Default)]
+struct Undo {
+    saved: Vec<(String, Option<String>, Option<Value>)>,
+}
+
+impl Undo {
+    fn save(&mut self, doc: &Map<String, Value>, top: &str, second: Option<&str>) {
+        if self
+            .saved
+            .iter()
+            .any(|(t, s, _)| t == top && (s.is_none() || s.as_deref() == second))
+        {
+            return;
+        }
+        let value = match second {
+            Some(k) => doc.get(top).and_then(|v| v.get(k)).cloned(),
+            None => doc.get(top).cloned(),
+        };
+        self.saved
+            .push((top.to_string(), second.map(String::from), value));
+    }
+
+    fn restore(self, doc: &mut Map<String, Value>) {
+        for (top, second, value) in self.saved.into_iter().rev() {
+            match second {
+                None => match value {
+                    Some(v) => {
+                        doc.insert(top, v);
+                    }
+                    None => {
+                        doc.remove(&top);
+                    }
+                },
+                Some(k) => {
+                    if let Some(Value::Object(m)) = doc.get_mut(&top) {
+                        match value {
+                            Some(v) => {
+                                m.insert(k, v);
+                            }
+                            None => {
+                                m.remove(&k);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

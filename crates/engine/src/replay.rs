@@ -1,0 +1,351 @@
+//! Replaying a process's chain: events in, projection out.
+//!
+//! Each event's JSON body says what it is by its `$schema` (Live Contracts v0.2.0): a scenario,
+//! an identity, the process start, a response, or a comment. The projection is a pure function
+//! of the events, in order, so every node that holds the same events holds the same bytes.
+//! A response the scenario forbids is kept in the chain (the node answers it with an error
+//! event) but changes nothing here.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::process::{Candidate, Compiled, Identity, Process, Rejection, Request, Start};
+
+/// The `$schema` prefix of Live Contracts documents.
+const PREFIX: &str = "https://specs.livecontracts.io/v0.2.0/";
+
+/// What kind of document an event carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A scenario.
+    Scenario,
+    /// An identity: added, updated, or removed (keys cleared).
+    Identity,
+    /// The process starts.
+    Process,
+    /// A response to an action.
+    Response,
+    /// A comment.
+    Comment,
+}
+
+impl Kind {
+    /// The kind named by a `$schema`.
+    pub fn of(schema: &str) -> Option<Kind> {
+        let kind = schema.strip_prefix(PREFIX)?.strip_suffix("/schema.json#")?;
+        Some(match kind {
+            "scenario" => Kind::Scenario,
+            "identity" => Kind::Identity,
+            "process" => Kind::Process,
+            "response" => Kind::Response,
+            "comment" => Kind::Comment,
+            _ => return None,
+        })
+    }
+}
+
+/// One event, as the replay needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct EventIn<'a> {
+    /// Its hash (base58).
+    pub hash: &'a str,
+    /// Its timestamp, milliseconds since the epoch.
+    pub timestamp: u64,
+    /// The signer's public key (base58).
+    pub signer: &'a str,
+    /// The JSON body.
+    pub body: &'a Value,
+}
+
+/// What an event did.
+#[derive(Debug)]
+pub enum Applied {
+    /// A scenario was added.
+    Scenario(String),
+    /// An identity was added or changed.
+    Identity(String),
+    /// The process started; the node is asked for this work.
+    Started(Vec<Request>),
+    /// A response moved the process; the node is asked for this work.
+    Stepped(Vec<Request>),
+    /// A comment was logged.
+    Comment,
+    /// The event was refused; nothing changed.
+    Rejected(Refusal),
+}
+
+/// Why an event changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The body is not a Live Contracts document Accord handles.
+    #[error("the event body is not a scenario, identity, process, response or comment: {0}")]
+    UnknownKind(String),
+    /// The scenario has errors.
+    #[error("the scenario has errors: {0}")]
+    BadScenario(String),
+    /// A field is missing or has the wrong type.
+    #[error("{0}")]
+    Malformed(String),
+    /// The process has not started (or started already).
+    #[error("{0}")]
+    Order(String),
+    /// An identity may be changed only with one of its own keys, and never its id.
+    #[error("identity `{id}` may be changed only by a key it holds")]
+    NotOwnIdentity {
+        /// The identity.
+        id: String,
+    },
+    /// The scenario refused the response.
+    #[error(transparent)]
+    Response(#[from] Rejection),
+}
+
+/// A process being replayed.
+#[derive(Default)]
+pub struct Replay {
+    scenarios: Vec<(String, Arc<Compiled>)>,
+    identities: Vec<Identity>,
+    process: Option<Process>,
+    chain: Option<String>,
+}
+
+fn text(body: &Value, field: &str) -> Result<String, Refusal> {
+    match body.get(field) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(Refusal::Malformed(format!("`{field}` must be text"))),
+        None => Err(Refusal::Malformed(format!("`{field}` is missing"))),
+    }
+}
+
+fn identity_of(body: &Value) -> Result<Identity, Refusal> {
+    let id = text(body, "id")?;
+    let mut signkeys = Vec::new();
+    match body.get("signkeys") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (role, key) in m {
+                match key {
+                    Value::String(k) => signkeys.push((role.clone(), k.clone())),
+                    Value::Null => {}
+                    _ => {
+                        return Err(Refusal::Malformed(format!(
+                            "`signkeys.{role}` must be a base58 public key"
+                        )));
+                    }
+                }
+            }
+        }
+        Some(_) => {
+            return Err(Refusal::Malformed(
+                "`signkeys` must be an object of keys by role".into(),
+            ));
+        }
+    }
+    let opt = |f: &str| -> Result<Option<String>, Refusal> {
+        match body.get(f) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Refusal::Malformed(format!("`{f}` must be text"))),
+        }
+    };
+    Ok(Identity {
+        id,
+        node: opt("node")?,
+        signkeys,
+        encryptkey: opt("encryptkey")?,
+    })
+}
+
+impl Replay {
+    /// An empty replay for a chain.
+    pub fn new(chain: Option<String>) -> Replay {
+        Replay {
+            chain,
+            ..Replay::default()
+        }
+    }
+
+    /// Adds a scenario that is known from elsewhere (not carried on this chain).
+    pub fn add_scenario(&mut self, id: String, compiled: Arc<Compiled>) {
+        self.scenarios.retain(|(i, _)| *i != id);
+        self.scenarios.push((id, compiled));
+    }
+
+    /// The process, once started.
+    pub fn process(&self) -> Option<&Process> {
+        self.process.as_ref()
+    }
+
+    /// Applies one event. A refused event changes nothing and says why.
+    pub fn apply(&mut self, e: EventIn) -> Applied {
+        match self.try_apply(e) {
+            Ok(a) => a,
+            Err(r) => Applied::Rejected(r),
+        }
+    }
+
+    fn try_apply(&mut self, e: EventIn) -> Result<Applied, Refusal> {
+        // Projections are canonical JSON: a number JSON readers disagree on must not get in.
+        accord_scenario::doc::check_i_json(e.body).map_err(Refusal::Malformed)?;
+        let schema = e.body.get("$schema").and_then(Value::as_str).unwrap_or("");
+        let kind =
+            Kind::of(schema).ok_or_else(|| Refusal::UnknownKind(format!("$schema {schema:?}")))?;
+        match kind {
+            Kind::Scenario => {
+                let checked = accord_scenario::check_value(e.body);
+                let Some(scenario) = checked.scenario else {
+                    let first = checked
+                        .diagnostics
+                        .iter()
+                        .find(|d| d.severity == accord_scenario::Severity::Error)
+                        .map(|d| d.to_string())
+                        .unwrap_or_default();
+                    return Err(Refusal::BadScenario(first));
+                };
+                let id = scenario.id.clone().unwrap_or_else(|| e.hash.to_string());
+                let compiled = Compiled::new(scenario)
+                    .map_err(|errs| Refusal::BadScenario(errs.join("; ")))?;
+                self.add_scenario(id.clone(), Arc::new(compiled));
+                Ok(Applied::Scenario(id))
+            }
+            Kind::Identity => {
+                let new = identity_of(e.body)?;
+                let known = self.identities.iter().position(|i| i.id == new.id);
+                if let Some(i) = known {
+                    // An identity changes itself: the signer must hold one of its keys now.
+                    // (An invitee signs with the one-time key it was given, replacing it.)
+                    if !self.identities[i].has_key(e.signer) {
+                        return Err(Refusal::NotOwnIdentity { id: new.id });
+                    }
+                    self.identities[i] = new.clone();
+                } else {
+                    self.identities.push(new.clone());
+                }
+                if let Some(p) = &mut self.process {
+                    p.set_identity(new.clone());
+                }
+                Ok(Applied::Identity(new.id))
+            }
+            Kind::Process => {
+                if self.process.is_some() {
+                    return Err(Refusal::Order("the process has started already".into()));
+                }
+                let scenario_id = match e.body.get("scenario") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Object(m)) => m
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map(String::from)
+                        .ok_or_else(|| Refusal::Malformed("`scenario.id` is missing".into()))?,
+                    _ => {
+                        return Err(Refusal::Malformed(
+                            "`scenario` must name the scenario's id".into(),
+                        ));
+                    }
+                };
+                let compiled = self
+                    .scenarios
+                    .iter()
+                    .find(|(i, _)| *i == scenario_id)
+                    .map(|(_, c)| c.clone())
+                    .ok_or_else(|| {
+                        Refusal::Order(format!(
+                            "scenario `{scenario_id}` is not known on this chain"
+                        ))
+                    })?;
+                let mut start = Start {
+                    id: text(e.body, "id").unwrap_or_else(|_| e.hash.to_string()),
+                    chain: self.chain.clone(),
+                    title: e
+                        .body
+                        .get("title")
+                        .and_then(Value::as_str)
+                        .map(String::from),
+                    timestamp: e.timestamp,
+                    ..Start::default()
+                };
+                if let Some(Value::Object(actors)) = e.body.get("actors") {
+                    for (key, a) in actors {
+                        let (identity_id, data) = match a {
+                            Value::String(id) => (Some(id.clone()), None),
+                            Value::Object(m) => (
+                                match m.get("identity") {
+                                    Some(Value::String(id)) => Some(id.clone()),
+                                    Some(Value::Object(i)) => {
+                                        i.get("id").and_then(Value::as_str).map(String::from)
+                                    }
+                                    _ => None,
+                                },
+                                Some(a.clone()),
+                            ),
+                            _ => {
+                                return Err(Refusal::Malformed(format!(
+                                    "`actors.{key}` must be an identity id or an object"
+                                )));
+                            }
+                        };
+                        if let Some(id) = identity_id {
+                            let identity = self
+                                .identities
+                                .iter()
+                                .find(|i| i.id == id)
+                                .cloned()
+                                .ok_or_else(|| Refusal::Order(format!("identity `{id}` for actor `{key}` is not known on this chain")))?;
+                            start.actors.push((key.clone(), identity));
+                        }
+                        if let Some(d) = data {
+                            start.actor_data.push((key.clone(), d));
+                        }
+                    }
+                }
+                let (p, requests) = Process::start(compiled, start)?;
+                self.process = Some(p);
+                Ok(Applied::Started(requests))
+            }
+            Kind::Response => {
+                let p = self.process.as_mut().ok_or_else(|| {
+                    Refusal::Order("a response before the process started".into())
+                })?;
+                let action = match e.body.get("action") {
+                    Some(Value::String(a)) => a.clone(),
+                    Some(Value::Object(m)) => m
+                        .get("key")
+                        .and_then(Value::as_str)
+                        .map(String::from)
+                        .ok_or_else(|| Refusal::Malformed("`action.key` is missing".into()))?,
+                    _ => return Err(Refusal::Malformed("`action` is missing".into())),
+                };
+                let response = match e.body.get("key") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(k)) => Some(k.clone()),
+                    Some(_) => return Err(Refusal::Malformed("`key` must be text".into())),
+                };
+                let c = Candidate {
+                    signer: e.signer.to_string(),
+                    action,
+                    response,
+                    data: e.body.get("data").cloned().unwrap_or(Value::Null),
+                    timestamp: e.timestamp,
+                    hash: e.hash.to_string(),
+                };
+                Ok(Applied::Stepped(p.step(&c)?))
+            }
+            Kind::Comment => {
+                let p = self
+                    .process
+                    .as_mut()
+                    .ok_or_else(|| Refusal::Order("a comment before the process started".into()))?;
+                let body = e
+                    .body
+                    .get("text")
+                    .or_else(|| e.body.get("message"))
+                    .or_else(|| e.body.get("content"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                p.comment(e.signer, body, e.timestamp, e.hash);
+                Ok(Applied::Comment)
+            }
+        }
+    }
+}

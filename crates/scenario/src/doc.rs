@@ -1,0 +1,572 @@
+//! Reading a document: JSON or YAML text into a JSON value, held to I-JSON (RFC 7493).
+//!
+//! Both forms end up as the same [`Value`], so a scenario written in YAML is the same scenario
+//! as its JSON twin. What a value may hold is narrower than either syntax allows, because
+//! projections are hashed and compared as canonical JSON (RFC 8785):
+//! - object keys are unique (a repeated key is an error, not "the last one wins");
+//! - numbers are finite, and integers lie within ±(2^53 − 1), where every JSON reader agrees;
+//! - YAML's extras that JSON cannot say are refused: non-scalar keys, `.inf`/`.nan`, custom tags;
+//! - YAML aliases are expanded, within a budget, so a "billion laughs" document is refused.
+
+use std::fmt;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// The largest integer every JSON reader represents exactly.
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// How deeply arrays and objects may nest.
+pub const MAX_DEPTH: usize = 128;
+
+/// How many nodes a YAML document may expand to, aliases included.
+pub const MAX_YAML_NODES: usize = 1_000_000;
+
+/// The syntax of a document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// JSON (RFC 8259).
+    Json,
+    /// YAML 1.2, one document, core schema.
+    Yaml,
+}
+
+impl Format {
+    /// The format a file name implies: `.json` is JSON, `.yml` and `.yaml` are YAML.
+    pub fn from_path(path: &str) -> Option<Format> {
+        let lower = path.to_ascii_lowercase();
+        if lower.ends_with(".json") {
+            Some(Format::Json)
+        } else if lower.ends_with(".yml") || lower.ends_with(".yaml") {
+            Some(Format::Yaml)
+        } else {
+            None
+        }
+    }
+
+    /// Guesses from the text: a document whose first non-blank character opens a JSON object
+    /// or array is JSON; anything else is YAML.
+    pub fn sniff(text: &str) -> Format {
+        match text
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .chars()
+            .next()
+        {
+            Some('{') | Some('[') => Format::Json,
+            _ => Format::Yaml,
+        }
+    }
+}
+
+/// Why a document could not be read; `line` and `column` are 1-based.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct LoadError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Reads a document in the given format.
+pub fn parse(text: &str, format: Format) -> Result<Value, LoadError> {
+    match format {
+        Format::Json => parse_json(text),
+        Format::Yaml => parse_yaml(text),
+    }
+}
+
+/// Reads JSON text under the I-JSON rules above.
+pub fn parse_json(text: &str) -> Result<Value, LoadError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = StrictSeed { depth: 0 }
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| LoadError {
+            line: e.line(),
+            column: e.column(),
+            message: strip_position(&e.to_string()),
+        })?;
+    Ok(value)
+}
+
+/// serde_json appends " at line L column C"; the position is reported separately.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+struct StrictSeed {
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for StrictSeed {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.depth > MAX_DEPTH {
+            return Err(de::Error::custom(format_args!(
+                "nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictSeed {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        if v.unsigned_abs() > MAX_SAFE_INTEGER as u64 {
+            return Err(E::custom(format_args!(
+                "the integer {v} is beyond ±(2^53 - 1), where JSON readers disagree; write it as a string"
+            )));
+        }
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        if v > MAX_SAFE_INTEGER as u64 {
+            return Err(E::custom(format_args!(
+                "the integer {v} is beyond ±(2^53 - 1), where JSON readers disagree; write it as a string"
+            )));
+        }
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        if v.fract() == 0.0 && v.abs() > MAX_SAFE_INTEGER as f64 {
+            return Err(E::custom(format_args!(
+                "the number {v} is an integer beyond ±(2^53 - 1), where JSON readers disagree; write it as a string"
+            )));
+        }
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("numbers must be finite"))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(StrictSeed {
+            depth: self.depth + 1,
+        })? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "the key {key:?} appears twice in one object"
+                )));
+            }
+            let value = map.next_value_seed(StrictSeed {
+                depth: self.depth + 1,
+            })?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Reads one YAML 1.2 document (core schema) into a JSON value.
+pub fn parse_yaml(text: &str) -> Result<Value, LoadError> {
+    let mut builder = YamlBuilder {
+        parser: Parser::new_from_str(text),
+        anchors: Vec::new(),
+        nodes: 0,
+        last: Span::default(),
+    };
+    builder.document()
+}
+
+struct YamlBuilder<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    /// Anchored values by anchor id (ids are dense, starting at 1).
+    anchors: Vec<Option<Value>>,
+    nodes: usize,
+    last: Span,
+}
+
+fn at(span: Span, message: impl Into<String>) -> LoadError {
+    LoadError {
+        line: span.start.line(),
+        column: span.start.col() + 1,
+        message: message.into(),
+    }
+}
+
+impl<'a> YamlBuilder<'a> {
+    fn next(&mut self) -> Result<(Event<'a>, Span), LoadError> {
+        match self.parser.next() {
+            Some(Ok((event, span))) => {
+                self.last = span;
+                Ok((event, span))
+            }
+            Some(Err(e)) => Err(LoadError {
+                line: e.marker().line(),
+                column: e.marker().col() + 1,
+                message: e.info().to_string(),
+            }),
+            None => Err(at(self.last, "the document ends too early")),
+        }
+    }
+
+    fn document(&mut self) -> Result<Value, LoadError> {
+        let mut value = None;
+        loop {
+            let (event, span) = self.next()?;
+            match event {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::StreamEnd => break,
+                Event::DocumentStart(_) => {
+                    if value.is_some() {
+                        return Err(at(
+                            span,
+                            "more than one YAML document in the stream; a scenario is one document",
+                        ));
+                    }
+                    let (event, span) = self.next()?;
+                    value = Some(self.node(event, span, 0)?);
+                }
+                _ => return Err(at(span, "unexpected YAML event outside a document")),
+            }
+        }
+        value.ok_or_else(|| at(self.last, "the YAML stream holds no document"))
+    }
+
+    fn count(&mut self, span: Span, n: usize) -> Result<(), LoadError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_YAML_NODES {
+            return Err(at(
+                span,
+                format!(
+                    "the document expands to more than {MAX_YAML_NODES} values (aliases included)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn remember(&mut self, anchor: usize, value: &Value) {
+        if anchor == 0 {
+            return;
+        }
+        if self.anchors.len() <= anchor {
+            self.anchors.resize(anchor + 1, None);
+        }
+        self.anchors[anchor] = Some(value.clone());
+    }
+
+    fn node(&mut self, event: Event<'a>, span: Span, depth: usize) -> Result<Value, LoadError> {
+        if depth > MAX_DEPTH {
+            return Err(at(span, format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        self.count(span, 1)?;
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = scalar(&text, style, tag.as_deref()).map_err(|m| at(span, m))?;
+                self.remember(anchor, &value);
+                Ok(value)
+            }
+            Event::Alias(anchor) => {
+                let value = self
+                    .anchors
+                    .get(anchor)
+                    .and_then(Option::as_ref)
+                    .cloned()
+                    .ok_or_else(|| at(span, "an alias to an anchor that is not defined yet"))?;
+                let size = node_count(&value);
+                self.count(span, size)?;
+                Ok(value)
+            }
+            Event::SequenceStart(anchor, tag) => {
+                check_collection_tag(tag.as_deref(), "seq").map_err(|m| at(span, m))?;
+                let mut items = Vec::new();
+                loop {
+                    let (event, span) = self.next()?;
+                    if event == Event::SequenceEnd {
+                        break;
+                    }
+                    items.push(self.node(event, span, depth + 1)?);
+                }
+                let value = Value::Array(items);
+                self.remember(anchor, &value);
+                Ok(value)
+            }
+            Event::MappingStart(anchor, tag) => {
+                check_collection_tag(tag.as_deref(), "map").map_err(|m| at(span, m))?;
+                let mut map = Map::new();
+                loop {
+                    let (event, key_span) = self.next()?;
+                    if event == Event::MappingEnd {
+                        break;
+                    }
+                    let key = match event {
+                        Event::Scalar(text, style, _, tag) => {
+                            match scalar(&text, style, tag.as_deref())
+                                .map_err(|m| at(key_span, m))?
+                            {
+                                Value::String(s) => s,
+                                Value::Null => {
+                                    return Err(at(
+                                        key_span,
+                                        "a mapping key is null; keys must be text",
+                                    ));
+                                }
+                                // 200: or true: as a key means the text "200" / "true", as in JSON.
+                                other => other.to_string(),
+                            }
+                        }
+                        _ => {
+                            return Err(at(
+                                key_span,
+                                "a mapping key is a collection or an alias; JSON keys must be text",
+                            ));
+                        }
+                    };
+                    let (event, span) = self.next()?;
+                    let value = self.node(event, span, depth + 1)?;
+                    if map.contains_key(&key) {
+                        return Err(at(
+                            key_span,
+                            format!("the key {key:?} appears twice in one mapping"),
+                        ));
+                    }
+                    map.insert(key, value);
+                }
+                let value = Value::Object(map);
+                self.remember(anchor, &value);
+                Ok(value)
+            }
+            _ => Err(at(span, "unexpected YAML event")),
+        }
+    }
+}
+
+fn node_count(value: &Value) -> usize {
+    match value {
+        Value::Array(a) => 1 + a.iter().map(node_count).sum::<usize>(),
+        Value::Object(o) => 1 + o.values().map(node_count).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+fn check_collection_tag(tag: Option<&Tag>, kind: &str) -> Result<(), String> {
+    match tag {
+        None => Ok(()),
+        Some(t) if t.is_yaml_core_schema() && t.suffix == kind => Ok(()),
+        Some(t) => Err(format!(
+            "the tag {}{} is not supported; only plain YAML that maps onto JSON is read",
+            t.handle, t.suffix
+        )),
+    }
+}
+
+/// Resolves a scalar under the YAML 1.2 core schema.
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    if let Some(t) = tag {
+        if !t.is_yaml_core_schema() {
+            return Err(format!(
+                "the tag {}{} is not supported; only plain YAML that maps onto JSON is read",
+                t.handle, t.suffix
+            ));
+        }
+        return match t.suffix.as_str() {
+            "str" => Ok(Value::String(text.to_string())),
+            "null" => resolve_plain(text)
+                .filter(Value::is_null)
+                .ok_or_else(|| format!("{text:?} is not a null")),
+            "bool" => resolve_plain(text)
+                .filter(Value::is_boolean)
+                .ok_or_else(|| format!("{text:?} is not a boolean")),
+            "int" | "float" => match resolve_plain(text) {
+                Some(v @ Value::Number(_)) => Ok(v),
+                _ => Err(format!("{text:?} is not a number")),
+            },
+            other => Err(format!("the tag !!{other} is not supported")),
+        }
+        .and_then(|v| check_number(v, text));
+    }
+    if style != ScalarStyle::Plain {
+        return Ok(Value::String(text.to_string()));
+    }
+    let lower = text.trim_start_matches(['-', '+']).to_ascii_lowercase();
+    if lower == ".inf" || lower == ".nan" {
+        return Err(format!(
+            "{text} is not a number JSON can hold; quote it if you mean the text"
+        ));
+    }
+    match resolve_plain(text) {
+        Some(v) => check_number(v, text),
+        None => Ok(Value::String(text.to_string())),
+    }
+}
+
+fn check_number(value: Value, text: &str) -> Result<Value, String> {
+    if let Value::Number(n) = &value {
+        let too_big = match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.unsigned_abs() > MAX_SAFE_INTEGER as u64,
+            (None, Some(_), _) => true,
+            (_, _, Some(f)) => f.fract() == 0.0 && f.abs() > MAX_SAFE_INTEGER as f64,
+            _ => false,
+        };
+        if too_big {
+            return Err(format!(
+                "the integer {text} is beyond ±(2^53 - 1), where JSON readers disagree; quote it as a string"
+            ));
+        }
+    }
+    Ok(value)
+}
+
+/// The core schema's plain-scalar resolution; `None` means "a string".
+fn resolve_plain(text: &str) -> Option<Value> {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+        _ => {}
+    }
+    let (sign, digits) = match text.as_bytes()[0] {
+        b'-' => (-1i128, &text[1..]),
+        b'+' => (1, &text[1..]),
+        _ => (1, text),
+    };
+    let radix_int = |prefix: &str, radix: u32| -> Option<Value> {
+        let rest = text.strip_prefix(prefix)?;
+        if rest.is_empty() {
+            return None;
+        }
+        let v = i128::from_str_radix(rest, radix).ok()?;
+        Some(int_value(v))
+    };
+    if let Some(v) = radix_int("0x", 16).or_else(|| radix_int("0o", 8)) {
+        return Some(v);
+    }
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let v: i128 = digits.parse().ok().unwrap_or(i128::MAX);
+        return Some(int_value(sign * v));
+    }
+    if is_yaml_float(digits) {
+        let f: f64 = text.parse().ok()?;
+        return Number::from_f64(f).map(Value::Number);
+    }
+    None
+}
+
+fn int_value(v: i128) -> Value {
+    if let Ok(i) = i64::try_from(v) {
+        Value::from(i)
+    } else if let Ok(u) = u64::try_from(v) {
+        Value::from(u)
+    } else {
+        // Far out of range: carried as a float so the range check names it.
+        Value::from(v as f64)
+    }
+}
+
+/// `[0-9]*(\.[0-9]*)?([eE][-+]?[0-9]+)?` with at least one digit before the exponent.
+fn is_yaml_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut mantissa_digits = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+        mantissa_digits += 1;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+            mantissa_digits += 1;
+        }
+    }
+    if mantissa_digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Checks that a value already in memory keeps to the same rules as a document read here:
+/// integers within ±(2^53 − 1) and nesting within [`MAX_DEPTH`]. (Keys are unique and numbers
+/// finite in any `serde_json::Value`.) The error names the place as a JSON pointer.
+pub fn check_i_json(value: &Value) -> Result<(), String> {
+    fn walk(v: &Value, at: &mut String, depth: usize) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("{at}: nested deeper than {MAX_DEPTH} levels"));
+        }
+        match v {
+            Value::Number(n) => {
+                let bad = match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                    (Some(i), _, _) => i.unsigned_abs() > MAX_SAFE_INTEGER as u64,
+                    (None, Some(_), _) => true,
+                    (_, _, Some(f)) => f.fract() == 0.0 && f.abs() > MAX_SAFE_INTEGER as f64,
+                    _ => false,
+                };
+                if bad {
+                    return Err(format!(
+                        "{}: the number {n} is an integer beyond ±(2^53 - 1), where JSON readers disagree; send it as a string",
+                        if at.is_empty() { "/" } else { at }
+                    ));
+                }
+                Ok(())
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = at.len();
+                    at.push('/');
+                    at.push_str(&i.to_string());
+                    walk(item, at, depth + 1)?;
+                    at.truncate(len);
+                }
+                Ok(())
+            }
+            Value::Object(m) => {
+                for (k, item) in m {
+                    let len = at.len();
+                    at.push('/');
+                    at.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    walk(item, at, depth + 1)?;
+                    at.truncate(len);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    walk(value, &mut String::new(), 0)
+}

@@ -1,0 +1,304 @@
+//! Checking scenarios: every problem reported, each at its JSON pointer.
+
+use accord_scenario::{Format, Severity, check_text, check_value, doc, graph};
+use serde_json::{Value, json};
+
+fn base() -> Value {
+    json!({
+        "$schema": "https://specs.livecontracts.io/v0.2.0/scenario/schema.json#",
+        "title": "Test",
+        "actors": {"client": {"type": "object"}, "supplier": {}},
+        "actions": {
+            "order": {"actor": "client", "responses": {"ok": {}, "cancel": {}}},
+            "deliver": {"actor": "supplier"}
+        },
+        "states": {
+            "initial": {
+                "action": "order",
+                "transitions": [
+                    {"response": "ok", "transition": "ordered"},
+                    {"response": "cancel", "transition": ":cancelled"}
+                ]
+            },
+            "ordered": {"action": "deliver", "transition": ":success"}
+        }
+    })
+}
+
+fn codes(doc: &Value) -> Vec<(String, &'static str, Severity)> {
+    check_value(doc)
+        .diagnostics
+        .into_iter()
+        .map(|d| (d.pointer, d.code, d.severity))
+        .collect()
+}
+
+fn has(doc: &Value, pointer: &str, code: &str) -> bool {
+    codes(doc)
+        .iter()
+        .any(|(p, c, _)| p == pointer && *c == code)
+}
+
+#[test]
+fn a_good_scenario_has_no_diagnostics_and_is_built() {
+    let checked = check_value(&base());
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    let s = checked.scenario.expect("built");
+    assert_eq!(s.actions["order"].actors, vec!["client"]);
+    assert_eq!(
+        s.actions["deliver"].responses.keys().collect::<Vec<_>>(),
+        vec!["ok"]
+    );
+    assert_eq!(s.states["ordered"].transitions[0].target, ":success");
+    for f in [":success", ":failed", ":cancelled"] {
+        assert!(s.states.contains_key(f), "{f} is always there");
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_its_pointer() {
+    let mut d = base();
+    d["actions"]["order"]["actor"] = json!("nobody");
+    d["states"]["initial"]["transitions"][0]["transition"] = json!("nowhere");
+    d["states"]["ordered"]["action"] = json!("ship");
+    d["actions"]["deliver"]["condition"] = json!({"<eval>": "actors.client.name =="});
+    let found = codes(&d);
+    assert!(
+        has(&d, "/actions/order/actor", "unknown-actor"),
+        "{found:?}"
+    );
+    assert!(
+        has(
+            &d,
+            "/states/initial/transitions/0/transition",
+            "unknown-state"
+        ),
+        "{found:?}"
+    );
+    assert!(
+        has(&d, "/states/ordered/action", "unknown-action"),
+        "{found:?}"
+    );
+    assert!(
+        has(&d, "/actions/deliver/condition/<eval>", "bad-jmespath"),
+        "{found:?}"
+    );
+    assert!(
+        check_value(&d).scenario.is_none(),
+        "a scenario with errors is not handed out"
+    );
+}
+
+#[test]
+fn schema_and_initial_state_are_required() {
+    let d = json!({"title": "x", "states": {"start": {"action": "a", "transition": ":success"}}, "actions": {"a": {"actor": "p"}}, "actors": {"p": {}}});
+    assert!(has(&d, "", "missing-schema"));
+    assert!(has(&d, "/states", "no-initial-state"));
+    let mut wrong = base();
+    wrong["$schema"] = json!("https://specs.livecontracts.io/v0.2.0/process/schema.json#");
+    assert!(has(&wrong, "/$schema", "wrong-schema"));
+}
+
+#[test]
+fn reachability_and_paths_to_a_final_state() {
+    let mut d = base();
+    d["states"]["orphan"] = json!({"action": "deliver", "transition": ":success"});
+    d["states"]["ordered"] = json!({"action": "deliver", "transition": "stuck"});
+    d["states"]["stuck"] = json!({"action": "deliver", "transition": "ordered"});
+    let found = codes(&d);
+    assert!(
+        found.iter().any(|(p, c, s)| p == "/states/orphan"
+            && *c == "unreachable-state"
+            && *s == Severity::Warning),
+        "{found:?}"
+    );
+    assert!(has(&d, "/states/ordered", "no-path-to-final"), "{found:?}");
+    assert!(has(&d, "/states/stuck", "no-path-to-final"), "{found:?}");
+    assert!(
+        !has(&d, "/states/initial", "no-path-to-final"),
+        "initial can still cancel"
+    );
+}
+
+#[test]
+fn the_passive_test_finds_a_cycle_of_system_actions_and_says_it_may_be_false() {
+    let mut d = base();
+    d["actions"]["ping"] = json!({"$schema": "https://specs.livecontracts.io/v0.2.0/action/nop/schema.json#", "actor": "supplier"});
+    d["actions"]["pong"] = json!({"$schema": "https://specs.livecontracts.io/v0.2.0/action/http/schema.json#", "actor": "supplier", "url": "https://example.com", "responses": {"ok": {}, "error": {}}});
+    d["states"]["ordered"] = json!({"actions": ["ping", "deliver"], "transitions": [{"action": "ping", "transition": "polling"}, {"action": "deliver", "transition": ":success"}]});
+    d["states"]["polling"] = json!({"action": "pong", "transitions": [{"response": "ok", "transition": "ordered", "condition": {"<eval>": "assets.x == null"}}, {"response": "error", "transition": "-"}]});
+    let checked = check_value(&d);
+    let cycle: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "system-cycle")
+        .collect();
+    assert_eq!(cycle.len(), 1, "{:?}", checked.diagnostics);
+    assert_eq!(cycle[0].severity, Severity::Warning);
+    assert!(
+        cycle[0].message.contains("ordered → polling → ordered"),
+        "{}",
+        cycle[0].message
+    );
+    assert!(cycle[0].message.contains("false positive"));
+    // A stay ("-") re-enters nothing, so a system action that stays is not a cycle.
+    d["states"]["polling"]["transitions"][0]["transition"] = json!(":success");
+    assert!(
+        !check_value(&d)
+            .diagnostics
+            .iter()
+            .any(|d| d.code == "system-cycle")
+    );
+}
+
+#[test]
+fn instructions_that_read_the_world_are_refused_with_the_reason() {
+    let mut d = base();
+    d["actions"]["order"]["title"] = json!({"<src>": "https://example.com/title"});
+    d["actions"]["deliver"]["condition"] = json!({"<transformation>": "strtotime", "input": "now"});
+    let checked = check_value(&d);
+    let src = checked
+        .diagnostics
+        .iter()
+        .find(|x| x.pointer == "/actions/order/title/<src>")
+        .expect("src refused");
+    assert!(src.message.contains("network"), "{}", src.message);
+    let tr = checked
+        .diagnostics
+        .iter()
+        .find(|x| x.pointer == "/actions/deliver/condition/<transformation>")
+        .expect("transformation refused");
+    assert!(tr.message.contains("clock"), "{}", tr.message);
+}
+
+#[test]
+fn shorthands_are_normalised() {
+    let mut d = base();
+    d["actions"]["order"]["update"] = json!("assets.order");
+    d["actions"]["order"]["display"] = json!("never");
+    d["assets"] = json!({"order": {"type": "object"}});
+    let s = check_value(&d).scenario.expect("valid");
+    for r in s.actions["order"].responses.values() {
+        assert_eq!(
+            r.update.len(),
+            1,
+            "the action's update applies to every response"
+        );
+        assert_eq!(r.update[0].select.to_string(), "assets.order");
+        assert!(r.update[0].patch);
+        assert_eq!(r.display.as_str(), "never");
+    }
+    assert_eq!(s.states["ordered"].actions, vec!["deliver"]);
+}
+
+#[test]
+fn updates_must_select_known_actors_and_assets() {
+    let mut d = base();
+    d["actions"]["order"]["update"] = json!(["assets.nothing", {"select": "actors.client"}]);
+    assert!(
+        has(&d, "/actions/order/update/0", "unknown-select"),
+        "{:?}",
+        codes(&d)
+    );
+    d["actions"]["order"]["update"] = json!({"select": "assets.x", "projection": "{a: b"});
+    assert!(
+        has(&d, "/actions/order/update/projection", "bad-jmespath"),
+        "{:?}",
+        codes(&d)
+    );
+}
+
+#[test]
+fn yaml_and_json_give_the_same_document() {
+    let yaml = r#"
+$schema: https://specs.livecontracts.io/v0.2.0/scenario/schema.json#
+title: Test
+n: 12
+f: 1.5
+t: true
+z: ~
+q: "12"
+200: two hundred
+list: [a, 'b', 3]
+"#;
+    let v = doc::parse(yaml, Format::Yaml).expect("reads");
+    assert_eq!(
+        v,
+        json!({"$schema": "https://specs.livecontracts.io/v0.2.0/scenario/schema.json#", "title": "Test", "n": 12, "f": 1.5, "t": true, "z": null, "q": "12", "200": "two hundred", "list": ["a", "b", 3]})
+    );
+    for f in ["document-signing.json", "document-signing-extended.yaml"] {
+        let path = format!(
+            "{}/../../examples/scenarios/{f}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).expect("example");
+        let checked = check_text(&text, Format::from_path(&path).expect("known extension"));
+        assert!(
+            checked.diagnostics.is_empty(),
+            "{f}: {:?}",
+            checked.diagnostics
+        );
+    }
+}
+
+#[test]
+fn documents_outside_i_json_are_refused_with_a_position() {
+    let dup = doc::parse_json("{\n  \"a\": 1,\n  \"a\": 2\n}").expect_err("duplicate key");
+    assert!(dup.message.contains("appears twice"), "{dup}");
+    assert_eq!(dup.line, 3);
+    let big = doc::parse_json("{\"n\": 9007199254740993}").expect_err("beyond 2^53");
+    assert!(big.message.contains("2^53"), "{big}");
+    assert!(doc::parse_json("{\"n\": 9007199254740991}").is_ok());
+    let ydup = doc::parse_yaml("a: 1\nb: 2\na: 3\n").expect_err("duplicate key");
+    assert_eq!((ydup.line, ydup.column), (3, 1), "{ydup}");
+    assert!(doc::parse_yaml("x: .inf\n").is_err());
+    assert!(doc::parse_yaml("x: !custom 3\n").is_err());
+    assert!(doc::parse_yaml("x: {[1]: 2}\n").is_err(), "collection keys");
+    let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+    let e = doc::parse_yaml(bomb).expect_err("alias bomb");
+    assert!(e.message.contains("expands"), "{e}");
+    let deep = "[".repeat(10_000);
+    assert!(doc::parse_json(&deep).is_err());
+    assert!(doc::parse_yaml(&deep).is_err());
+    let checked = check_text("{\"$schema\": ", Format::Json);
+    assert_eq!(checked.diagnostics.len(), 1);
+    assert!(
+        checked.diagnostics[0]
+            .message
+            .starts_with("not valid JSON at line 1"),
+        "{}",
+        checked.diagnostics[0].message
+    );
+}
+
+#[test]
+fn graphs_mark_final_states_and_label_conditions() {
+    let path = format!(
+        "{}/../../examples/scenarios/document-signing-extended.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).expect("example");
+    let s = check_text(&text, Format::Yaml).scenario.expect("valid");
+    let g = graph::graph(&s);
+    let dot = graph::to_dot(&g);
+    assert!(
+        dot.contains("\":success\" [label=\":success\", shape=doublecircle"),
+        "{dot}"
+    );
+    assert!(
+        !dot.contains(":failed"),
+        "unused implicit final states are not drawn: {dot}"
+    );
+    assert!(dot.contains("\"signing\" -> \":success\" [label=\"sign [actors.drafter.signed == `true` && actors.reviewer.signed == `true`]\"]"), "{dot}");
+    assert!(
+        dot.contains("\"review\" -> \"initial\" [label=\"review: decline\"]"),
+        "{dot}"
+    );
+    let mermaid = graph::to_mermaid(&g);
+    assert!(mermaid.starts_with("stateDiagram-v2\n"));
+    assert!(mermaid.contains("[*] --> s0"));
+    assert!(
+        mermaid.contains("s2 --> s3: sign #91;actors.drafter.signed"),
+        "{mermaid}"
+    );
+}

@@ -1,0 +1,29 @@
+//! The scenario reader and checker on any text, as JSON and as YAML: never a panic, always an
+//! answer. A scenario that checks clean also draws, and whatever parses as JSON parses the same
+//! when written back out and read again.
+#![no_main]
+
+use accord_scenario::{Format, check_text, doc, graph};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    for format in [Format::Json, Format::Yaml] {
+        let checked = check_text(text, format);
+        if let Some(s) = &checked.scenario {
+            assert!(!checked.has_errors());
+            let g = graph::graph(s);
+            let _ = graph::to_dot(&g);
+            let _ = graph::to_mermaid(&g);
+        } else {
+            assert!(checked.has_errors(), "no scenario without an error to say why");
+        }
+        if let Ok(value) = doc::parse(text, format) {
+            let again = doc::parse_json(&serde_json::to_string(&value).expect("a value writes"))
+                .expect("what was read is I-JSON and reads back");
+            assert_eq!(again, value);
+        }
+    }
+});
