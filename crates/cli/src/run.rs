@@ -30,6 +30,9 @@ struct Step {
     response: Option<String>,
     data: Value,
     comment: Option<Value>,
+    deviation: Option<Value>,
+    accept: Option<String>,
+    process: Option<String>,
     wait: Option<IsoDuration>,
     expect: Option<String>,
     reject: bool,
@@ -51,7 +54,17 @@ fn parse_steps(value: &Value) -> Result<Vec<Step>> {
         };
         for k in m.keys() {
             if ![
-                "actor", "action", "response", "data", "comment", "wait", "expect", "reject",
+                "actor",
+                "action",
+                "response",
+                "data",
+                "comment",
+                "wait",
+                "expect",
+                "reject",
+                "deviation",
+                "accept",
+                "process",
             ]
             .contains(&k.as_str())
             {
@@ -77,6 +90,9 @@ fn parse_steps(value: &Value) -> Result<Vec<Step>> {
             response: text("response")?,
             data: m.get("data").cloned().unwrap_or(Value::Null),
             comment: m.get("comment").cloned(),
+            deviation: m.get("deviation").cloned(),
+            accept: text("accept")?,
+            process: text("process")?,
             wait,
             expect: text("expect")?,
             reject: m.get("reject").and_then(Value::as_bool).unwrap_or(false),
@@ -84,8 +100,16 @@ fn parse_steps(value: &Value) -> Result<Vec<Step>> {
         if step.wait.is_none() && step.actor.is_none() {
             bail!("{}: a step needs `actor` (or is a `wait`)", at("actor"));
         }
-        if step.actor.is_some() && step.action.is_none() && step.comment.is_none() {
-            bail!("{}: a step needs `action` or `comment`", at("action"));
+        if step.actor.is_some()
+            && step.action.is_none()
+            && step.comment.is_none()
+            && step.deviation.is_none()
+            && step.accept.is_none()
+        {
+            bail!(
+                "{}: a step needs `action`, `comment`, `deviation` or `accept`",
+                at("action")
+            );
         }
         out.push(step);
     }
@@ -205,10 +229,26 @@ pub fn run(
         }
         let actor = step.actor.clone().expect("checked when parsed");
         let keys = keys_for(&actor);
-        let (body, what) = if let Some(c) = &step.comment {
+        let (mut body, what) = if let Some(c) = &step.comment {
             (
                 json!({"$schema": format!("{V}comment/schema.json#"), "text": c}),
                 format!("{actor} comments"),
+            )
+        } else if let Some(d) = &step.deviation {
+            let mut d = d.clone();
+            if d.is_object() {
+                d["$schema"] = Value::from(accord_engine::deviation::DEVIATION_SCHEMA);
+            }
+            let id = d
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            (d, format!("{actor} proposes deviation {id}"))
+        } else if let Some(id) = &step.accept {
+            (
+                json!({"$schema": accord_engine::deviation::ACCEPTANCE_SCHEMA, "deviation": id}),
+                format!("{actor} accepts deviation {id}"),
             )
         } else {
             let action = step.action.clone().expect("checked when parsed");
@@ -225,6 +265,9 @@ pub fn run(
             );
             (b, what)
         };
+        if let (Some(p), Some(obj)) = (&step.process, body.as_object_mut()) {
+            obj.insert("process".into(), Value::from(p.clone()));
+        }
         let applied = local.emit(&body, &keys)?;
         match applied {
             Applied::Rejected(r) => {

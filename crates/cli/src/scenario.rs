@@ -34,6 +34,8 @@ pub enum ScenarioCommand {
     ///   {actor: A, comment: TEXT}                       a comment
     ///   {actor: A, action: ":timeout"}                  a time-out (once the state is due)
     ///   {wait: P1D}                                     move the clock on (ISO 8601 duration)
+    ///   {actor: A, deviation: {id, from, actions, states, open, transitions}}
+    ///   {actor: A, accept: DEVIATION_ID}
     /// Any item may add `expect: STATE` (the state after it) or `reject: true` (the step must
     /// be refused). System actions with a nop trigger run by themselves.
     Run {

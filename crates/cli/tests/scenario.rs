@@ -97,6 +97,10 @@ fn run_drives_the_examples_to_their_end() {
             "examples/scenarios/information-trade.json",
             "examples/steps/information-trade-expires.yaml",
         ),
+        (
+            "examples/scenarios/document-signing-extended.yaml",
+            "examples/steps/document-signing-deviation.yaml",
+        ),
     ] {
         let out = accord(&["scenario", "run", scenario, "--steps", steps]);
         assert!(

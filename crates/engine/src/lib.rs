@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod deviation;
 pub mod patch;
 pub mod process;
 pub mod replay;

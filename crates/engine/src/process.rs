@@ -6,6 +6,7 @@ use accord_scenario::instr::{self, EvalError, Instruction, Scope};
 use accord_scenario::model::{self, Action, Scenario, State, Trigger};
 use serde_json::{Map, Value, json};
 
+use crate::deviation::{self, Deviation, UPDATE_PREFIX};
 use crate::patch::{self, PatchError};
 use crate::schema::Schema;
 
@@ -303,7 +304,12 @@ pub enum Request {
 /// A process: its projection, updated one response at a time.
 #[derive(Clone, Debug)]
 pub struct Process {
+    /// The scenario in effect: the base, with the deviation in force laid over it.
     compiled: Arc<Compiled>,
+    /// The process's own scenario (changed only by a scenario update).
+    base: Arc<Compiled>,
+    /// Deviations proposed and not yet gone, with the compiled scenario each updates to.
+    deviations: Vec<(Deviation, Option<Arc<Compiled>>)>,
     /// The projection without the history.
     doc: Map<String, Value>,
     /// The responses so far (kept apart so a step never copies them).
@@ -379,7 +385,9 @@ impl Process {
         doc.insert("definitions".into(), Value::Object(s.definitions.clone()));
         doc.insert("current".into(), Value::Null);
         let mut p = Process {
+            base: compiled.clone(),
             compiled,
+            deviations: Vec::new(),
             doc,
             previous: Vec::new(),
             comments: Vec::new(),
@@ -694,7 +702,13 @@ impl Process {
         match target {
             Some(t) if t != model::STAY => {
                 // `enter` replaces `current` only once nothing can fail.
+                let saved = (
+                    self.compiled.clone(),
+                    self.base.clone(),
+                    self.deviations.clone(),
+                );
                 if let Err(e) = self.enter(&t, c.timestamp, Some(&actor), Some(&response)) {
+                    (self.compiled, self.base, self.deviations) = saved;
                     undo.restore(&mut self.doc);
                     self.reindex();
                     return Err(e);
@@ -840,6 +854,8 @@ impl Process {
         actor: Option<&str>,
         response: Option<&Value>,
     ) -> Result<(), Rejection> {
+        let key = self.settle_deviations(key);
+        let key = key.as_str();
         let compiled = self.compiled.clone();
         let s = &compiled.scenario;
         let state: &State = s
@@ -875,6 +891,207 @@ impl Process {
         );
         self.doc.insert("current".into(), Value::Object(current));
         Ok(())
+    }
+
+    /// Before entering `key`: a deviation in force that the process leaves is gone (the base
+    /// scenario is back in effect), proposals not yet in force are dropped when the process
+    /// leaves their state, and `:update:<state>` switches to the updated scenario. Returns the
+    /// state to enter.
+    fn settle_deviations(&mut self, key: &str) -> String {
+        let mut key = key.to_string();
+        if let Some(rest) = key.strip_prefix(UPDATE_PREFIX).map(String::from) {
+            if let Some(new) = self
+                .deviations
+                .iter()
+                .find(|(d, _)| d.in_force)
+                .and_then(|(_, u)| u.clone())
+            {
+                // Actors and assets the new scenario adds start from its schemas; data is kept.
+                for (kind, initial) in [
+                    ("actors", &new.initial_actors),
+                    ("assets", &new.initial_assets),
+                ] {
+                    let set = obj(self.doc.entry(kind).or_insert(Value::Null));
+                    for (k, v) in initial {
+                        set.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                self.doc.insert(
+                    "scenario".into(),
+                    new.scenario
+                        .id
+                        .clone()
+                        .map(Value::from)
+                        .unwrap_or(Value::Null),
+                );
+                self.base = new.clone();
+                self.compiled = new;
+                self.deviations.clear();
+                self.reindex();
+                key = rest;
+            }
+            return key;
+        }
+        let current = self.state().to_string();
+        // Kept: a deviation the process is inside, and one not taken yet while the process
+        // stays in its state. Returning to any state of the scenario ends it: it runs once.
+        self.deviations.retain(|(d, _)| {
+            (d.in_force && d.states().contains(&key)) || (key == d.from && current == d.from)
+        });
+        if !self.deviations.iter().any(|(d, _)| d.in_force)
+            && !Arc::ptr_eq(&self.compiled, &self.base)
+        {
+            self.compiled = self.base.clone();
+        }
+        key
+    }
+
+    /// The identities that take part: those bound to an actor and holding a key.
+    fn parties(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if let Some(Value::Object(actors)) = self.doc.get("actors") {
+            for a in actors.values() {
+                let Some(identity) = a.get("identity") else {
+                    continue;
+                };
+                let has_key = identity
+                    .get("signkeys")
+                    .and_then(Value::as_object)
+                    .is_some_and(|k| !k.is_empty());
+                if let (true, Some(id)) = (has_key, identity.get("id").and_then(Value::as_str))
+                    && !out.iter().any(|x| x == id)
+                {
+                    out.push(id.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    fn identity_of_signer(&self, signer: &str) -> Option<String> {
+        let actor = self.actors_of(signer).into_iter().next()?;
+        self.doc
+            .get("actors")?
+            .get(&actor)?
+            .get("identity")?
+            .get("id")?
+            .as_str()
+            .map(String::from)
+    }
+
+    /// A party proposes a deviation from the current state (`update`: the compiled scenario a
+    /// scenario update moves to). The proposer's acceptance is implied.
+    pub fn propose(
+        &mut self,
+        signer: &str,
+        body: &Value,
+        update: Option<Arc<Compiled>>,
+    ) -> Result<(), String> {
+        let who = self
+            .identity_of_signer(signer)
+            .ok_or_else(|| format!("the signer {signer} is not a party to this process"))?;
+        let id = body
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or("a deviation needs an `id`")?
+            .to_string();
+        if self.deviations.iter().any(|(d, _)| d.id == id) {
+            return Err(format!("a deviation `{id}` is already proposed"));
+        }
+        let from = body
+            .get("from")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if from != self.state() {
+            return Err(format!(
+                "the deviation starts from `{from}`, but the process is in `{}`",
+                self.state()
+            ));
+        }
+        if body.get("update").is_some() != update.is_some() {
+            return Err("`update` must name a scenario known on this chain".into());
+        }
+        let update_states: Option<Vec<String>> = update
+            .as_ref()
+            .map(|u| u.scenario.states.keys().cloned().collect());
+        let doc = deviation::overlay(&self.base.scenario.source, body, update_states.as_deref())?;
+        let checked = accord_scenario::check_value(&doc);
+        if checked.scenario.is_none() {
+            let errors: Vec<String> = checked
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == accord_scenario::Severity::Error)
+                .map(|d| d.to_string())
+                .collect();
+            return Err(format!(
+                "the scenario with the deviation has errors: {}",
+                errors.join("; ")
+            ));
+        }
+        let d = Deviation {
+            id,
+            from,
+            body: body.clone(),
+            accepted: vec![who],
+            in_force: false,
+        };
+        self.deviations.push((d, update));
+        self.activate().inspect_err(|_| {
+            self.deviations.pop();
+        })
+    }
+
+    /// A party accepts a proposed deviation.
+    pub fn accept(&mut self, signer: &str, id: &str) -> Result<(), String> {
+        let who = self
+            .identity_of_signer(signer)
+            .ok_or_else(|| format!("the signer {signer} is not a party to this process"))?;
+        let (d, _) = self
+            .deviations
+            .iter_mut()
+            .find(|(d, _)| d.id == id)
+            .ok_or_else(|| format!("no deviation `{id}` is proposed (or it is gone)"))?;
+        if !d.accepted.contains(&who) {
+            d.accepted.push(who);
+        }
+        self.activate()
+    }
+
+    /// Puts a deviation in force once every party has accepted it.
+    fn activate(&mut self) -> Result<(), String> {
+        if self.deviations.iter().any(|(d, _)| d.in_force) {
+            return Ok(());
+        }
+        let parties = self.parties();
+        let Some(i) = self
+            .deviations
+            .iter()
+            .position(|(d, _)| parties.iter().all(|p| d.accepted.contains(p)))
+        else {
+            return Ok(());
+        };
+        let (d, update) = &self.deviations[i];
+        let update_states: Option<Vec<String>> = update
+            .as_ref()
+            .map(|u| u.scenario.states.keys().cloned().collect());
+        let doc = deviation::overlay(
+            &self.base.scenario.source,
+            &d.body,
+            update_states.as_deref(),
+        )?;
+        let scenario = accord_scenario::check_value(&doc)
+            .scenario
+            .ok_or("the scenario with the deviation has errors")?;
+        let compiled = Compiled::new(scenario).map_err(|e| e.join("; "))?;
+        self.compiled = Arc::new(compiled);
+        self.deviations[i].0.in_force = true;
+        Ok(())
+    }
+
+    /// The deviations proposed and not yet gone.
+    pub fn deviations(&self) -> impl Iterator<Item = &Deviation> {
+        self.deviations.iter().map(|(d, _)| d)
     }
 
     /// The work the current state asks of the node: its open system actions, and its timer.
@@ -1113,6 +1330,15 @@ impl Process {
                     .unwrap_or(Value::Null),
             );
         }
+        m.insert(
+            "deviations".into(),
+            Value::Array(
+                self.deviations
+                    .iter()
+                    .map(|(d, _)| json!({"id": d.id, "from": d.from, "accepted": d.accepted, "in_force": d.in_force, "update": d.update()}))
+                    .collect(),
+            ),
+        );
         m.insert(
             "identities".into(),
             Value::Array(self.identities.iter().map(Identity::to_json).collect()),

@@ -28,11 +28,20 @@ pub enum Kind {
     Response,
     /// A comment.
     Comment,
+    /// A deviation proposed (Accord's `urn:accord:v1:deviation`).
+    Deviation,
+    /// A deviation accepted (Accord's `urn:accord:v1:deviation-acceptance`).
+    Acceptance,
 }
 
 impl Kind {
     /// The kind named by a `$schema`.
     pub fn of(schema: &str) -> Option<Kind> {
+        match schema {
+            crate::deviation::DEVIATION_SCHEMA => return Some(Kind::Deviation),
+            crate::deviation::ACCEPTANCE_SCHEMA => return Some(Kind::Acceptance),
+            _ => {}
+        }
         let kind = schema.strip_prefix(PREFIX)?.strip_suffix("/schema.json#")?;
         Some(match kind {
             "scenario" => Kind::Scenario,
@@ -71,6 +80,8 @@ pub enum Applied {
     Stepped(Vec<Request>),
     /// A comment was logged.
     Comment,
+    /// A deviation was proposed or accepted; `true` when it is now in force.
+    Deviation(bool),
     /// The event was refused; nothing changed.
     Rejected(Refusal),
 }
@@ -99,6 +110,9 @@ pub enum Refusal {
     /// The scenario refused the response.
     #[error(transparent)]
     Response(#[from] Rejection),
+    /// A deviation or its acceptance was refused.
+    #[error("{0}")]
+    Deviation(String),
 }
 
 /// A process being replayed.
@@ -106,7 +120,8 @@ pub enum Refusal {
 pub struct Replay {
     scenarios: Vec<(String, Arc<Compiled>)>,
     identities: Vec<Identity>,
-    process: Option<Process>,
+    /// The processes on the chain: the first is the main one, the others its sub-processes.
+    processes: Vec<Process>,
     chain: Option<String>,
 }
 
@@ -172,9 +187,55 @@ impl Replay {
         self.scenarios.push((id, compiled));
     }
 
-    /// The process, once started.
+    /// The main process, once started.
     pub fn process(&self) -> Option<&Process> {
-        self.process.as_ref()
+        self.processes.first()
+    }
+
+    /// Every process on the chain: the main one first, then sub-processes in start order.
+    pub fn processes(&self) -> &[Process] {
+        &self.processes
+    }
+
+    /// A process by id.
+    pub fn process_by_id(&self, id: &str) -> Option<&Process> {
+        self.processes
+            .iter()
+            .find(|p| p.doc().get("id").and_then(Value::as_str) == Some(id))
+    }
+
+    /// The main process's projection, with a summary of its sub-processes.
+    pub fn to_json(&self) -> Option<Value> {
+        let main = self.processes.first()?;
+        let mut v = main.to_json();
+        let subs: Vec<Value> = self.processes[1..]
+            .iter()
+            .map(|p| serde_json::json!({"id": p.doc()["id"], "scenario": p.doc()["scenario"], "title": p.doc()["title"], "state": p.state()}))
+            .collect();
+        v["subprocesses"] = Value::Array(subs);
+        Some(v)
+    }
+
+    /// The process an event is for: its `process` field (an id, or an object with `id`), or
+    /// the main process.
+    fn target(&mut self, body: &Value) -> Result<&mut Process, Refusal> {
+        let id = match body.get("process") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Object(m)) => m.get("id").and_then(Value::as_str).map(String::from),
+            Some(_) => return Err(Refusal::Malformed("`process` must be a process id".into())),
+        };
+        match id {
+            None => self
+                .processes
+                .first_mut()
+                .ok_or_else(|| Refusal::Order("the process has not started".into())),
+            Some(id) => self
+                .processes
+                .iter_mut()
+                .find(|p| p.doc().get("id").and_then(Value::as_str) == Some(id.as_str()))
+                .ok_or_else(|| Refusal::Order(format!("no process `{id}` on this chain"))),
+        }
     }
 
     /// Applies one event. A refused event changes nothing and says why.
@@ -222,14 +283,40 @@ impl Replay {
                 } else {
                     self.identities.push(new.clone());
                 }
-                if let Some(p) = &mut self.process {
+                for p in &mut self.processes {
                     p.set_identity(new.clone());
                 }
                 Ok(Applied::Identity(new.id))
             }
             Kind::Process => {
-                if self.process.is_some() {
-                    return Err(Refusal::Order("the process has started already".into()));
+                // A second start on the chain is a sub-process of the main one: its own scenario
+                // and state, the chain's identities.
+                match (e.body.get("parent"), self.processes.first()) {
+                    (None, Some(_)) => {
+                        return Err(Refusal::Order(
+                            "the process has started already; a sub-process names its `parent`"
+                                .into(),
+                        ));
+                    }
+                    (Some(_), None) => {
+                        return Err(Refusal::Order(
+                            "a sub-process before its parent process".into(),
+                        ));
+                    }
+                    (Some(parent), Some(main)) => {
+                        if parent.as_str() != main.doc().get("id").and_then(Value::as_str) {
+                            return Err(Refusal::Order(
+                                "a sub-process's `parent` must be the chain's main process".into(),
+                            ));
+                        }
+                        let id = text(e.body, "id")?;
+                        if self.process_by_id(&id).is_some() {
+                            return Err(Refusal::Order(format!(
+                                "a process `{id}` is on this chain already"
+                            )));
+                        }
+                    }
+                    (None, None) => {}
                 }
                 let scenario_id = match e.body.get("scenario") {
                     Some(Value::String(s)) => s.clone(),
@@ -300,13 +387,11 @@ impl Replay {
                     }
                 }
                 let (p, requests) = Process::start(compiled, start)?;
-                self.process = Some(p);
+                self.processes.push(p);
                 Ok(Applied::Started(requests))
             }
             Kind::Response => {
-                let p = self.process.as_mut().ok_or_else(|| {
-                    Refusal::Order("a response before the process started".into())
-                })?;
+                let p = self.target(e.body)?;
                 let action = match e.body.get("action") {
                     Some(Value::String(a)) => a.clone(),
                     Some(Value::Object(m)) => m
@@ -331,11 +416,42 @@ impl Replay {
                 };
                 Ok(Applied::Stepped(p.step(&c)?))
             }
+            Kind::Deviation | Kind::Acceptance => {
+                let update = if kind == Kind::Deviation {
+                    match e.body.get("update") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::String(id)) => Some(
+                            self.scenarios
+                                .iter()
+                                .find(|(i, _)| i == id)
+                                .map(|(_, c)| c.clone())
+                                .ok_or_else(|| {
+                                    Refusal::Deviation(format!(
+                                        "the updated scenario `{id}` is not known on this chain"
+                                    ))
+                                })?,
+                        ),
+                        Some(_) => {
+                            return Err(Refusal::Malformed(
+                                "`update` must be a scenario id".into(),
+                            ));
+                        }
+                    }
+                } else {
+                    None
+                };
+                let p = self.target(e.body)?;
+                if kind == Kind::Deviation {
+                    p.propose(e.signer, e.body, update)
+                        .map_err(Refusal::Deviation)?;
+                } else {
+                    let id = text(e.body, "deviation")?;
+                    p.accept(e.signer, &id).map_err(Refusal::Deviation)?;
+                }
+                Ok(Applied::Deviation(p.deviations().any(|d| d.in_force)))
+            }
             Kind::Comment => {
-                let p = self
-                    .process
-                    .as_mut()
-                    .ok_or_else(|| Refusal::Order("a comment before the process started".into()))?;
+                let p = self.target(e.body)?;
                 let body = e
                     .body
                     .get("text")

@@ -99,6 +99,94 @@ fn document_signing_extended_waits_for_both_signatures() {
 }
 
 #[test]
+fn document_signing_extended_can_be_withdrawn() {
+    let mut r = example("document-signing-extended.yaml");
+    r.ok("drafter", "withdraw", None, Value::Null);
+    assert_eq!(r.state(), ":cancelled");
+    let mut r = signing_start("document-signing-extended.yaml");
+    r.ok("reviewer", "review", Some("decline"), Value::Null);
+    r.ok("drafter", "withdraw", None, Value::Null);
+    assert_eq!(r.state(), ":cancelled", "declined, then withdrawn");
+}
+
+#[test]
+fn biomass_partial_delivery_fails_and_cancels_like_the_base() {
+    let mut r = example("biomass-partial-delivery.json");
+    r.ok(
+        "company",
+        "request_authorisation",
+        None,
+        json!({"reference": "REQ-1"}),
+    );
+    r.ok("company", "record_decision", Some("denied"), Value::Null);
+    assert_eq!(r.state(), ":failed");
+    let mut r = example("biomass-partial-delivery.json");
+    r.ok(
+        "company",
+        "request_authorisation",
+        None,
+        json!({"reference": "REQ-1"}),
+    );
+    r.ok(
+        "company",
+        "record_decision",
+        Some("granted"),
+        json!({"reference": "AUT-7"}),
+    );
+    r.ok("company", "cancel", None, Value::Null);
+    assert_eq!(r.state(), ":cancelled");
+}
+
+/// Every final state each example can reach, and the tests above that reach it.
+#[test]
+fn every_reachable_final_state_of_every_example_is_driven_to() {
+    let covered: &[(&str, &[&str])] = &[
+        ("document-signing.json", &[":success", ":cancelled"]),
+        (
+            "document-signing-extended.yaml",
+            &[":success", ":cancelled"],
+        ),
+        ("biomass.json", &[":success", ":failed", ":cancelled"]),
+        (
+            "biomass-partial-delivery.json",
+            &[":success", ":failed", ":cancelled"],
+        ),
+        (
+            "information-trade.json",
+            &[":success", ":failed", ":cancelled"],
+        ),
+    ];
+    let dir = format!("{}/../../examples/scenarios", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files.len(),
+        covered.len(),
+        "a new example needs its final states driven to: {files:?}"
+    );
+    for (file, finals) in covered {
+        let text = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
+        let s =
+            accord_scenario::check_text(&text, accord_scenario::Format::from_path(file).unwrap())
+                .scenario
+                .unwrap();
+        let reachable: Vec<String> = accord_scenario::check::edges(&s)
+            .iter()
+            .map(|e| s.states.get_index(e.to).unwrap().0.clone())
+            .filter(|k| k.starts_with(':'))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut expected: Vec<String> = finals.iter().map(|f| f.to_string()).collect();
+        expected.sort();
+        assert_eq!(reachable, expected, "{file}");
+    }
+}
+
+#[test]
 fn document_with_a_bad_hash_is_rejected_at_the_pointer() {
     let mut r = example("document-signing.json");
     let e = r

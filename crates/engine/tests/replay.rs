@@ -205,3 +205,225 @@ proptest! {
         prop_assert_eq!(play(), play());
     }
 }
+
+fn deviation_d1() -> Value {
+    json!({
+        "$schema": "urn:accord:v1:deviation", "id": "d1", "from": "review",
+        "actions": {"ask_expert": {"actor": "reviewer", "title": "Ask an expert"}, "expert_done": {"actor": "reviewer"}},
+        "states": {"with_expert": {"title": "With an expert", "action": "expert_done", "transition": "review"}},
+        "open": ["ask_expert"],
+        "transitions": [{"action": "ask_expert", "transition": "with_expert"}]
+    })
+}
+
+fn accept(c: &mut Chain, signer: &str, id: &str) -> Applied {
+    c.apply(
+        signer,
+        json!({"$schema": "urn:accord:v1:deviation-acceptance", "deviation": id}),
+    )
+}
+
+#[test]
+fn a_deviation_is_in_force_once_everyone_accepts_and_gone_once_left() {
+    let mut c = started();
+    c.respond(
+        "key-alice",
+        "request_review",
+        None,
+        json!({"hash": common::sha("doc")}),
+    );
+    assert!(
+        matches!(
+            c.apply("key-alice", deviation_d1()),
+            Applied::Deviation(false)
+        ),
+        "bob has not accepted yet"
+    );
+    match c.respond("key-bob", "ask_expert", None, Value::Null) {
+        Applied::Rejected(Refusal::Response(Rejection::UnknownAction { .. })) => {}
+        other => panic!("not in force yet: {other:?}"),
+    }
+    match accept(&mut c, "key-eve", "d1") {
+        Applied::Rejected(Refusal::Deviation(m)) => assert!(m.contains("not a party"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        accept(&mut c, "key-bob", "d1"),
+        Applied::Deviation(true)
+    ));
+    let p = c.r.process().unwrap();
+    assert_eq!(p.to_json()["deviations"][0]["in_force"], true);
+    assert_eq!(
+        p.open_actions()
+            .unwrap()
+            .iter()
+            .map(|(a, _)| a.as_str())
+            .collect::<Vec<_>>(),
+        vec!["review", "ask_expert"]
+    );
+    assert!(matches!(
+        c.respond("key-bob", "ask_expert", None, Value::Null),
+        Applied::Stepped(_)
+    ));
+    assert_eq!(c.r.process().unwrap().state(), "with_expert");
+    assert_eq!(
+        c.r.process().unwrap().doc()["current"]["title"],
+        "With an expert"
+    );
+    assert!(matches!(
+        c.respond("key-bob", "expert_done", None, Value::Null),
+        Applied::Stepped(_)
+    ));
+    assert_eq!(c.r.process().unwrap().state(), "review");
+    assert_eq!(
+        c.r.process().unwrap().deviations().count(),
+        0,
+        "back in the main flow: the deviation is gone"
+    );
+    match c.respond("key-bob", "ask_expert", None, Value::Null) {
+        Applied::Rejected(Refusal::Response(Rejection::UnknownAction { .. })) => {}
+        other => panic!("used once: {other:?}"),
+    }
+    c.respond("key-bob", "review", Some("accept"), Value::Null);
+    c.respond("key-bob", "sign", None, Value::Null);
+    c.respond("key-alice", "sign", None, Value::Null);
+    assert_eq!(c.r.process().unwrap().state(), ":success");
+}
+
+#[test]
+fn deviations_that_do_not_fit_are_refused_and_unaccepted_ones_lapse() {
+    let mut c = started();
+    c.respond(
+        "key-alice",
+        "request_review",
+        None,
+        json!({"hash": common::sha("doc")}),
+    );
+    let mut bad = deviation_d1();
+    bad["states"]["with_expert"]["transition"] = json!("nowhere");
+    match c.apply("key-alice", bad) {
+        Applied::Rejected(Refusal::Deviation(m)) => {
+            assert!(m.contains("unknown-state") && m.contains("nowhere"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut elsewhere = deviation_d1();
+    elsewhere["from"] = json!("signing");
+    match c.apply("key-alice", elsewhere) {
+        Applied::Rejected(Refusal::Deviation(m)) => {
+            assert!(m.contains("the process is in `review`"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        c.apply("key-alice", deviation_d1()),
+        Applied::Deviation(false)
+    ));
+    c.respond("key-bob", "review", Some("accept"), Value::Null);
+    assert_eq!(
+        c.r.process().unwrap().deviations().count(),
+        0,
+        "the process left `review` before bob accepted"
+    );
+    match accept(&mut c, "key-bob", "d1") {
+        Applied::Rejected(Refusal::Deviation(m)) => assert!(m.contains("gone"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_scenario_update_is_carried_by_a_deviation() {
+    let mut c = started();
+    let mut v2 = scenario();
+    v2["id"] = json!("signing-v2");
+    v2["states"]["notarise"] =
+        json!({"title": "At the notary", "action": "notarise", "transition": ":success"});
+    v2["actions"]["notarise"] = json!({"actor": "drafter"});
+    v2["assets"]["deed"] =
+        json!({"type": "object", "properties": {"number": {"type": ["string", "null"]}}});
+    assert!(matches!(c.apply("node", v2), Applied::Scenario(_)));
+    c.respond(
+        "key-alice",
+        "request_review",
+        None,
+        json!({"hash": common::sha("doc")}),
+    );
+    c.respond("key-bob", "review", Some("accept"), Value::Null);
+    c.respond("key-bob", "sign", None, Value::Null);
+    let update = json!({
+        "$schema": "urn:accord:v1:deviation", "id": "law-2027", "from": "signing", "update": "signing-v2",
+        "actions": {"move_to_notary": {"actor": "drafter"}},
+        "open": ["move_to_notary"],
+        "transitions": [{"action": "move_to_notary", "transition": ":update:notarise"}]
+    });
+    assert!(matches!(
+        c.apply("key-alice", update),
+        Applied::Deviation(false)
+    ));
+    assert!(matches!(
+        accept(&mut c, "key-bob", "law-2027"),
+        Applied::Deviation(true)
+    ));
+    assert!(matches!(
+        c.respond("key-alice", "move_to_notary", None, Value::Null),
+        Applied::Stepped(_)
+    ));
+    let p = c.r.process().unwrap();
+    assert_eq!(p.state(), "notarise");
+    assert_eq!(p.doc()["scenario"], "signing-v2");
+    assert_eq!(
+        p.doc()["assets"]["deed"]["number"],
+        Value::Null,
+        "the new scenario's assets start empty"
+    );
+    assert_eq!(
+        p.doc()["assets"]["document"]["hash"],
+        common::sha("doc"),
+        "data is kept"
+    );
+    assert_eq!(p.doc()["actors"]["reviewer"]["signed"], true);
+    assert!(matches!(
+        c.respond("key-alice", "notarise", None, Value::Null),
+        Applied::Stepped(_)
+    ));
+    assert_eq!(c.r.process().unwrap().state(), ":success");
+}
+
+#[test]
+fn sub_processes_share_the_chain_but_not_the_state() {
+    let mut c = started();
+    let plain = std::fs::read_to_string(format!(
+        "{}/../../examples/scenarios/document-signing.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let plain: Value = serde_json::from_str(&plain).unwrap();
+    assert!(matches!(c.apply("node", plain), Applied::Scenario(_)));
+    let sub = json!({"$schema": format!("{V}process/schema.json#"), "id": "annex", "parent": "p1", "scenario": "accord-example-document-signing", "actors": {"drafter": "bob", "reviewer": "alice"}});
+    assert!(matches!(c.apply("node", sub.clone()), Applied::Started(_)));
+    match c.apply("node", sub) {
+        Applied::Rejected(Refusal::Order(m)) => assert!(m.contains("already"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let mut r = json!({"$schema": format!("{V}response/schema.json#"), "process": "annex", "action": "request_review", "data": {"hash": common::sha("annex")}});
+    assert!(
+        matches!(c.apply("key-bob", r.clone()), Applied::Stepped(_)),
+        "bob drafts the annex"
+    );
+    assert_eq!(c.r.process_by_id("annex").unwrap().state(), "review");
+    assert_eq!(
+        c.r.process().unwrap().state(),
+        "initial",
+        "the main process did not move"
+    );
+    r["process"] = json!("nope");
+    assert!(matches!(
+        c.apply("key-bob", r),
+        Applied::Rejected(Refusal::Order(_))
+    ));
+    let projection = c.r.to_json().unwrap();
+    assert_eq!(
+        projection["subprocesses"],
+        json!([{"id": "annex", "scenario": "accord-example-document-signing", "title": "Document review and signing", "state": "review"}])
+    );
+}

@@ -279,3 +279,32 @@ fn php_truthiness() {
         assert_eq!(instr::truthy(&v), t, "{v}");
     }
 }
+
+#[test]
+fn templates_that_would_loop_forever_are_stopped() {
+    let list: Vec<u32> = (0..1000).collect();
+    let source = json!({"a": list});
+    let e = eval_with(
+        json!({"<tpl>": "{{#a}}{{#a}}{{#a}}x{{/a}}{{/a}}{{/a}}"}),
+        &source,
+    )
+    .unwrap_err();
+    assert!(e.contains("more than"), "{e}");
+    let e = eval_with(
+        json!({"<tpl>": "{{#a}}{{#a}}{{#a}}{{/a}}{{/a}}{{/a}}"}),
+        &source,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("visits more than"),
+        "no output, still bounded: {e}"
+    );
+    assert_eq!(
+        eval_with(json!({"<tpl>": "{{#a}}.{{/a}}"}), &source)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .len(),
+        1000
+    );
+}

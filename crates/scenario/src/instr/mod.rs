@@ -395,19 +395,24 @@ impl TplTree {
         })
     }
 
-    fn render(&self, root: &Value) -> Value {
-        match self {
-            TplTree::Text(t) => Value::String(t.render(root)),
-            TplTree::List(items) => Value::Array(items.iter().map(|t| t.render(root)).collect()),
+    fn render(&self, root: &Value) -> Result<Value, String> {
+        Ok(match self {
+            TplTree::Text(t) => Value::String(t.try_render(root)?),
+            TplTree::List(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|t| t.render(root))
+                    .collect::<Result<_, _>>()?,
+            ),
             TplTree::Object(entries) => {
                 let mut m = Map::new();
                 for (k, v) in entries {
-                    m.insert(k.render(root), v.render(root));
+                    m.insert(k.try_render(root)?, v.render(root)?);
                 }
                 Value::Object(m)
             }
             TplTree::Other(v) => v.clone(),
-        }
+        })
     }
 
     /// Top-level names the templates read; `None` if any may read the whole context.
@@ -940,7 +945,7 @@ fn evaluate_node(node: &Node, scope: &Scope) -> Result<Value, EvalError> {
                     _ => TplTree::build(&arg)
                         .map_err(|e| err(format!("the template does not parse: {e}")))?,
                 };
-                result = tree.render(&template_root(&tree, scope));
+                result = tree.render(&template_root(&tree, scope)).map_err(err)?;
             }
             Op::JmesPath => {
                 let (input, expr) = match &arg {

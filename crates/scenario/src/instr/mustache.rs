@@ -85,6 +85,12 @@ impl Template {
     /// Renders with `root` as the bottom of the context stack (normally a JSON object whose keys
     /// are the top-level names).
     pub fn render(&self, root: &serde_json::Value) -> String {
+        self.try_render(root).unwrap_or_default()
+    }
+
+    /// Renders within bounds: at most [`MAX_OUTPUT`] bytes of output and [`MAX_WORK`] tags
+    /// visited, so a template that loops over large lists inside each other cannot stall a node.
+    pub fn try_render(&self, root: &serde_json::Value) -> Result<String, String> {
         let mut stack: Vec<&Value> = Vec::new();
         // mustache.php pushes the data only when PHP's `empty()` says it is not empty; the data
         // is an associative array there, so an empty object counts as empty too.
@@ -93,8 +99,14 @@ impl Template {
             stack.push(root);
         }
         let mut out = String::new();
-        render_nodes(&self.nodes, &mut stack, &mut out);
-        out
+        let mut work = 0u64;
+        if render_nodes(&self.nodes, &mut stack, &mut out, &mut work) {
+            Ok(out)
+        } else {
+            Err(format!(
+                "the template renders to more than {MAX_OUTPUT} bytes or visits more than {MAX_WORK} tags"
+            ))
+        }
     }
 
     /// Whether the template has any tag at all (plain text renders to itself).
@@ -236,8 +248,18 @@ fn php_empty(value: &Value) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Rendering
 
-fn render_nodes(nodes: &[Node], stack: &mut Vec<&Value>, out: &mut String) {
+/// The most output one rendering may produce.
+pub const MAX_OUTPUT: usize = 1 << 20;
+/// The most tags one rendering may visit.
+pub const MAX_WORK: u64 = 200_000;
+
+/// Renders; `false` when a bound was hit (the output is then incomplete).
+fn render_nodes(nodes: &[Node], stack: &mut Vec<&Value>, out: &mut String, work: &mut u64) -> bool {
     for node in nodes {
+        *work += 1;
+        if *work > MAX_WORK || out.len() > MAX_OUTPUT {
+            return false;
+        }
         match node {
             Node::Text(text) => out.push_str(text),
             Node::Var { name, escape } => {
@@ -256,26 +278,41 @@ fn render_nodes(nodes: &[Node], stack: &mut Vec<&Value>, out: &mut String) {
             } => {
                 let value = resolve(stack, name).filter(|v| !php_empty(v));
                 match (value, *inverted) {
-                    (None, true) => render_nodes(body, stack, out),
+                    (None, true) => {
+                        if !render_nodes(body, stack, out, work) {
+                            return false;
+                        }
+                    }
                     (Some(Value::Array(items)), false) => {
                         for item in items {
                             stack.push(item);
-                            render_nodes(body, stack, out);
+                            let ok = render_nodes(body, stack, out, work);
                             stack.pop();
+                            if !ok {
+                                return false;
+                            }
                         }
                     }
                     (Some(value), false) => {
                         stack.push(value);
-                        render_nodes(body, stack, out);
+                        let ok = render_nodes(body, stack, out, work);
                         stack.pop();
+                        if !ok {
+                            return false;
+                        }
                     }
                     (_, true) | (None, false) => {}
                 }
             }
-            Node::Block(body) => render_nodes(body, stack, out),
+            Node::Block(body) => {
+                if !render_nodes(body, stack, out, work) {
+                    return false;
+                }
+            }
             Node::Silent => {}
         }
     }
+    out.len() <= MAX_OUTPUT
 }
 
 /// Looks a name up; `None` stands for mustache.php's "not found" (the empty string).
