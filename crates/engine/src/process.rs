@@ -898,6 +898,9 @@ impl Process {
     /// leaves their state, and `:update:<state>` switches to the updated scenario. Returns the
     /// state to enter.
     fn settle_deviations(&mut self, key: &str) -> String {
+        if self.deviations.is_empty() {
+            return key.to_string();
+        }
         let mut key = key.to_string();
         if let Some(rest) = key.strip_prefix(UPDATE_PREFIX).map(String::from) {
             if let Some(new) = self
@@ -1379,20 +1382,26 @@ fn response_summary(r: &Value) -> Value {
 
 /// Adds an ISO 8601 duration to a time in milliseconds (calendar months and years; days as 24 h).
 pub fn add_duration(ms: u64, d: model::IsoDuration) -> u64 {
+    // Beyond year 275,000 (2^53 ms) a time means nothing to anyone: the sum saturates there,
+    // so no scenario's duration can overflow.
+    const LIMIT: u64 = (1 << 53) - 1;
+    let ms = ms.min(LIMIT);
     let secs = (ms / 1000) as i64;
     let rem = ms % 1000;
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
-    let (mut y, mut m, dd) = civil_from_days(days);
+    let (y, m, dd) = civil_from_days(days);
     let months = m as i64 - 1 + d.months as i64 + 12 * d.years as i64;
-    y += months.div_euclid(12);
-    m = (months.rem_euclid(12) + 1) as u32;
+    let y = y + months.div_euclid(12);
+    if y > 300_000 {
+        return LIMIT;
+    }
+    let m = (months.rem_euclid(12) + 1) as u32;
     let day = dd.min(days_in_month(y, m));
     let days = days_from_civil(y, m, day) + d.days as i64;
-    let total = days * 86_400 + sod + d.seconds.min(i64::MAX as u64 / 2) as i64;
-    (total.max(0) as u64)
-        .saturating_mul(1000)
-        .saturating_add(rem)
+    let total = (days as i128) * 86_400 + sod as i128 + d.seconds as i128;
+    let total_ms = total.max(0) * 1000 + rem as i128;
+    total_ms.min(LIMIT as i128) as u64
 }
 
 fn days_in_month(y: i64, m: u32) -> u32 {

@@ -566,3 +566,12 @@ fn replaying_gives_the_same_bytes() {
         "canonical JSON sorts keys: {text}"
     );
 }
+
+#[test]
+fn enormous_timeouts_saturate_instead_of_overflowing() {
+    let mut doc = basic_user();
+    doc["states"]["initial"]["timeout"] =
+        json!("P4000000000Y4000000000M4000000000DT18446744073709551615S");
+    let r = start(doc);
+    assert_eq!(r.p.doc()["current"]["due_date"], json!((1u64 << 53) - 1));
+}

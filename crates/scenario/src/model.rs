@@ -289,9 +289,19 @@ impl IsoDuration {
                                 .ok_or_else(bad)?
                         }
                         (false, 'D') => d.days = d.days.checked_add(n32()?).ok_or_else(bad)?,
-                        (true, 'H') => d.seconds += n.checked_mul(3600).ok_or_else(bad)?,
-                        (true, 'M') => d.seconds += n.checked_mul(60).ok_or_else(bad)?,
-                        (true, 'S') => d.seconds += n,
+                        (true, 'H') => {
+                            d.seconds = n
+                                .checked_mul(3600)
+                                .and_then(|x| d.seconds.checked_add(x))
+                                .ok_or_else(bad)?
+                        }
+                        (true, 'M') => {
+                            d.seconds = n
+                                .checked_mul(60)
+                                .and_then(|x| d.seconds.checked_add(x))
+                                .ok_or_else(bad)?
+                        }
+                        (true, 'S') => d.seconds = d.seconds.checked_add(n).ok_or_else(bad)?,
                         _ => return Err(bad()),
                     }
                 }

@@ -302,3 +302,16 @@ fn graphs_mark_final_states_and_label_conditions() {
         "{mermaid}"
     );
 }
+
+#[test]
+fn durations_that_overflow_are_diagnostics() {
+    let mut d = base();
+    d["states"]["initial"]["timeout"] = json!("PT5124095576030431H18446744073709551615S");
+    assert!(
+        has(&d, "/states/initial/timeout", "bad-timeout"),
+        "{:?}",
+        codes(&d)
+    );
+    d["states"]["initial"]["timeout"] = json!("P1Y2M3W4DT5H6M7S");
+    assert!(check_value(&d).diagnostics.is_empty());
+}
