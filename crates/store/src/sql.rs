@@ -1,0 +1,586 @@
+//! The SQL store: one implementation over sqlx's `Any` driver, for SQLite (one file per node,
+//! WAL) and PostgreSQL. Both run the same statements (`$1…` placeholders); only the migrations
+//! and a few settings differ. Values cross as integers, text and bytes: JSON as text, times as
+//! milliseconds, hashes as 32 bytes.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::{Append, EventRow, Hash, Head, MAX_PAGE, ProcessRow, Store, StoreError, WorkRow};
+
+/// Which database a [`SqlStore`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, embedded.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The migrations, in order, for each backend: (version, SQL).
+const SQLITE_MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/sqlite/0001_initial.sql"))];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/postgres/0001_initial.sql"))];
+
+/// How SQLite commits reach the disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=NORMAL` in WAL mode: a committed transaction survives the process being
+    /// killed; the last ones before a power cut may be lost. The default.
+    #[default]
+    Process,
+    /// `synchronous=FULL`: every commit is synced to disk before it returns.
+    Power,
+}
+
+/// A store in SQLite or PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+fn db(err: sqlx::Error) -> StoreError {
+    StoreError::Database(err.to_string())
+}
+
+/// Integers are stored as i64: values from the chain (timestamps, lengths) stay below 2^63.
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn uint(row: &AnyRow, col: &str) -> Result<u64, StoreError> {
+    let v: i64 = row.try_get(col).map_err(db)?;
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{col} is negative: {v}")))
+}
+
+fn hash(row: &AnyRow, col: &str) -> Result<Hash, StoreError> {
+    let v: Vec<u8> = row.try_get(col).map_err(db)?;
+    Hash::try_from(v.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("{col} has {} bytes, not 32", v.len())))
+}
+
+fn opt_hash(row: &AnyRow, col: &str) -> Result<Option<Hash>, StoreError> {
+    let v: Option<Vec<u8>> = row.try_get(col).map_err(db)?;
+    v.map(|v| {
+        Hash::try_from(v.as_slice())
+            .map_err(|_| StoreError::Corrupt(format!("{col} has {} bytes, not 32", v.len())))
+    })
+    .transpose()
+}
+
+fn head_of(row: &AnyRow) -> Result<Head, StoreError> {
+    let start = match (opt_hash(row, "start_hash")?, opt_hash(row, "start_state")?) {
+        (Some(h), Some(s)) => Some((h, s)),
+        (None, None) => None,
+        _ => return Err(StoreError::Corrupt("a chain with half a start".into())),
+    };
+    Ok(Head {
+        chain: row.try_get("id").map_err(db)?,
+        length: uint(row, "length")?,
+        tip: hash(row, "tip")?,
+        state: hash(row, "state")?,
+        start,
+    })
+}
+
+fn event_of(row: &AnyRow) -> Result<EventRow, StoreError> {
+    Ok(EventRow {
+        seq: uint(row, "seq")?,
+        hash: hash(row, "hash")?,
+        timestamp: uint(row, "timestamp")?,
+        signer: row.try_get("signer").map_err(db)?,
+        json: row.try_get("json").map_err(db)?,
+    })
+}
+
+fn process_of(row: &AnyRow) -> Result<ProcessRow, StoreError> {
+    Ok(ProcessRow {
+        id: row.try_get("id").map_err(db)?,
+        chain: row.try_get("chain_id").map_err(db)?,
+        json: row.try_get("json").map_err(db)?,
+    })
+}
+
+fn work_of(row: &AnyRow) -> Result<WorkRow, StoreError> {
+    Ok(WorkRow {
+        id: row.try_get("id").map_err(db)?,
+        kind: row.try_get("kind").map_err(db)?,
+        chain: row.try_get("chain_id").map_err(db)?,
+        payload: row.try_get("payload").map_err(db)?,
+        state: row.try_get("state").map_err(db)?,
+        due_at: uint(row, "due_at")?,
+        attempts: u32::try_from(uint(row, "attempts")?).unwrap_or(u32::MAX),
+    })
+}
+
+fn page(limit: u32) -> i64 {
+    i64::from(limit.clamp(1, MAX_PAGE))
+}
+
+/// Whether an error is a unique-key violation (another writer got there first).
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(e) => e.is_unique_violation(),
+        _ => false,
+    }
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    ///
+    /// `sqlite:PATH` (or `sqlite://PATH`) for a file, created when missing; `postgres://…` or
+    /// `postgresql://…` for a server.
+    pub async fn open(url: &str, durability: Durability) -> Result<SqlStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Database(format!(
+                "unknown database URL {url:?}: use sqlite:PATH or postgres://…"
+            )));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url).map_err(db)?;
+        let synchronous = match durability {
+            Durability::Process => "NORMAL",
+            Durability::Power => "FULL",
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL".to_string(),
+                            format!("PRAGMA synchronous = {synchronous}"),
+                            "PRAGMA busy_timeout = 10000".to_string(),
+                            "PRAGMA cache_size = -65536".to_string(),
+                        ] {
+                            sqlx::raw_sql(sqlx::AssertSqlSafe(pragma))
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        let store = SqlStore { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs one statement as it is, outside the store's own tables: for administration such
+    /// as creating a database on a PostgreSQL server.
+    pub async fn execute(&self, sql: &str) -> Result<(), StoreError> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Brings the schema up to date in one transaction. On PostgreSQL an advisory lock makes
+    /// nodes that start at once against one database take turns; SQLite's write lock does the
+    /// same for processes sharing a file.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let migrations = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let fail = |e: sqlx::Error| StoreError::Schema(e.to_string());
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        if self.backend == Backend::Postgres {
+            // "accord" in ASCII: one lock id for every Accord node on the server.
+            sqlx::query("SELECT pg_advisory_xact_lock(97990111114100)")
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+        }
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS accord_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(fail)?;
+        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM accord_schema")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(fail)?;
+        let current = current.unwrap_or(0);
+        let known = migrations.last().map_or(0, |m| m.0);
+        if current > known {
+            return Err(StoreError::Schema(format!(
+                "the database is at schema version {current}, newer than this build knows ({known}): use a newer Accord"
+            )));
+        }
+        for &(version, sql) in migrations.iter().filter(|m| m.0 > current) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::Schema(format!("migration {version}: {e}")))?;
+            sqlx::query("INSERT INTO accord_schema (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(0_i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+        }
+        tx.commit().await.map_err(fail)
+    }
+
+    async fn write(&self, appends: &[Append], now: u64) -> Result<(), sqlx::Error> {
+        let now = int(now);
+        let mut tx = self.pool.begin().await?;
+        for a in appends {
+            let h = &a.head;
+            let (start_hash, start_state) = match h.start {
+                Some((hash, state)) => (Some(hash.to_vec()), Some(state.to_vec())),
+                None => (None, None),
+            };
+            if a.expected == 0 {
+                sqlx::query(
+                    "INSERT INTO chains (id, length, tip, state, start_hash, start_state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&h.chain)
+                .bind(int(h.length))
+                .bind(h.tip.to_vec())
+                .bind(h.state.to_vec())
+                .bind(start_hash)
+                .bind(start_state)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                let done = sqlx::query(
+                    "UPDATE chains SET length = $1, tip = $2, state = $3, updated_at = $4 WHERE id = $5 AND length = $6",
+                )
+                .bind(int(h.length))
+                .bind(h.tip.to_vec())
+                .bind(h.state.to_vec())
+                .bind(now)
+                .bind(&h.chain)
+                .bind(int(a.expected))
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(sqlx::Error::Protocol(format!(
+                        "accord-conflict: chain {} is no longer at length {}",
+                        h.chain, a.expected
+                    )));
+                }
+            }
+            for e in &a.events {
+                sqlx::query(
+                    "INSERT INTO events (chain_id, seq, hash, timestamp, signer, json) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&h.chain)
+                .bind(int(e.seq))
+                .bind(e.hash.to_vec())
+                .bind(int(e.timestamp))
+                .bind(&e.signer)
+                .bind(&e.json)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for key in &a.parties {
+                sqlx::query(
+                    "INSERT INTO parties (chain_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(&h.chain)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for p in &a.processes {
+                sqlx::query(
+                    "INSERT INTO processes (id, chain_id, json) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET json = excluded.json WHERE processes.chain_id = excluded.chain_id",
+                )
+                .bind(&p.id)
+                .bind(&p.chain)
+                .bind(&p.json)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for w in &a.work {
+                sqlx::query(
+                    "INSERT INTO work (kind, chain_id, payload, state, due_at, attempts, created_at) VALUES ($1, $2, $3, 'pending', $4, 0, $5)",
+                )
+                .bind(&w.kind)
+                .bind(&w.chain)
+                .bind(&w.payload)
+                .bind(int(w.due_at))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await
+    }
+}
+
+impl Store for SqlStore {
+    async fn head(&self, chain: &str) -> Result<Option<Head>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, length, tip, state, start_hash, start_state FROM chains WHERE id = $1",
+        )
+        .bind(chain)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(head_of).transpose()
+    }
+
+    async fn events(
+        &self,
+        chain: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, hash, timestamp, signer, json FROM events WHERE chain_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(chain)
+        .bind(int(from))
+        .bind(page(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(event_of).collect()
+    }
+
+    async fn find_event(&self, chain: &str, hash: &Hash) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query("SELECT seq FROM events WHERE chain_id = $1 AND hash = $2")
+            .bind(chain)
+            .bind(hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(|r| uint(r, "seq")).transpose()
+    }
+
+    async fn commit(&self, appends: &[Append], now: u64) -> Result<(), StoreError> {
+        for a in appends {
+            a.check()?;
+        }
+        self.write(appends, now).await.map_err(|err| {
+            if is_unique_violation(&err) {
+                StoreError::Conflict(format!("already stored: {err}"))
+            } else {
+                match err {
+                    sqlx::Error::Protocol(m) if m.starts_with("accord-conflict: ") => {
+                        StoreError::Conflict(m["accord-conflict: ".len()..].to_string())
+                    }
+                    other => db(other),
+                }
+            }
+        })
+    }
+
+    async fn is_party(&self, chain: &str, key: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS one FROM parties WHERE chain_id = $1 AND key = $2")
+            .bind(chain)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(row.is_some())
+    }
+
+    async fn chains_of(
+        &self,
+        key: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Head>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.length, c.tip, c.state, c.start_hash, c.start_state FROM parties p JOIN chains c ON c.id = p.chain_id WHERE p.key = $1 AND p.chain_id > $2 ORDER BY p.chain_id LIMIT $3",
+        )
+        .bind(key)
+        .bind(after.unwrap_or(""))
+        .bind(page(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(head_of).collect()
+    }
+
+    async fn process(&self, id: &str) -> Result<Option<ProcessRow>, StoreError> {
+        let row = sqlx::query("SELECT id, chain_id, json FROM processes WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(process_of).transpose()
+    }
+
+    async fn processes_on(&self, chain: &str) -> Result<Vec<ProcessRow>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, chain_id, json FROM processes WHERE chain_id = $1 ORDER BY id")
+                .bind(chain)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.iter().map(process_of).collect()
+    }
+
+    async fn processes_of(
+        &self,
+        key: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ProcessRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT pr.id, pr.chain_id, pr.json FROM parties p JOIN processes pr ON pr.chain_id = p.chain_id WHERE p.key = $1 AND pr.id > $2 ORDER BY pr.id LIMIT $3",
+        )
+        .bind(key)
+        .bind(after.unwrap_or(""))
+        .bind(page(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(process_of).collect()
+    }
+
+    async fn put_scenario(&self, id: &str, json: &str, now: u64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO scenarios (id, json, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(json)
+        .bind(int(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 1 {
+            return Ok(true);
+        }
+        match self.scenario(id).await? {
+            Some(stored) if stored == json => Ok(false),
+            Some(_) => Err(StoreError::Conflict(format!(
+                "a different scenario with id {id:?} is stored already"
+            ))),
+            None => Err(StoreError::Conflict(format!(
+                "scenario {id:?} was removed while being stored"
+            ))),
+        }
+    }
+
+    async fn scenario(&self, id: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT json FROM scenarios WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn put_identity(&self, id: &str, json: &str, now: u64) -> Result<bool, StoreError> {
+        let existed = self.identity(id).await?.is_some();
+        sqlx::query(
+            "INSERT INTO identities (id, json, updated_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(json)
+        .bind(int(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(!existed)
+    }
+
+    async fn identity(&self, id: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT json FROM identities WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn delete_identity(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM identities WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn claim_work(
+        &self,
+        kind: &str,
+        now: u64,
+        limit: u32,
+        retry_at: u64,
+    ) -> Result<Vec<WorkRow>, StoreError> {
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE work SET attempts = attempts + 1, due_at = $1 WHERE id IN (SELECT id FROM work WHERE state = 'pending' AND kind = $2 AND due_at <= $3 ORDER BY due_at, id LIMIT $4{lock}) RETURNING id, kind, chain_id, payload, state, due_at, attempts"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(int(retry_at))
+            .bind(kind)
+            .bind(int(now))
+            .bind(page(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut out = rows.iter().map(work_of).collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|w| w.id);
+        Ok(out)
+    }
+
+    async fn finish_work(&self, id: i64, state: &str) -> Result<(), StoreError> {
+        if !matches!(state, "done" | "dead" | "pending") {
+            return Err(StoreError::Database(format!(
+                "unknown work state {state:?}"
+            )));
+        }
+        sqlx::query("UPDATE work SET state = $1 WHERE id = $2")
+            .bind(state)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn work_of(&self, chain: &str) -> Result<Vec<WorkRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, chain_id, payload, state, due_at, attempts FROM work WHERE chain_id = $1 ORDER BY id",
+        )
+        .bind(chain)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(work_of).collect()
+    }
+}

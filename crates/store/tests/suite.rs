@@ -1,0 +1,387 @@
+//! One suite, every backend: SQLite in a temporary file, and PostgreSQL when
+//! `ACCORD_TEST_POSTGRES` names a server (`scripts/test` starts one on loopback and sets it;
+//! with `ACCORD_REQUIRE_POSTGRES=1` a missing server fails the suite instead of skipping it).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use accord_store::sql::Durability;
+use accord_store::{
+    Append, EventRow, Hash, Head, NewWork, ProcessRow, SqlStore, Store, StoreError,
+};
+
+fn h(n: u8) -> Hash {
+    [n; 32]
+}
+
+fn event(seq: u64) -> EventRow {
+    EventRow {
+        seq,
+        hash: {
+            let mut hash = h(1);
+            hash[..8].copy_from_slice(&seq.to_be_bytes());
+            hash
+        },
+        timestamp: 1_700_000_000_000 + seq,
+        signer: "signer".into(),
+        json: format!("{{\"n\":{seq}}}"),
+    }
+}
+
+/// An append of `count` events to `chain` from `from`.
+fn append(chain: &str, from: u64, count: u64) -> Append {
+    let events: Vec<EventRow> = (from..from + count).map(event).collect();
+    Append {
+        head: Head {
+            chain: chain.into(),
+            length: from + count,
+            tip: events.last().map_or(h(0), |e| e.hash),
+            state: h(200),
+            start: None,
+        },
+        expected: from,
+        events,
+        parties: vec!["alice".into(), "bob".into()],
+        processes: vec![ProcessRow {
+            id: format!("{chain}-p"),
+            chain: chain.into(),
+            json: format!("{{\"length\":{}}}", from + count),
+        }],
+        work: vec![NewWork {
+            kind: "deliver".into(),
+            chain: chain.into(),
+            payload: format!("{{\"upto\":{}}}", from + count),
+            due_at: 10,
+        }],
+    }
+}
+
+async fn sqlite() -> (SqlStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("node.db").display());
+    (
+        SqlStore::open(&url, Durability::Process).await.unwrap(),
+        dir,
+    )
+}
+
+static DATABASES: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh database on the test server, or `None` when there is no server to use.
+async fn postgres() -> Option<SqlStore> {
+    let Ok(url) = std::env::var("ACCORD_TEST_POSTGRES") else {
+        if std::env::var("ACCORD_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("ACCORD_REQUIRE_POSTGRES=1 but ACCORD_TEST_POSTGRES is not set");
+        }
+        eprintln!("skipping PostgreSQL: ACCORD_TEST_POSTGRES is not set");
+        return None;
+    };
+    let admin = SqlStore::open(&url, Durability::Process).await.unwrap();
+    let name = format!(
+        "accord_test_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, Ordering::Relaxed)
+    );
+    admin
+        .execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .unwrap();
+    admin
+        .execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    admin.close().await;
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+    Some(
+        SqlStore::open(&format!("{base}/{name}"), Durability::Process)
+            .await
+            .unwrap(),
+    )
+}
+
+/// Declares a test that runs `$body` against SQLite and, when available, PostgreSQL.
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _dir) = super::sqlite().await;
+                    super::$name(&store).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(store) = super::postgres().await {
+                        super::$name(&store).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    appends_and_reads_in_pages,
+    conflicting_writers_write_nothing,
+    a_failed_commit_leaves_no_trace,
+    same_event_twice_is_a_conflict,
+    parties_and_listing,
+    processes_replace_and_list,
+    scenarios_are_immutable,
+    identities,
+    work_queue,
+    inconsistent_appends_are_refused,
+    partial_copies_keep_their_start,
+);
+
+async fn appends_and_reads_in_pages(s: &impl Store) {
+    assert_eq!(s.head("c1").await.unwrap(), None);
+    s.commit(&[append("c1", 0, 3)], 1).await.unwrap();
+    s.commit(&[append("c1", 3, 2500)], 2).await.unwrap();
+    let head = s.head("c1").await.unwrap().unwrap();
+    assert_eq!(head.length, 2503);
+    assert_eq!(head.tip, event(2502).hash);
+    let first = s.events("c1", 0, 1000).await.unwrap();
+    assert_eq!(first.len(), 1000);
+    assert_eq!(first[0], event(0));
+    assert_eq!(first[999], event(999));
+    let last = s.events("c1", 2000, 1000).await.unwrap();
+    assert_eq!(last.len(), 503);
+    assert_eq!(last[502], event(2502));
+    // A page is never larger than MAX_PAGE.
+    assert_eq!(s.events("c1", 0, 50_000).await.unwrap().len(), 1000);
+    assert_eq!(s.find_event("c1", &event(7).hash).await.unwrap(), Some(7));
+    assert_eq!(s.find_event("c1", &h(255)).await.unwrap(), None);
+    assert_eq!(s.find_event("c2", &event(7).hash).await.unwrap(), None);
+}
+
+async fn conflicting_writers_write_nothing(s: &impl Store) {
+    s.commit(&[append("c1", 0, 2)], 1).await.unwrap();
+    // A second writer that also saw length 0.
+    let err = s.commit(&[append("c1", 0, 3)], 2).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    // One that saw a length the chain never had.
+    let err = s.commit(&[append("c1", 5, 1)], 2).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(s.head("c1").await.unwrap().unwrap().length, 2);
+    assert_eq!(s.events("c1", 0, 10).await.unwrap().len(), 2);
+}
+
+async fn a_failed_commit_leaves_no_trace(s: &impl Store) {
+    s.commit(&[append("c1", 0, 1)], 1).await.unwrap();
+    // Two chains in one commit; the second conflicts, so the first is not written either.
+    let mut fresh = append("c2", 0, 2);
+    fresh.parties = vec!["carol".into()];
+    let err = s.commit(&[fresh, append("c1", 0, 1)], 2).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(s.head("c2").await.unwrap(), None);
+    assert!(s.events("c2", 0, 10).await.unwrap().is_empty());
+    assert!(!s.is_party("c2", "carol").await.unwrap());
+    assert_eq!(s.process("c2-p").await.unwrap(), None);
+    assert!(s.work_of("c2").await.unwrap().is_empty());
+    assert_eq!(s.work_of("c1").await.unwrap().len(), 1);
+}
+
+async fn same_event_twice_is_a_conflict(s: &impl Store) {
+    s.commit(&[append("c1", 0, 2)], 1).await.unwrap();
+    let mut again = append("c1", 2, 1);
+    again.events[0].hash = event(0).hash;
+    let err = s.commit(&[again], 2).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(s.head("c1").await.unwrap().unwrap().length, 2);
+}
+
+async fn parties_and_listing(s: &impl Store) {
+    for c in ["c3", "c1", "c2"] {
+        s.commit(&[append(c, 0, 1)], 1).await.unwrap();
+    }
+    let mut more = append("c2", 1, 1);
+    more.parties = vec!["alice".into(), "dave".into()];
+    s.commit(&[more], 2).await.unwrap();
+    assert!(s.is_party("c1", "alice").await.unwrap());
+    assert!(!s.is_party("c1", "dave").await.unwrap());
+    assert!(s.is_party("c2", "dave").await.unwrap());
+    let ids = |v: Vec<Head>| v.into_iter().map(|h| h.chain).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.chains_of("alice", None, 10).await.unwrap()),
+        ["c1", "c2", "c3"]
+    );
+    assert_eq!(
+        ids(s.chains_of("alice", None, 2).await.unwrap()),
+        ["c1", "c2"]
+    );
+    assert_eq!(
+        ids(s.chains_of("alice", Some("c2"), 2).await.unwrap()),
+        ["c3"]
+    );
+    assert_eq!(ids(s.chains_of("dave", None, 10).await.unwrap()), ["c2"]);
+    assert!(s.chains_of("mallory", None, 10).await.unwrap().is_empty());
+}
+
+async fn processes_replace_and_list(s: &impl Store) {
+    s.commit(&[append("c1", 0, 1)], 1).await.unwrap();
+    s.commit(&[append("c1", 1, 1)], 1).await.unwrap();
+    s.commit(&[append("c2", 0, 1)], 1).await.unwrap();
+    let p = s.process("c1-p").await.unwrap().unwrap();
+    assert_eq!(p.json, "{\"length\":2}");
+    assert_eq!(p.chain, "c1");
+    assert_eq!(s.processes_on("c1").await.unwrap(), std::slice::from_ref(&p));
+    let of = s.processes_of("alice", None, 10).await.unwrap();
+    assert_eq!(
+        of.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["c1-p", "c2-p"]
+    );
+    assert_eq!(
+        s.processes_of("alice", Some("c1-p"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        s.processes_of("mallory", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A process id is bound to its chain: another chain cannot overwrite it.
+    let mut other = append("c3", 0, 1);
+    other.processes[0].id = "c1-p".into();
+    s.commit(&[other], 2).await.unwrap();
+    assert_eq!(s.process("c1-p").await.unwrap().unwrap(), p);
+}
+
+async fn scenarios_are_immutable(s: &impl Store) {
+    assert!(s.put_scenario("s1", "{\"a\":1}", 1).await.unwrap());
+    assert!(!s.put_scenario("s1", "{\"a\":1}", 2).await.unwrap());
+    let err = s.put_scenario("s1", "{\"a\":2}", 3).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(
+        s.scenario("s1").await.unwrap().as_deref(),
+        Some("{\"a\":1}")
+    );
+    assert_eq!(s.scenario("s2").await.unwrap(), None);
+}
+
+async fn identities(s: &impl Store) {
+    assert!(s.put_identity("i1", "{\"v\":1}", 1).await.unwrap());
+    assert!(!s.put_identity("i1", "{\"v\":2}", 2).await.unwrap());
+    assert_eq!(
+        s.identity("i1").await.unwrap().as_deref(),
+        Some("{\"v\":2}")
+    );
+    assert!(s.delete_identity("i1").await.unwrap());
+    assert!(!s.delete_identity("i1").await.unwrap());
+    assert_eq!(s.identity("i1").await.unwrap(), None);
+}
+
+async fn work_queue(s: &impl Store) {
+    let mut a = append("c1", 0, 1);
+    a.work = (0..5)
+        .map(|n| NewWork {
+            kind: if n == 4 { "timer" } else { "deliver" }.into(),
+            chain: "c1".into(),
+            payload: n.to_string(),
+            due_at: 100 + n,
+        })
+        .collect();
+    s.commit(&[a], 1).await.unwrap();
+    // Nothing is due before 100.
+    assert!(
+        s.claim_work("deliver", 99, 10, 1000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let claimed = s.claim_work("deliver", 101, 10, 1000).await.unwrap();
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|w| w.payload.as_str())
+            .collect::<Vec<_>>(),
+        ["0", "1"]
+    );
+    assert!(claimed.iter().all(|w| w.attempts == 1 && w.due_at == 1000));
+    // Claimed rows are leased until 1000; the rest are claimed in due order.
+    let next = s.claim_work("deliver", 500, 1, 1000).await.unwrap();
+    assert_eq!(next[0].payload, "2");
+    s.finish_work(claimed[0].id, "done").await.unwrap();
+    s.finish_work(claimed[1].id, "dead").await.unwrap();
+    // After the lease runs out, unfinished work comes back.
+    let again = s.claim_work("deliver", 1000, 10, 2000).await.unwrap();
+    assert_eq!(
+        again.iter().map(|w| w.payload.as_str()).collect::<Vec<_>>(),
+        ["2", "3"]
+    );
+    assert_eq!(again[0].attempts, 2);
+    let all = s.work_of("c1").await.unwrap();
+    assert_eq!(
+        all.iter().map(|w| w.state.as_str()).collect::<Vec<_>>(),
+        ["done", "dead", "pending", "pending", "pending"]
+    );
+    assert!(s.finish_work(all[0].id, "bogus").await.is_err());
+}
+
+async fn inconsistent_appends_are_refused(s: &impl Store) {
+    let mut a = append("c1", 0, 2);
+    a.events[1].seq = 5;
+    assert!(matches!(
+        s.commit(&[a], 1).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut a = append("c1", 0, 2);
+    a.head.length = 3;
+    assert!(matches!(
+        s.commit(&[a], 1).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut a = append("c1", 0, 2);
+    a.processes[0].chain = "elsewhere".into();
+    assert!(matches!(
+        s.commit(&[a], 1).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.head("c1").await.unwrap(), None);
+}
+
+async fn partial_copies_keep_their_start(s: &impl Store) {
+    let mut a = append("c1", 0, 1);
+    a.head.start = Some((h(90), h(91)));
+    s.commit(&[a], 1).await.unwrap();
+    s.commit(&[append("c1", 1, 1)], 1).await.unwrap();
+    assert_eq!(
+        s.head("c1").await.unwrap().unwrap().start,
+        Some((h(90), h(91)))
+    );
+}
+
+#[tokio::test]
+async fn reopening_keeps_data_and_a_newer_schema_is_refused() {
+    let (store, dir) = sqlite().await;
+    store.commit(&[append("c1", 0, 2)], 1).await.unwrap();
+    store.close().await;
+    let url = format!("sqlite:{}", dir.path().join("node.db").display());
+    let again = SqlStore::open(&url, Durability::Power).await.unwrap();
+    assert_eq!(again.head("c1").await.unwrap().unwrap().length, 2);
+    again
+        .execute("INSERT INTO accord_schema (version, applied_at) VALUES (99, 0)")
+        .await
+        .unwrap();
+    again.close().await;
+    let err = SqlStore::open(&url, Durability::Process).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Schema(m) if m.contains("version 99")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_urls_are_named() {
+    let err = SqlStore::open("mysql://x", Durability::Process)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("mysql://x"), "{err}");
+}
