@@ -232,7 +232,8 @@ impl Chain {
     }
 }
 
-fn next_state(state: &[u8; 32], hash: &[u8; 32]) -> [u8; 32] {
+/// A chain's state after an event: `SHA-256(state before ‖ event hash)`.
+pub fn next_state(state: &[u8; 32], hash: &[u8; 32]) -> [u8; 32] {
     sha256_concat(&[state, hash])
 }
 

@@ -430,6 +430,46 @@ impl Chain {
     }
 }
 
+impl Event {
+    /// One event as a JSON object, in the reference client's layout (as it appears in a
+    /// chain's `events`).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&event_out(self))
+            .unwrap_or_else(|err| unreachable!("event JSON serializes: {err}"))
+    }
+}
+
+/// A chain's JSON from its id, an optional stub and events already in JSON (each as
+/// [`Event::to_json`] writes them): how a node serves a stored chain without decoding it.
+pub fn chain_json<'a>(
+    id: &str,
+    start: Option<&PartialStart>,
+    events: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str("{\"id\":");
+    out.push_str(&serde_json::Value::from(id).to_string());
+    out.push_str(",\"events\":[");
+    let mut first = true;
+    if let Some(start) = start {
+        out.push_str(&format!(
+            "{{\"hash\":\"{}\",\"state\":\"{}\"}}",
+            base58::encode(&start.hash),
+            base58::encode(&start.state)
+        ));
+        first = false;
+    }
+    for event in events {
+        if !first {
+            out.push(',');
+        }
+        out.push_str(event);
+        first = false;
+    }
+    out.push_str("]}");
+    out
+}
+
 impl crate::chain::VerifiedChain {
     /// The chain as JSON, in the reference client's layout.
     pub fn to_json(&self) -> String {

@@ -575,3 +575,27 @@ fn verification_records_every_hash() {
         assert!(event["hash"].is_string(), "{event}");
     }
 }
+
+#[test]
+fn a_chain_assembled_from_event_json_is_the_chain_json() {
+    for version in [Version::V1, Version::V2] {
+        let chain = chain(version, 7);
+        let events: Vec<String> = chain.events().iter().map(|e| e.event().to_json()).collect();
+        let whole = accord_chain::json::chain_json(
+            &chain.id().to_base58(),
+            None,
+            events.iter().map(String::as_str),
+        );
+        assert_eq!(whole, chain.to_json());
+        let partial = chain.partial_after(&chain.events()[2].hash()).unwrap();
+        let tail: Vec<String> = partial.events.iter().map(Event::to_json).collect();
+        assert_eq!(
+            accord_chain::json::chain_json(
+                &partial.id.to_base58(),
+                partial.start.as_ref(),
+                tail.iter().map(String::as_str)
+            ),
+            partial.to_json()
+        );
+    }
+}

@@ -32,6 +32,9 @@ pub enum Kind {
     Deviation,
     /// A deviation accepted (Accord's `urn:accord:v1:deviation-acceptance`).
     Acceptance,
+    /// A node's answer to events the process refused (`…/error/schema.json#`): it lists the
+    /// refused events and why, and changes nothing.
+    Error,
 }
 
 impl Kind {
@@ -49,6 +52,7 @@ impl Kind {
             "process" => Kind::Process,
             "response" => Kind::Response,
             "comment" => Kind::Comment,
+            "error" => Kind::Error,
             _ => return None,
         })
     }
@@ -80,6 +84,8 @@ pub enum Applied {
     Stepped(Vec<Request>),
     /// A comment was logged.
     Comment,
+    /// A node's error event: recorded on the chain, inert for the process.
+    Error,
     /// A deviation was proposed or accepted; `true` when it is now in force.
     Deviation(bool),
     /// The event was refused; nothing changed.
@@ -195,6 +201,11 @@ impl Replay {
     /// Every process on the chain: the main one first, then sub-processes in start order.
     pub fn processes(&self) -> &[Process] {
         &self.processes
+    }
+
+    /// The identities known on the chain.
+    pub fn identities(&self) -> &[Identity] {
+        &self.identities
     }
 
     /// A process by id.
@@ -462,6 +473,7 @@ impl Replay {
                 p.comment(e.signer, body, e.timestamp, e.hash);
                 Ok(Applied::Comment)
             }
+            Kind::Error => Ok(Applied::Error),
         }
     }
 }

@@ -64,6 +64,8 @@ pub struct EventRow {
     pub seq: u64,
     /// The event's hash.
     pub hash: Hash,
+    /// The chain's state after it.
+    pub state: Hash,
     /// Its timestamp (milliseconds since the epoch).
     pub timestamp: u64,
     /// The signer's public key (base58).
@@ -260,6 +262,13 @@ pub trait Store: Send + Sync + 'static {
     /// An identity's JSON.
     fn identity(&self, id: &str)
     -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Identities as (id, JSON), ordered by id, after `after`.
+    fn identities(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
 
     /// Removes an identity; `Ok(false)` when there was none.
     fn delete_identity(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;

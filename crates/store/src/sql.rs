@@ -92,6 +92,7 @@ fn event_of(row: &AnyRow) -> Result<EventRow, StoreError> {
     Ok(EventRow {
         seq: uint(row, "seq")?,
         hash: hash(row, "hash")?,
+        state: hash(row, "state")?,
         timestamp: uint(row, "timestamp")?,
         signer: row.try_get("signer").map_err(db)?,
         json: row.try_get("json").map_err(db)?,
@@ -298,11 +299,12 @@ impl SqlStore {
             }
             for e in &a.events {
                 sqlx::query(
-                    "INSERT INTO events (chain_id, seq, hash, timestamp, signer, json) VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO events (chain_id, seq, hash, state, timestamp, signer, json) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(&h.chain)
                 .bind(int(e.seq))
                 .bind(e.hash.to_vec())
+                .bind(e.state.to_vec())
                 .bind(int(e.timestamp))
                 .bind(&e.signer)
                 .bind(&e.json)
@@ -364,7 +366,7 @@ impl Store for SqlStore {
         limit: u32,
     ) -> Result<Vec<EventRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, hash, timestamp, signer, json FROM events WHERE chain_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+            "SELECT seq, hash, state, timestamp, signer, json FROM events WHERE chain_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
         )
         .bind(chain)
         .bind(int(from))
@@ -520,6 +522,23 @@ impl Store for SqlStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db)
+    }
+
+    async fn identities(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, json FROM identities WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after.unwrap_or(""))
+                .bind(page(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id").map_err(db)?, r.try_get("json").map_err(db)?)))
+            .collect()
     }
 
     async fn delete_identity(&self, id: &str) -> Result<bool, StoreError> {

@@ -21,6 +21,7 @@ fn event(seq: u64) -> EventRow {
             hash[..8].copy_from_slice(&seq.to_be_bytes());
             hash
         },
+        state: h(7),
         timestamp: 1_700_000_000_000 + seq,
         signer: "signer".into(),
         json: format!("{{\"n\":{seq}}}"),
@@ -228,7 +229,10 @@ async fn processes_replace_and_list(s: &impl Store) {
     let p = s.process("c1-p").await.unwrap().unwrap();
     assert_eq!(p.json, "{\"length\":2}");
     assert_eq!(p.chain, "c1");
-    assert_eq!(s.processes_on("c1").await.unwrap(), std::slice::from_ref(&p));
+    assert_eq!(
+        s.processes_on("c1").await.unwrap(),
+        std::slice::from_ref(&p)
+    );
     let of = s.processes_of("alice", None, 10).await.unwrap();
     assert_eq!(
         of.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
@@ -273,6 +277,16 @@ async fn identities(s: &impl Store) {
         s.identity("i1").await.unwrap().as_deref(),
         Some("{\"v\":2}")
     );
+    s.put_identity("i0", "{}", 3).await.unwrap();
+    let all = s.identities(None, 10).await.unwrap();
+    assert_eq!(
+        all,
+        [
+            ("i0".to_string(), "{}".to_string()),
+            ("i1".into(), "{\"v\":2}".into())
+        ]
+    );
+    assert_eq!(s.identities(Some("i0"), 10).await.unwrap().len(), 1);
     assert!(s.delete_identity("i1").await.unwrap());
     assert!(!s.delete_identity("i1").await.unwrap());
     assert_eq!(s.identity("i1").await.unwrap(), None);

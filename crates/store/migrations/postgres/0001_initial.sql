@@ -14,6 +14,7 @@ CREATE TABLE events (
     chain_id  TEXT COLLATE "C" NOT NULL,
     seq       BIGINT NOT NULL,
     hash      BYTEA NOT NULL,
+    state     BYTEA NOT NULL,
     timestamp BIGINT NOT NULL,
     signer    TEXT COLLATE "C" NOT NULL,
     json      TEXT COLLATE "C" NOT NULL,

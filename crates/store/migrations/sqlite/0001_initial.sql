@@ -14,6 +14,7 @@ CREATE TABLE events (
     chain_id  TEXT NOT NULL,
     seq       INTEGER NOT NULL,
     hash      BLOB NOT NULL,
+    state     BLOB NOT NULL,
     timestamp INTEGER NOT NULL,
     signer    TEXT NOT NULL,
     json      TEXT NOT NULL,

@@ -1,0 +1,995 @@
+//! The HTTP API. Every route is declared once, with its OpenAPI description, and the router
+//! and `/openapi.json` are both built from those declarations (`utoipa-axum`), so they cannot
+//! drift apart.
+//!
+//! Access rule: a chain, its events and its processes are served only to its parties (keys of
+//! its identities and signers of its events), this node's key and configured administrators.
+//! Anyone else gets the same 404 as for a chain that does not exist.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use accord_chain::{Chain, PartialStart};
+use accord_crypto::{KeyPair, base58};
+use accord_store::{SqlStore, Store};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{self, Caller, RateLimiter};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::pipeline::{Outcome, Pipeline};
+use crate::problem::{Problem, parse_json};
+
+/// What every handler shares.
+pub struct App {
+    /// The store.
+    pub store: Arc<SqlStore>,
+    /// The event pipeline.
+    pub pipeline: Pipeline,
+    /// This node's key.
+    pub key: Arc<KeyPair>,
+    /// This node's key, base58.
+    pub node_key: String,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The rate limiter.
+    pub limiter: RateLimiter,
+    /// Keys allowed everything: this node's and the configured administrators'.
+    pub admins: HashSet<String>,
+    /// Keys of identities registered on this node: they may start chains here.
+    pub registered: RwLock<HashSet<String>>,
+}
+
+impl App {
+    fn is_admin(&self, key: &str) -> bool {
+        self.admins.contains(key)
+    }
+
+    fn is_registered(&self, key: &str) -> bool {
+        self.is_admin(key)
+            || self
+                .registered
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(key)
+    }
+
+    /// Whether `key` may read a chain (it exists and the key is a party, or an admin).
+    async fn may_read(&self, chain: &str, key: &str) -> Result<bool, Problem> {
+        if self.is_admin(key) {
+            return Ok(self.store.head(chain).await?.is_some());
+        }
+        Ok(self.store.is_party(chain, key).await?)
+    }
+}
+
+type Shared = State<Arc<App>>;
+
+/// A request whose signature verified, with its body.
+pub struct Signed {
+    /// Who signed it.
+    pub caller: Caller,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl FromRequest<Arc<App>> for Signed {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let limit = app.config.body_limit;
+        if let Some(length) = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            && length > limit
+        {
+            return Err(Problem::too_large(limit));
+        }
+        let body = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| Problem::too_large(limit))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let caller = auth::authenticate(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &body,
+            now,
+            app.config.max_clock_skew as i64,
+        )?;
+        if let Err(wait) = app.limiter.check(&caller.key, Instant::now()) {
+            app.metrics.requests_limited.fetch_add(1, Ordering::Relaxed);
+            return Err(Problem::rate_limited(wait));
+        }
+        Ok(Signed { caller, body })
+    }
+}
+
+/// JSON with a status.
+fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Raw JSON text with a status.
+fn raw_json(status: StatusCode, text: String) -> Response {
+    let mut response = (status, text).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn not_found(what: &str, id: &str) -> Problem {
+    Problem::not_found(format!("no {what} {id} that this key may see"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health, metrics, the document
+
+/// The node is up.
+#[utoipa::path(get, path = "/healthz", tag = "node", responses((status = 200, description = "The process is running", body = Value)))]
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, &json!({"status": "ok"}))
+}
+
+/// The node can take requests: its database answers.
+#[utoipa::path(get, path = "/readyz", tag = "node", responses(
+    (status = 200, description = "Ready", body = Value),
+    (status = 503, description = "The database does not answer", body = Value)))]
+async fn readyz(State(app): Shared) -> Response {
+    match app.store.head("").await {
+        Ok(_) => json_response(
+            StatusCode::OK,
+            &json!({"status": "ready", "node": app.node_key}),
+        ),
+        Err(e) => {
+            Problem::unavailable(format!("the database does not answer: {e}")).into_response()
+        }
+    }
+}
+
+/// Metrics in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "node", responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
+async fn metrics(State(app): Shared) -> Response {
+    let mut response = app.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event chains
+
+/// Paging of a listing.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Start after this id.
+    pub after: Option<String>,
+    /// At most this many (1–1000, default 100).
+    pub limit: Option<u32>,
+}
+
+/// Paging of a chain's events.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Events after the one with this hash (base58); the chain's initial hash or nothing for
+    /// all.
+    pub after: Option<String>,
+    /// From this position (0 is the first event this node holds).
+    pub from: Option<u64>,
+    /// At most this many (1–1000, default 1000).
+    pub limit: Option<u32>,
+}
+
+/// A chain in a listing.
+#[derive(Serialize, ToSchema)]
+pub struct ChainSummary {
+    /// The chain id.
+    pub id: String,
+    /// Events held.
+    pub length: u64,
+    /// The hash the next event must name.
+    pub tip: String,
+}
+
+/// A page of chains.
+#[derive(Serialize, ToSchema)]
+pub struct ChainList {
+    /// The chains.
+    pub chains: Vec<ChainSummary>,
+    /// The `after` for the next page, when there may be one.
+    pub next: Option<String>,
+}
+
+/// Add events to a chain (or start one): the event pipeline.
+///
+/// The body is a chain in the reference client's JSON (`{"id", "events": […]}`), whole or
+/// partial (starting with a `{"hash", "state"}` stub). Events the node holds already are
+/// skipped; the rest must extend the chain's tip. Events the process refuses are kept and
+/// answered by an error event this node signs.
+#[utoipa::path(post, path = "/event-chains", tag = "event chains",
+    request_body(content = Value, description = "A chain in the reference JSON layout", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored (see `refused` for events the process refused)", body = Outcome),
+        (status = 400, description = "Malformed JSON or an invalid chain", body = Value, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed", body = Value, content_type = "application/problem+json"),
+        (status = 403, description = "The signer may not add to this chain", body = Value, content_type = "application/problem+json"),
+        (status = 409, description = "A fork, missing events, or an unknown chain sent partially", body = Value, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the limit", body = Value, content_type = "application/problem+json")))]
+async fn post_event_chain(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
+    let outcome = submit(&app, &signed.caller, &signed.body).await?;
+    Ok(json_response(StatusCode::OK, &outcome))
+}
+
+/// Decodes, verifies, authorizes and queues a chain.
+async fn submit(app: &App, caller: &Caller, body: &[u8]) -> Result<Outcome, Problem> {
+    let chain = Chain::from_json(body).map_err(|e| {
+        let mut p = Problem::bad_json(e.to_string());
+        if e.line > 0 {
+            p = p.with("line", e.line).with("column", e.column);
+        }
+        if !e.path.is_empty() {
+            p = p.with("path", e.path.clone());
+        }
+        p
+    })?;
+    let id = chain.id.to_base58();
+    let exists = app.store.head(&id).await?.is_some();
+    if exists {
+        if !app.may_read(&id, &caller.key).await? {
+            return Err(Problem::forbidden(format!(
+                "key {} is not a party to chain {id}",
+                caller.key
+            )));
+        }
+    } else if !app.is_registered(&caller.key) {
+        return Err(Problem::forbidden(format!(
+            "key {} may not start chains on this node: register an identity with this key first (POST /identities)",
+            caller.key
+        )));
+    }
+    // Verify off the writer: hashes, links and signatures, in batches.
+    let verified = tokio::task::spawn_blocking(move || chain.verify())
+        .await
+        .map_err(|e| Problem::internal(format!("verification task failed: {e}")))?
+        .map_err(|invalid| {
+            let problems: Vec<Value> = invalid
+                .report
+                .problems
+                .iter()
+                .map(|p| Value::from(p.to_string()))
+                .collect();
+            Problem::invalid(format!("the chain is not valid: {}", invalid.report))
+                .with("problems", problems)
+        })?;
+    app.pipeline.submit(verified, caller.key.clone()).await
+}
+
+/// A chain's head.
+#[derive(Serialize, ToSchema)]
+pub struct ChainHead {
+    /// The chain id.
+    pub id: String,
+    /// Events held.
+    pub length: u64,
+    /// The hash the next event must name as `previous`.
+    pub tip: String,
+    /// The chain's state after its last event (for the stub of a partial chain).
+    pub state: String,
+}
+
+/// Where a chain stands: what a new event must link to.
+#[utoipa::path(get, path = "/event-chains/{id}/head", tag = "event chains",
+    params(("id" = String, Path, description = "The chain id (base58)")),
+    responses((status = 200, description = "The head", body = ChainHead),
+        (status = 404, description = "No such chain this key may see", body = Value, content_type = "application/problem+json")))]
+async fn get_head(
+    State(app): Shared,
+    Path(id): Path<String>,
+    signed: Signed,
+) -> Result<Response, Problem> {
+    if !app.may_read(&id, &signed.caller.key).await? {
+        return Err(not_found("chain", &id));
+    }
+    let head = app
+        .store
+        .head(&id)
+        .await?
+        .ok_or_else(|| not_found("chain", &id))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &ChainHead {
+            id,
+            length: head.length,
+            tip: base58::encode(&head.tip),
+            state: base58::encode(&head.state),
+        },
+    ))
+}
+
+/// The chains this key is a party to.
+#[utoipa::path(get, path = "/event-chains", tag = "event chains", params(ListQuery),
+    responses((status = 200, description = "A page of chains", body = ChainList),
+        (status = 401, description = "Not signed", body = Value, content_type = "application/problem+json")))]
+async fn list_event_chains(
+    State(app): Shared,
+    Query(q): Query<ListQuery>,
+    signed: Signed,
+) -> Result<Response, Problem> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let heads = app
+        .store
+        .chains_of(&signed.caller.key, q.after.as_deref(), limit)
+        .await?;
+    let next = (heads.len() == limit as usize)
+        .then(|| heads.last().map(|h| h.chain.clone()))
+        .flatten();
+    Ok(json_response(
+        StatusCode::OK,
+        &ChainList {
+            chains: heads
+                .into_iter()
+                .map(|h| ChainSummary {
+                    id: h.chain,
+                    length: h.length,
+                    tip: base58::encode(&h.tip),
+                })
+                .collect(),
+            next,
+        },
+    ))
+}
+
+/// A chain (a page of its events) in the reference client's JSON layout.
+///
+/// Up to 1,000 events a page. A page that does not start at the chain's first event starts
+/// with a `{"hash", "state"}` stub, so every page is a valid partial chain. `Link: <…>;
+/// rel="next"` points to the next page.
+#[utoipa::path(get, path = "/event-chains/{id}", tag = "event chains",
+    params(("id" = String, Path, description = "The chain id (base58)"), EventsQuery),
+    responses((status = 200, description = "The chain", body = Value),
+        (status = 404, description = "No such chain this key may see", body = Value, content_type = "application/problem+json")))]
+async fn get_event_chain(
+    State(app): Shared,
+    Path(id): Path<String>,
+    Query(q): Query<EventsQuery>,
+    signed: Signed,
+) -> Result<Response, Problem> {
+    chain_page(&app, &id, &q, &signed.caller).await
+}
+
+/// The events of a chain after a given one, as a partial chain (for catching up).
+#[utoipa::path(get, path = "/event-chains/{id}/events", tag = "event chains",
+    params(("id" = String, Path, description = "The chain id (base58)"), EventsQuery),
+    responses((status = 200, description = "The events after `after`, as a partial chain", body = Value),
+        (status = 404, description = "No such chain or event this key may see", body = Value, content_type = "application/problem+json")))]
+async fn get_events(
+    State(app): Shared,
+    Path(id): Path<String>,
+    Query(q): Query<EventsQuery>,
+    signed: Signed,
+) -> Result<Response, Problem> {
+    chain_page(&app, &id, &q, &signed.caller).await
+}
+
+async fn chain_page(
+    app: &App,
+    id: &str,
+    q: &EventsQuery,
+    caller: &Caller,
+) -> Result<Response, Problem> {
+    if !app.may_read(id, &caller.key).await? {
+        return Err(not_found("chain", id));
+    }
+    let Some(head) = app.store.head(id).await? else {
+        return Err(not_found("chain", id));
+    };
+    let limit = q.limit.unwrap_or(1000).clamp(1, 1000);
+    let own_start = head.start.map(|(hash, state)| PartialStart { hash, state });
+    let from = match (&q.after, q.from) {
+        (Some(_), Some(_)) => {
+            return Err(Problem::invalid("give `after` or `from`, not both"));
+        }
+        (Some(after), None) => {
+            let hash: [u8; 32] = base58::decode(after)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    Problem::invalid(format!("`after` is not a base58 event hash: {after:?}"))
+                })?;
+            let chain_id: accord_chain::ChainId = id
+                .parse()
+                .map_err(|e| Problem::invalid(format!("chain id {id}: {e}")))?;
+            let start_hash = own_start.map_or_else(|| chain_id.initial_hash(), |s| s.hash);
+            if hash == start_hash {
+                0
+            } else {
+                app.store
+                    .find_event(id, &hash)
+                    .await?
+                    .map(|seq| seq + 1)
+                    .ok_or_else(|| not_found("event", after))?
+            }
+        }
+        (None, from) => from.unwrap_or(0),
+    };
+    let rows = if from < head.length {
+        app.store.events(id, from, limit).await?
+    } else {
+        Vec::new()
+    };
+    // The stub: where this page continues from.
+    let stub = if from == 0 {
+        own_start
+    } else if from <= head.length {
+        let before = app.store.events(id, from - 1, 1).await?;
+        before.first().map(|e| PartialStart {
+            hash: e.hash,
+            state: e.state,
+        })
+    } else {
+        return Err(Problem::invalid(format!(
+            "`from` is {from}, past the chain's {} events",
+            head.length
+        )));
+    };
+    let next = from + rows.len() as u64;
+    let text =
+        accord_chain::json::chain_json(id, stub.as_ref(), rows.iter().map(|r| r.json.as_str()));
+    let mut response = raw_json(StatusCode::OK, text);
+    if next < head.length
+        && let Ok(link) = HeaderValue::from_str(&format!(
+            "</event-chains/{id}?from={next}&limit={limit}>; rel=\"next\""
+        ))
+    {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    if let Ok(total) = HeaderValue::from_str(&head.length.to_string()) {
+        response.headers_mut().insert("x-total-count", total);
+    }
+    Ok(response)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+/// A stored scenario.
+#[derive(Serialize, ToSchema)]
+pub struct ScenarioStored {
+    /// Its id.
+    pub id: String,
+    /// Whether it was new to this node.
+    pub created: bool,
+    /// Warnings found when checking it.
+    pub warnings: Vec<Value>,
+}
+
+fn diagnostic_json(d: &accord_scenario::Diagnostic) -> Value {
+    json!({
+        "severity": match d.severity { accord_scenario::Severity::Error => "error", accord_scenario::Severity::Warning => "warning" },
+        "pointer": d.pointer,
+        "code": d.code,
+        "message": d.message,
+    })
+}
+
+/// Store a scenario (JSON, or YAML with `Content-Type: application/yaml`) after checking it.
+///
+/// A scenario with errors is refused with every diagnostic (severity, JSON pointer, code,
+/// message) in the problem body. A scenario without an `id` is stored under the base58
+/// SHA-256 of its JSON.
+#[utoipa::path(post, path = "/scenarios", tag = "scenarios",
+    request_body(content = Value, description = "A Live Contracts scenario", content_type = "application/json"),
+    responses(
+        (status = 201, description = "Stored", body = ScenarioStored),
+        (status = 200, description = "The same scenario was stored already", body = ScenarioStored),
+        (status = 409, description = "A different scenario has this id", body = Value, content_type = "application/problem+json"),
+        (status = 422, description = "The scenario has errors", body = Value, content_type = "application/problem+json")))]
+async fn post_scenario(State(app): Shared, req: Request) -> Result<Response, Problem> {
+    let yaml = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("yaml"));
+    let signed = Signed::from_request(req, &app).await?;
+    if !app.is_registered(&signed.caller.key) {
+        return Err(Problem::forbidden(format!(
+            "key {} may not store scenarios on this node: register an identity with this key first",
+            signed.caller.key
+        )));
+    }
+    let text = std::str::from_utf8(&signed.body)
+        .map_err(|e| Problem::bad_json(format!("the body is not UTF-8: {e}")))?;
+    let format = if yaml {
+        accord_scenario::Format::Yaml
+    } else {
+        accord_scenario::Format::Json
+    };
+    let value =
+        accord_scenario::doc::parse(text, format).map_err(|e| Problem::bad_json(e.to_string()))?;
+    let checked = accord_scenario::check_value(&value);
+    let diagnostics: Vec<Value> = checked.diagnostics.iter().map(diagnostic_json).collect();
+    let Some(scenario) = checked.scenario else {
+        let errors = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == accord_scenario::Severity::Error)
+            .count();
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-scenario",
+            "The scenario has errors",
+            format!("the scenario has {errors} error(s); see `diagnostics`"),
+        )
+        .with("diagnostics", diagnostics));
+    };
+    let json = value.to_string();
+    let id = scenario
+        .id
+        .clone()
+        .unwrap_or_else(|| base58::encode(&accord_crypto::hash::sha256(json.as_bytes())));
+    let created = app.store.put_scenario(&id, &json, now_ms()).await?;
+    Ok(json_response(
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        &ScenarioStored {
+            id,
+            created,
+            warnings: diagnostics,
+        },
+    ))
+}
+
+/// A stored scenario.
+#[utoipa::path(get, path = "/scenarios/{id}", tag = "scenarios",
+    params(("id" = String, Path, description = "The scenario id")),
+    responses((status = 200, description = "The scenario", body = Value),
+        (status = 404, description = "No such scenario", body = Value, content_type = "application/problem+json")))]
+async fn get_scenario(
+    State(app): Shared,
+    Path(id): Path<String>,
+    _signed: Signed,
+) -> Result<Response, Problem> {
+    match app.store.scenario(&id).await? {
+        Some(json) => Ok(raw_json(StatusCode::OK, json)),
+        None => Err(Problem::not_found(format!("no scenario {id}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/// A process in a listing.
+#[derive(Serialize, ToSchema)]
+pub struct ProcessSummary {
+    /// The process id.
+    pub id: String,
+    /// Its chain.
+    pub chain: String,
+    /// Its title.
+    pub title: Value,
+    /// Its scenario's id.
+    pub scenario: Value,
+    /// The state it is in.
+    pub state: Value,
+}
+
+/// A page of processes.
+#[derive(Serialize, ToSchema)]
+pub struct ProcessList {
+    /// The processes.
+    pub processes: Vec<ProcessSummary>,
+    /// The `after` for the next page, when there may be one.
+    pub next: Option<String>,
+}
+
+/// The processes on chains this key is a party to.
+#[utoipa::path(get, path = "/processes", tag = "processes", params(ListQuery),
+    responses((status = 200, description = "A page of processes", body = ProcessList)))]
+async fn list_processes(
+    State(app): Shared,
+    Query(q): Query<ListQuery>,
+    signed: Signed,
+) -> Result<Response, Problem> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = app
+        .store
+        .processes_of(&signed.caller.key, q.after.as_deref(), limit)
+        .await?;
+    let next = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| r.id.clone()))
+        .flatten();
+    let processes = rows
+        .into_iter()
+        .map(|r| {
+            let v: Value = serde_json::from_str(&r.json).unwrap_or(Value::Null);
+            ProcessSummary {
+                id: r.id,
+                chain: r.chain,
+                title: v.get("title").cloned().unwrap_or(Value::Null),
+                scenario: v
+                    .get("scenario")
+                    .map(|s| s.get("id").cloned().unwrap_or_else(|| s.clone()))
+                    .unwrap_or(Value::Null),
+                state: v
+                    .get("current")
+                    .and_then(|c| c.get("key"))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            }
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &ProcessList { processes, next },
+    ))
+}
+
+/// Loads a process's projection for a caller who may see it.
+async fn readable_process(
+    app: &App,
+    id: &str,
+    caller: &Caller,
+) -> Result<accord_store::ProcessRow, Problem> {
+    let row = app
+        .store
+        .process(id)
+        .await?
+        .ok_or_else(|| not_found("process", id))?;
+    if !app.may_read(&row.chain, &caller.key).await? {
+        return Err(not_found("process", id));
+    }
+    Ok(row)
+}
+
+/// A process's projection (canonical JSON).
+#[utoipa::path(get, path = "/processes/{id}", tag = "processes",
+    params(("id" = String, Path, description = "The process id")),
+    responses((status = 200, description = "The projection", body = Value),
+        (status = 404, description = "No such process this key may see", body = Value, content_type = "application/problem+json")))]
+async fn get_process(
+    State(app): Shared,
+    Path(id): Path<String>,
+    signed: Signed,
+) -> Result<Response, Problem> {
+    let row = readable_process(&app, &id, &signed.caller).await?;
+    Ok(raw_json(StatusCode::OK, row.json))
+}
+
+/// What may happen next in a process: the state, the actions open to each actor, and the
+/// expected path.
+#[utoipa::path(get, path = "/processes/{id}/next", tag = "processes",
+    params(("id" = String, Path, description = "The process id")),
+    responses((status = 200, description = "Open actions by actor", body = Value),
+        (status = 404, description = "No such process this key may see", body = Value, content_type = "application/problem+json")))]
+async fn get_next(
+    State(app): Shared,
+    Path(id): Path<String>,
+    signed: Signed,
+) -> Result<Response, Problem> {
+    let row = readable_process(&app, &id, &signed.caller).await?;
+    let v: Value = serde_json::from_str(&row.json)
+        .map_err(|e| Problem::internal(format!("stored projection of {id}: {e}")))?;
+    let current = v.get("current").cloned().unwrap_or(Value::Null);
+    let mut by_actor: Map<String, Value> = Map::new();
+    for open in current
+        .get("actions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let action = open.get("action").cloned().unwrap_or(Value::Null);
+        for actor in open
+            .get("actors")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(actor) = actor.as_str() {
+                let list = by_actor
+                    .entry(actor.to_string())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(list) = list {
+                    list.push(action.clone());
+                }
+            }
+        }
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "id": id,
+            "chain": row.chain,
+            "state": current.get("key").cloned().unwrap_or(Value::Null),
+            "finished": v.get("current").and_then(|c| c.get("key")).and_then(Value::as_str).is_some_and(|k| k.starts_with(':')),
+            "actions": by_actor,
+            "next": v.get("next").cloned().unwrap_or(Value::Null),
+        }),
+    ))
+}
+
+/// Respond to an action: a partial chain holding the response event, signed by its actor.
+///
+/// The same pipeline as `POST /event-chains`, restricted to the process's chain; when the
+/// process refuses the response the answer is a 422 problem naming the reason and the error
+/// event this node added.
+#[utoipa::path(post, path = "/processes/{id}/responses", tag = "processes",
+    params(("id" = String, Path, description = "The process id")),
+    request_body(content = Value, description = "A partial chain with the response event", content_type = "application/json"),
+    responses((status = 200, description = "Applied", body = Outcome),
+        (status = 404, description = "No such process this key may see", body = Value, content_type = "application/problem+json"),
+        (status = 422, description = "The process refused the response", body = Value, content_type = "application/problem+json")))]
+async fn post_response(
+    State(app): Shared,
+    Path(id): Path<String>,
+    signed: Signed,
+) -> Result<Response, Problem> {
+    let row = readable_process(&app, &id, &signed.caller).await?;
+    let body = parse_json(&signed.body)?;
+    let chain = body.get("id").and_then(Value::as_str).unwrap_or("");
+    if chain != row.chain {
+        return Err(Problem::invalid(format!(
+            "process {id} is on chain {}, but the body is a chain {chain:?}",
+            row.chain
+        )));
+    }
+    let outcome = submit(&app, &signed.caller, &signed.body).await?;
+    if let Some(first) = outcome.refused.first() {
+        return Err(Problem::refused(first.reason.clone())
+            .with(
+                "refused",
+                serde_json::to_value(&outcome.refused).unwrap_or(Value::Null),
+            )
+            .with(
+                "errorEvent",
+                outcome.error_event.clone().map_or(Value::Null, Value::from),
+            ));
+    }
+    Ok(json_response(StatusCode::OK, &outcome))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identities
+
+/// Register an identity on this node (`{"id", "signkeys": {"user": key, …}, …}`, the Live
+/// Contracts identity document). A key may register an identity that holds it; administrators
+/// may register any.
+#[utoipa::path(post, path = "/identities", tag = "identities",
+    request_body(content = Value, description = "An identity", content_type = "application/json"),
+    responses((status = 201, description = "Registered", body = Value),
+        (status = 200, description = "Replaced", body = Value),
+        (status = 400, description = "Not an identity", body = Value, content_type = "application/problem+json"),
+        (status = 403, description = "The signer holds no key of the identity", body = Value, content_type = "application/problem+json")))]
+async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
+    let body = parse_json(&signed.body)?;
+    let id = body
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Problem::invalid("`id` must be a non-empty string"))?
+        .to_string();
+    let keys = identity_keys(&body)?;
+    if keys.is_empty() {
+        return Err(Problem::invalid(
+            "`signkeys` must hold at least one base58 ed25519 key",
+        ));
+    }
+    let own = keys.contains(&signed.caller.key);
+    if !own && !app.is_admin(&signed.caller.key) {
+        return Err(Problem::forbidden(format!(
+            "key {} is not one of identity {id}'s keys",
+            signed.caller.key
+        )));
+    }
+    if let Some(old) = app.store.identity(&id).await? {
+        let old: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
+        let old_keys = identity_keys(&old).unwrap_or_default();
+        if !old_keys.contains(&signed.caller.key) && !app.is_admin(&signed.caller.key) {
+            return Err(Problem::forbidden(format!(
+                "identity {id} exists; only one of its keys may change it"
+            )));
+        }
+    }
+    let created = app
+        .store
+        .put_identity(&id, &body.to_string(), now_ms())
+        .await?;
+    app.registered
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend(keys);
+    Ok(json_response(
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        &body,
+    ))
+}
+
+/// The base58 keys of an identity document's `signkeys`, each checked.
+fn identity_keys(body: &Value) -> Result<HashSet<String>, Problem> {
+    let mut keys = HashSet::new();
+    match body.get("signkeys") {
+        Some(Value::Object(m)) => {
+            for (role, key) in m {
+                let key = key.as_str().ok_or_else(|| {
+                    Problem::invalid(format!("`signkeys.{role}` must be a base58 public key"))
+                })?;
+                if base58::decode(key).ok().is_none_or(|k| k.len() != 32) {
+                    return Err(Problem::invalid(format!(
+                        "`signkeys.{role}` is not a base58 ed25519 public key: {key:?}"
+                    )));
+                }
+                keys.insert(key.to_string());
+            }
+        }
+        None | Some(Value::Null) => {}
+        Some(_) => {
+            return Err(Problem::invalid(
+                "`signkeys` must be an object of keys by role",
+            ));
+        }
+    }
+    Ok(keys)
+}
+
+/// An identity registered on this node.
+#[utoipa::path(get, path = "/identities/{id}", tag = "identities",
+    params(("id" = String, Path, description = "The identity id")),
+    responses((status = 200, description = "The identity", body = Value),
+        (status = 404, description = "No such identity", body = Value, content_type = "application/problem+json")))]
+async fn get_identity(
+    State(app): Shared,
+    Path(id): Path<String>,
+    _signed: Signed,
+) -> Result<Response, Problem> {
+    match app.store.identity(&id).await? {
+        Some(json) => Ok(raw_json(StatusCode::OK, json)),
+        None => Err(Problem::not_found(format!("no identity {id}"))),
+    }
+}
+
+/// Remove an identity from this node (by one of its keys, or an administrator).
+#[utoipa::path(delete, path = "/identities/{id}", tag = "identities",
+    params(("id" = String, Path, description = "The identity id")),
+    responses((status = 204, description = "Removed"),
+        (status = 403, description = "The signer holds no key of the identity", body = Value, content_type = "application/problem+json"),
+        (status = 404, description = "No such identity", body = Value, content_type = "application/problem+json")))]
+async fn delete_identity(
+    State(app): Shared,
+    Path(id): Path<String>,
+    signed: Signed,
+) -> Result<Response, Problem> {
+    let Some(old) = app.store.identity(&id).await? else {
+        return Err(Problem::not_found(format!("no identity {id}")));
+    };
+    let old: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
+    let keys = identity_keys(&old).unwrap_or_default();
+    if !keys.contains(&signed.caller.key) && !app.is_admin(&signed.caller.key) {
+        return Err(Problem::forbidden(format!(
+            "key {} is not one of identity {id}'s keys",
+            signed.caller.key
+        )));
+    }
+    app.store.delete_identity(&id).await?;
+    let mut registered = app.registered.write().unwrap_or_else(|e| e.into_inner());
+    for k in keys {
+        registered.remove(&k);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The router and the document
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Accord node",
+        description = "Event chains, scenarios, processes and identities of one Accord node. Requests are signed with HTTP Message Signatures (RFC 9421, ed25519; keyid = the base58 public key) or a draft-cavage `Signature`; errors are RFC 9457 problem documents."
+    ),
+    tags(
+        (name = "event chains", description = "Chains of signed events and the event pipeline"),
+        (name = "scenarios", description = "Scenarios stored on this node"),
+        (name = "processes", description = "Projections of processes"),
+        (name = "identities", description = "Identities registered on this node"),
+        (name = "node", description = "Health and metrics")
+    )
+)]
+struct ApiDoc;
+
+/// Every route, with its description.
+fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(post_event_chain, list_event_chains))
+        .routes(routes!(get_event_chain))
+        .routes(routes!(get_events))
+        .routes(routes!(get_head))
+        .routes(routes!(post_scenario))
+        .routes(routes!(get_scenario))
+        .routes(routes!(list_processes))
+        .routes(routes!(get_process))
+        .routes(routes!(get_next))
+        .routes(routes!(post_response))
+        .routes(routes!(post_identity))
+        .routes(routes!(get_identity, delete_identity))
+}
+
+/// The OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// The router and the OpenAPI document, built from the same declarations.
+pub fn router(app: Arc<App>) -> (axum::Router, utoipa::openapi::OpenApi) {
+    let (router, doc) = routes().with_state(app.clone()).split_for_parts();
+    let text = doc.to_pretty_json().unwrap_or_default();
+    let metrics = app.metrics.clone();
+    let router = router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { raw_json(StatusCode::OK, text) }),
+        )
+        .fallback(|| async { Problem::not_found("no such endpoint").into_response() })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this endpoint does not take that method",
+            )
+            .into_response()
+        })
+        .layer(axum::middleware::map_response(move |response: Response| {
+            let metrics = metrics.clone();
+            async move {
+                if response.status().is_client_error() {
+                    metrics.requests_rejected.fetch_add(1, Ordering::Relaxed);
+                }
+                response
+            }
+        }));
+    (router, doc)
+}

@@ -1,0 +1,257 @@
+//! A client for a node's API that signs every request (RFC 9421, ed25519, `keyid` = the base58
+//! public key; `content-digest` over the body): what the CLI, the tests and the benchmark use.
+
+use std::sync::Arc;
+
+use accord_crypto::{KeyPair, KeyType};
+use serde_json::Value;
+
+use crate::auth::httpsig;
+
+/// What a request to a node came back with, when it was not a success.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The node could not be reached, or the answer could not be read.
+    #[error("cannot reach the node at {url}: {message}")]
+    Transport {
+        /// Where.
+        url: String,
+        /// What happened.
+        message: String,
+    },
+    /// The node answered with a problem (RFC 9457).
+    #[error("{status}: {detail}")]
+    Problem {
+        /// The HTTP status.
+        status: u16,
+        /// The problem's `detail` (or the body, when it is not a problem document).
+        detail: String,
+        /// The whole problem document.
+        body: Value,
+    },
+    /// The key cannot sign requests.
+    #[error("{0}")]
+    Key(String),
+}
+
+impl ClientError {
+    /// The problem's `type` URN, when the node answered with one.
+    pub fn kind(&self) -> Option<&str> {
+        match self {
+            ClientError::Problem { body, .. } => body.get("type").and_then(Value::as_str),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the node answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Problem { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// An answer: status, headers and body.
+#[derive(Debug)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body as JSON.
+    pub fn json(&self) -> Result<Value, ClientError> {
+        serde_json::from_slice(&self.body).map_err(|e| ClientError::Transport {
+            url: String::new(),
+            message: format!("the answer is not JSON: {e}"),
+        })
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A signing client for one node.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    key: Arc<ed25519_dalek::SigningKey>,
+    key_id: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for the node at `base` (e.g. `http://127.0.0.1:4000`) signing with `key`.
+    pub fn new(base: &str, key: &KeyPair) -> Result<Client, ClientError> {
+        if key.key_type() != KeyType::Ed25519 {
+            return Err(ClientError::Key(format!(
+                "requests are signed with ed25519 keys; this key is {}",
+                key.key_type().name()
+            )));
+        }
+        let bytes = key.private_key_bytes();
+        let seed: [u8; 32] = bytes
+            .get(..32)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| ClientError::Key("the ed25519 key has no seed".into()))?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| ClientError::Transport {
+                url: base.into(),
+                message: e.to_string(),
+            })?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            key: Arc::new(ed25519_dalek::SigningKey::from_bytes(&seed)),
+            key_id: key.public_key().to_base58(),
+            http,
+        })
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a signed request; `target` is the path with its query.
+    pub async fn send(
+        &self,
+        method: &str,
+        target: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Answer, ClientError> {
+        let url = format!("{}{target}", self.base);
+        let transport = |message: String| ClientError::Transport {
+            url: url.clone(),
+            message,
+        };
+        let parsed = reqwest::Url::parse(&url).map_err(|e| transport(e.to_string()))?;
+        let authority = match parsed.port() {
+            Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or("")),
+            None => parsed.host_str().unwrap_or("").to_string(),
+        };
+        let (content_type, bytes) = body.unwrap_or(("", Vec::new()));
+        let mut headers: Vec<(String, String)> = Vec::new();
+        headers.push(("host".into(), authority.clone()));
+        if !bytes.is_empty() {
+            headers.push(("content-type".into(), content_type.to_string()));
+            headers.push((
+                "content-digest".into(),
+                httpsig::content_digest(&bytes, httpsig::DigestAlgorithm::Sha256),
+            ));
+        }
+        let mut components = vec!["@method", "@authority", "@path"];
+        if parsed.query().is_some() {
+            components.push("@query");
+        }
+        if !bytes.is_empty() {
+            components.push("content-digest");
+            components.push("content-type");
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let request = httpsig::Request {
+            method,
+            scheme: parsed.scheme(),
+            authority: &authority,
+            path: parsed.path(),
+            query: parsed.query(),
+            headers: &pairs,
+            body: &bytes,
+        };
+        let params = httpsig::SignParams::new("sig1", &components, &self.key_id, now);
+        let signed = httpsig::sign(&request, &self.key, &params)
+            .map_err(|e| ClientError::Key(format!("cannot sign the request: {e}")))?;
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| transport(e.to_string()))?;
+        let mut builder = self
+            .http
+            .request(method, parsed.clone())
+            .header("signature-input", signed.signature_input)
+            .header("signature", signed.signature);
+        for (name, value) in &headers {
+            if name != "host" {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+        }
+        if !bytes.is_empty() {
+            builder = builder.body(bytes);
+        }
+        let response = builder.send().await.map_err(|e| transport(e.to_string()))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (n.as_str().to_string(), v.to_string()))
+            })
+            .collect();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport(e.to_string()))?
+            .to_vec();
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Sends a request and returns the JSON of a successful answer, or the problem.
+    pub async fn call(
+        &self,
+        method: &str,
+        target: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Value, ClientError> {
+        let answer = self.send(method, target, body).await?;
+        if (200..300).contains(&answer.status) {
+            if answer.body.is_empty() {
+                return Ok(Value::Null);
+            }
+            return answer.json();
+        }
+        let body: Value = serde_json::from_slice(&answer.body)
+            .unwrap_or_else(|_| Value::from(String::from_utf8_lossy(&answer.body).into_owned()));
+        let detail = body
+            .get("detail")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .unwrap_or_else(|| body.to_string());
+        Err(ClientError::Problem {
+            status: answer.status,
+            detail,
+            body,
+        })
+    }
+
+    /// GET, JSON back.
+    pub async fn get(&self, target: &str) -> Result<Value, ClientError> {
+        self.call("GET", target, None).await
+    }
+
+    /// POST a JSON text, JSON back.
+    pub async fn post(&self, target: &str, json: impl Into<Vec<u8>>) -> Result<Value, ClientError> {
+        self.call("POST", target, Some(("application/json", json.into())))
+            .await
+    }
+}

@@ -1,0 +1,207 @@
+//! The node's configuration: a TOML file, overridden by command-line flags and environment
+//! variables (the CLI applies those on top of [`Config::from_toml`]).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// How SQLite commits reach the disk (ignored for PostgreSQL).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// A commit survives the process being killed (`synchronous=NORMAL`).
+    #[default]
+    Process,
+    /// A commit survives a power cut (`synchronous=FULL`).
+    Power,
+}
+
+/// Another organisation's node this one knows.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    /// Its base URL, e.g. `http://127.0.0.1:4001`.
+    pub url: String,
+    /// Its node key (base58 ed25519 public key).
+    pub key: String,
+}
+
+/// Everything a node needs to start.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the node keeps its database and key (default `./accord-data`).
+    pub data_dir: PathBuf,
+    /// The address to listen on (default `127.0.0.1:4000`).
+    pub listen: SocketAddr,
+    /// The database: `sqlite:PATH` or `postgres://…` (default: `node.db` in the data directory).
+    pub database: Option<String>,
+    /// How SQLite commits reach the disk.
+    pub durability: Durability,
+    /// The node's keystore (default `node-key.json` in the data directory; created on first
+    /// start, encrypted with the passphrase from `$ACCORD_PASSPHRASE` or `passphrase_file`).
+    pub key: Option<PathBuf>,
+    /// A file holding the keystore's passphrase.
+    pub passphrase_file: Option<PathBuf>,
+    /// The network byte, as a character: `L` (mainnet) or `T` (testnet; the default).
+    pub network: char,
+    /// Known peer nodes.
+    pub peers: Vec<Peer>,
+    /// Public keys (base58) allowed to administer the node besides its own key: register any
+    /// identity, read any chain.
+    pub admins: Vec<String>,
+    /// The largest request body accepted, in bytes (default 4 MiB).
+    pub body_limit: usize,
+    /// Requests per second allowed to one key, sustained (default 1000; 0 for no limit).
+    pub rate_limit: u32,
+    /// Requests one key may make in a burst above the sustained rate (default 2000).
+    pub rate_burst: u32,
+    /// The largest clock difference accepted on signed requests, in seconds (default 300).
+    pub max_clock_skew: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("accord-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            database: None,
+            durability: Durability::Process,
+            key: None,
+            passphrase_file: None,
+            network: 'T',
+            peers: Vec::new(),
+            admins: Vec::new(),
+            body_limit: 4 << 20,
+            rate_limit: 1000,
+            rate_burst: 2000,
+            max_clock_skew: 300,
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads a TOML configuration. Unknown keys are errors (with line and column), so a typo
+    /// does not silently fall back to a default.
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError(format!("{}: {e}", origin.display())))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if !self.network.is_ascii_alphanumeric() {
+            return Err(ConfigError(format!(
+                "network must be one ASCII letter or digit (L for mainnet, T for testnet), not {:?}",
+                self.network
+            )));
+        }
+        if self.body_limit < 1024 {
+            return Err(ConfigError(format!(
+                "body_limit is {} bytes; it must be at least 1024",
+                self.body_limit
+            )));
+        }
+        for (n, peer) in self.peers.iter().enumerate() {
+            if !(peer.url.starts_with("http://") || peer.url.starts_with("https://")) {
+                return Err(ConfigError(format!(
+                    "peers[{n}].url must start with http:// or https://, not {:?}",
+                    peer.url
+                )));
+            }
+            accord_crypto::base58::decode(&peer.key)
+                .ok()
+                .filter(|k| k.len() == 32)
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "peers[{n}].key must be a base58 ed25519 public key, not {:?}",
+                        peer.key
+                    ))
+                })?;
+        }
+        Ok(())
+    }
+
+    /// The network byte.
+    pub fn network_byte(&self) -> u8 {
+        self.network as u8
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("node.db").display()))
+    }
+
+    /// The keystore path in effect.
+    pub fn key_path(&self) -> PathBuf {
+        self.key
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("node-key.json"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_full_file() {
+        let c = Config::from_toml(
+            r#"
+data_dir = "/var/lib/accord"
+listen = "0.0.0.0:8080"
+database = "postgres://accord@db/accord"
+durability = "power"
+network = "L"
+admins = ["GjSacB"]
+body_limit = 65536
+[[peers]]
+url = "http://10.0.0.2:4000"
+key = "4EcSxUkMxqxBEBUBL2oKz3ARVsbyRJTivWpNrYQGdguz"
+"#,
+            Path::new("node.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.durability, Durability::Power);
+        assert_eq!(c.network_byte(), b'L');
+        assert_eq!(c.peers.len(), 1);
+        assert_eq!(c.database_url(), "postgres://accord@db/accord");
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        let err = Config::from_toml("listne = \"x\"", Path::new("node.toml")).unwrap_err();
+        assert!(
+            err.0.contains("node.toml") && err.0.contains("listne"),
+            "{err}"
+        );
+        let err = Config::from_toml("listen = \"nowhere\"", Path::new("n.toml")).unwrap_err();
+        assert!(err.0.contains("listen"), "{err}");
+        let err = Config::from_toml(
+            "[[peers]]\nurl = \"ftp://x\"\nkey = \"x\"",
+            Path::new("n.toml"),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("peers[0].url"), "{err}");
+        let err = Config::from_toml("body_limit = 3", Path::new("n.toml")).unwrap_err();
+        assert!(err.0.contains("body_limit"), "{err}");
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.database_url(), "sqlite:accord-data/node.db");
+        assert_eq!(c.key_path(), PathBuf::from("accord-data/node-key.json"));
+    }
+}

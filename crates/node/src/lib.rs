@@ -1,0 +1,227 @@
+//! The Accord node: storage, the authenticated HTTP API and the event pipeline.
+//!
+//! [`start`] opens the data directory (creating the node's key on first start), the database
+//! and the pipeline, binds the listener and serves until [`Running::stop`]. Everything that
+//! touches the network, the disk or the clock lives here; the cores (`accord-chain`,
+//! `accord-engine`) are driven, never the other way round.
+
+pub mod api;
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod events;
+pub mod metrics;
+pub mod pipeline;
+pub mod problem;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use accord_crypto::keystore::{KdfParams, Keystore, Secret};
+use accord_crypto::{KeyPair, KeyType, SeedPhrase};
+use accord_store::sql::Durability as StoreDurability;
+use accord_store::{SqlStore, Store};
+use tokio::sync::oneshot;
+
+pub use config::Config;
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+/// A node that is serving.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its key, base58.
+    pub node_key: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+    store: Arc<SqlStore>,
+}
+
+impl Running {
+    /// Stops taking requests, lets those under way finish, and closes the database.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.server).await;
+        self.store.close().await;
+    }
+
+    /// Waits until the server ends on its own (it does not, unless it fails).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.server).await;
+    }
+}
+
+/// The passphrase of the node's keystore: `$ACCORD_PASSPHRASE`, or the configured file.
+fn passphrase(config: &Config) -> Result<zeroize::Zeroizing<String>, StartError> {
+    if let Some(path) = &config.passphrase_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            StartError(format!(
+                "cannot read passphrase file {}: {e}",
+                path.display()
+            ))
+        })?;
+        return Ok(zeroize::Zeroizing::new(
+            text.trim_end_matches(['\n', '\r']).to_string(),
+        ));
+    }
+    match std::env::var("ACCORD_PASSPHRASE") {
+        Ok(p) if !p.is_empty() => Ok(zeroize::Zeroizing::new(p)),
+        _ => Err(StartError(
+            "the node key needs a passphrase: set ACCORD_PASSPHRASE or passphrase_file".into(),
+        )),
+    }
+}
+
+/// Opens the node's keystore, or creates one (with a new seed phrase) when there is none.
+fn node_key(config: &Config, path: &Path) -> Result<KeyPair, StartError> {
+    let passphrase = passphrase(config)?;
+    if path.exists() {
+        let bytes = std::fs::read(path)
+            .map_err(|e| StartError(format!("cannot read node key {}: {e}", path.display())))?;
+        let store = Keystore::from_json(&bytes)
+            .map_err(|e| StartError(format!("node key {}: {e}", path.display())))?;
+        let (pair, _) = store
+            .open(passphrase.as_bytes())
+            .map_err(|e| StartError(format!("cannot open node key {}: {e}", path.display())))?;
+        if pair.key_type() != KeyType::Ed25519 {
+            return Err(StartError(format!(
+                "node key {} is {}; a node key must be ed25519",
+                path.display(),
+                pair.key_type().name()
+            )));
+        }
+        return Ok(pair);
+    }
+    let phrase = SeedPhrase::generate(15)
+        .map_err(|e| StartError(format!("no randomness for the node key: {e}")))?;
+    let pair = KeyPair::from_seed_phrase(phrase.as_str(), 0);
+    let secret = Secret::SeedPhrase {
+        phrase: phrase.as_str().to_owned(),
+        nonce: 0,
+        path: None,
+    };
+    let store = Keystore::seal(
+        &secret,
+        KeyType::Ed25519,
+        passphrase.as_bytes(),
+        KdfParams::default(),
+    )
+    .map_err(|e| StartError(format!("cannot seal the node key: {e}")))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| StartError(format!("cannot create node key {}: {e}", path.display())))?;
+    file.write_all(store.to_json().as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| StartError(format!("cannot write node key {}: {e}", path.display())))?;
+    tracing::info!(path = %path.display(), key = %pair.public_key().to_base58(), "created the node key");
+    Ok(pair)
+}
+
+/// Starts a node: data directory, key, database, pipeline, listener.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    config.check().map_err(|e| StartError(e.0))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        StartError(format!(
+            "cannot create data directory {}: {e}",
+            config.data_dir.display()
+        ))
+    })?;
+    let key_path = config.key_path();
+    let key = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || node_key(&config, &key_path))
+            .await
+            .map_err(|e| StartError(format!("key task failed: {e}")))??
+    };
+    let key = Arc::new(key);
+    let node_key = key.public_key().to_base58();
+    let durability = match config.durability {
+        config::Durability::Process => StoreDurability::Process,
+        config::Durability::Power => StoreDurability::Power,
+    };
+    let url = config.database_url();
+    let store = Arc::new(
+        SqlStore::open(&url, durability)
+            .await
+            .map_err(|e| StartError(format!("database {url}: {e}")))?,
+    );
+    // Keys of registered identities.
+    let mut registered = HashSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .identities(after.as_deref(), accord_store::MAX_PAGE)
+            .await
+            .map_err(|e| StartError(format!("database {url}: {e}")))?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.0.clone());
+        for (_, json) in &page {
+            if let Ok(serde_json::Value::Object(m)) = serde_json::from_str(json)
+                && let Some(serde_json::Value::Object(keys)) = m.get("signkeys")
+            {
+                registered.extend(keys.values().filter_map(|k| k.as_str().map(String::from)));
+            }
+        }
+    }
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (pipeline, _writer) =
+        pipeline::Pipeline::start(store.clone(), key.clone(), metrics.clone());
+    let mut admins: HashSet<String> = config.admins.iter().cloned().collect();
+    admins.insert(node_key.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError(format!("cannot read the listening address: {e}")))?;
+    let app = Arc::new(api::App {
+        store: store.clone(),
+        pipeline,
+        key,
+        node_key: node_key.clone(),
+        metrics,
+        limiter: auth::RateLimiter::new(config.rate_limit, config.rate_burst),
+        config: Arc::new(config),
+        admins,
+        registered: RwLock::new(registered),
+    });
+    let (router, _doc) = api::router(app);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "the server failed");
+        }
+    });
+    tracing::info!(%addr, key = %node_key, database = %url, "listening on http://{addr}");
+    Ok(Running {
+        addr,
+        node_key,
+        stop: Some(stop),
+        server,
+        store,
+    })
+}
+
+/// The OpenAPI document (for tests and `accord node openapi`).
+pub fn openapi_json() -> String {
+    api::openapi().to_pretty_json().unwrap_or_default()
+}

@@ -1,0 +1,678 @@
+//! The event pipeline: the one writer.
+//!
+//! Handlers decode and verify submitted chains in parallel (hashes, links, signatures in
+//! batches), then queue them here. One task takes what is queued, places each chain's new
+//! events on the stored tip, applies them to the chain's process (a [`Replay`] kept in memory,
+//! rebuilt from the store on a miss), answers events the process refuses with an error event
+//! signed by this node, and commits everything in one storage transaction (group commit: every
+//! submission waiting when a transaction starts goes into it). Only then are the submitters
+//! answered.
+//!
+//! Invariants:
+//! - An acknowledged event is committed.
+//! - The same event twice changes nothing (it is recognised by hash and counted as a
+//!   duplicate).
+//! - A submission that cannot be placed (a fork, missing events) changes nothing and is
+//!   answered with a typed conflict.
+//! - If a commit fails, every chain it touched is dropped from memory and reloaded from the
+//!   store, so memory never runs ahead of storage.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use accord_chain::chain::next_state;
+use accord_chain::{Event, PartialStart, VerifiedChain};
+use accord_crypto::{KeyPair, base58};
+use accord_engine::process::Request;
+use accord_engine::replay::{Applied, EventIn, Replay};
+use accord_store::{Append, EventRow, Head, NewWork, ProcessRow, Store};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::Metrics;
+use crate::problem::Problem;
+
+/// The `$schema` of the error event a node writes when the process refuses events.
+pub const ERROR_SCHEMA: &str = "https://specs.livecontracts.io/v0.2.0/error/schema.json#";
+
+/// Submissions taken into one transaction at most.
+const MAX_BATCH: usize = 256;
+/// Chains kept in memory at most; beyond this the least recently used are dropped.
+const MAX_LIVE: usize = 20_000;
+
+/// A verified chain (whole, or partial with a stub) to add to what the node holds.
+pub struct Submission {
+    /// The chain, verified.
+    pub chain: VerifiedChain,
+    /// The key that sent it (base58), for the log.
+    pub from: String,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Result<Outcome, Problem>>,
+    /// When the handler queued it.
+    pub queued: Instant,
+}
+
+/// An event the process refused.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct RefusedEvent {
+    /// The event's hash (base58).
+    pub hash: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a submission did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    /// The chain id.
+    pub id: String,
+    /// Hashes of the events stored now, in order (an error event included).
+    pub added: Vec<String>,
+    /// Events the node held already.
+    pub duplicates: usize,
+    /// Events the process refused (stored, and answered by `errorEvent`).
+    pub refused: Vec<RefusedEvent>,
+    /// The error event this node added, when events were refused.
+    pub error_event: Option<String>,
+    /// Events on the chain now.
+    pub length: u64,
+    /// The hash the next event must name as `previous`.
+    pub tip: String,
+    /// The chain's state after its last event.
+    pub state: String,
+}
+
+/// A chain in memory: its head, its processes, its parties.
+struct Live {
+    head: Head,
+    replay: Replay,
+    parties: HashSet<String>,
+    used: u64,
+}
+
+/// Work one batch does for one chain.
+struct Pending {
+    append: Append,
+}
+
+/// The handle handlers queue submissions through.
+#[derive(Clone)]
+pub struct Pipeline {
+    tx: mpsc::Sender<Submission>,
+}
+
+impl Pipeline {
+    /// Starts the writer task.
+    pub fn start<S: Store>(
+        store: Arc<S>,
+        key: Arc<KeyPair>,
+        metrics: Arc<Metrics>,
+    ) -> (Pipeline, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(4096);
+        let writer = Writer {
+            store,
+            key,
+            metrics,
+            live: HashMap::new(),
+            clock: 0,
+        };
+        let task = tokio::spawn(writer.run(rx));
+        (Pipeline { tx }, task)
+    }
+
+    /// Queues a verified chain and waits for the outcome.
+    pub async fn submit(&self, chain: VerifiedChain, from: String) -> Result<Outcome, Problem> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Submission {
+                chain,
+                from,
+                reply,
+                queued: Instant::now(),
+            })
+            .await
+            .map_err(|_| Problem::unavailable("the event pipeline has stopped"))?;
+        answer
+            .await
+            .map_err(|_| Problem::unavailable("the event pipeline stopped before answering"))?
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The body of an event as JSON, when its media type says JSON.
+fn json_body(event: &Event) -> Option<Result<Value, String>> {
+    let media = event.media_type.split(';').next().unwrap_or("").trim();
+    if media != "application/json" && !media.ends_with("+json") {
+        return None;
+    }
+    Some(serde_json::from_slice(&event.data).map_err(|e| {
+        format!(
+            "the data is not JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        )
+    }))
+}
+
+/// A work row for a request the engine made.
+fn work_for(chain: &str, process: &str, request: &Request, now: u64) -> NewWork {
+    let (kind, due, payload) = match request {
+        Request::Http {
+            action,
+            actor,
+            method,
+            url,
+            headers,
+            body,
+        } => (
+            "http",
+            now,
+            json!({"process": process, "action": action, "actor": actor, "method": method, "url": url, "headers": headers, "body": body}),
+        ),
+        Request::Nop {
+            action,
+            actor,
+            response,
+            data,
+        } => (
+            "nop",
+            now,
+            json!({"process": process, "action": action, "actor": actor, "response": response, "data": data}),
+        ),
+        Request::Event {
+            action,
+            actor,
+            body,
+        } => (
+            "event",
+            now,
+            json!({"process": process, "action": action, "actor": actor, "body": body}),
+        ),
+        Request::Broken { action, reason } => (
+            "broken",
+            now,
+            json!({"process": process, "action": action, "reason": reason}),
+        ),
+        Request::Timer { state, due } => (
+            "timer",
+            *due,
+            json!({"process": process, "state": state, "due": due}),
+        ),
+    };
+    NewWork {
+        kind: kind.into(),
+        chain: chain.into(),
+        payload: payload.to_string(),
+        due_at: due,
+    }
+}
+
+struct Writer<S> {
+    store: Arc<S>,
+    key: Arc<KeyPair>,
+    metrics: Arc<Metrics>,
+    live: HashMap<String, Live>,
+    clock: u64,
+}
+
+impl<S: Store> Writer<S> {
+    async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            self.process(std::mem::take(&mut batch)).await;
+        }
+    }
+
+    /// Loads a chain into memory: its head and a replay of its events, page by page.
+    async fn load(&mut self, id: &str) -> Result<(), Problem> {
+        if self.live.contains_key(id) {
+            return Ok(());
+        }
+        let (head, replay, parties) = match self.store.head(id).await? {
+            None => {
+                let chain_id: accord_chain::ChainId = id
+                    .parse()
+                    .map_err(|e| Problem::invalid(format!("chain id {id}: {e}")))?;
+                (
+                    Head {
+                        chain: id.to_string(),
+                        length: 0,
+                        tip: chain_id.initial_hash(),
+                        state: chain_id.initial_state(),
+                        start: None,
+                    },
+                    Replay::new(Some(id.to_string())),
+                    HashSet::new(),
+                )
+            }
+            Some(head) => {
+                let mut replay = Replay::new(Some(id.to_string()));
+                let mut parties = HashSet::new();
+                let mut from = 0;
+                loop {
+                    let page = self.store.events(id, from, accord_store::MAX_PAGE).await?;
+                    let Some(last) = page.last() else { break };
+                    from = last.seq + 1;
+                    for row in &page {
+                        parties.insert(row.signer.clone());
+                        let event = row_event(id, row)?;
+                        if let Some(Ok(body)) = json_body(&event) {
+                            replay.apply(EventIn {
+                                hash: &base58::encode(&row.hash),
+                                timestamp: row.timestamp,
+                                signer: &row.signer,
+                                body: &body,
+                            });
+                        }
+                    }
+                }
+                if from != head.length {
+                    return Err(Problem::internal(format!(
+                        "chain {id}: the store holds {from} events but its head says {}",
+                        head.length
+                    )));
+                }
+                add_identity_keys(&replay, &mut parties);
+                (head, replay, parties)
+            }
+        };
+        if self.live.len() >= MAX_LIVE {
+            // Drop the least recently used tenth.
+            let mut used: Vec<u64> = self.live.values().map(|l| l.used).collect();
+            used.sort_unstable();
+            let cut = used[used.len() / 10];
+            self.live.retain(|_, l| l.used > cut);
+        }
+        self.live.insert(
+            id.to_string(),
+            Live {
+                head,
+                replay,
+                parties,
+                used: 0,
+            },
+        );
+        Ok(())
+    }
+
+    /// Whether an event is on the chain: in the store, or earlier in this batch.
+    async fn known(
+        &self,
+        id: &str,
+        pending: Option<&Pending>,
+        hash: &[u8; 32],
+    ) -> Result<bool, Problem> {
+        if pending.is_some_and(|p| p.append.events.iter().any(|e| e.hash == *hash)) {
+            return Ok(true);
+        }
+        Ok(self.store.find_event(id, hash).await?.is_some())
+    }
+
+    async fn process(&mut self, batch: Vec<Submission>) {
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut answers: Vec<(Submission, Outcome)> = Vec::with_capacity(batch.len());
+        let now = now_ms();
+        for sub in batch {
+            let id = sub.chain.id().to_base58();
+            let slot = index.get(&id).copied();
+            match self.place(&id, &sub, slot.map(|i| &pending[i]), now).await {
+                Err(problem) => {
+                    tracing::debug!(chain = %id, from = %sub.from, %problem, "submission refused");
+                    let _ = sub.reply.send(Err(problem));
+                }
+                Ok(Placed::Duplicates(n)) => {
+                    let live = &self.live[&id];
+                    let outcome = Outcome {
+                        id: id.clone(),
+                        added: Vec::new(),
+                        duplicates: n,
+                        refused: Vec::new(),
+                        error_event: None,
+                        length: live.head.length,
+                        tip: base58::encode(&live.head.tip),
+                        state: base58::encode(&live.head.state),
+                    };
+                    answers.push((sub, outcome));
+                }
+                Ok(Placed::New { skip }) => {
+                    let i = *index.entry(id.clone()).or_insert_with(|| {
+                        let head = self.live[&id].head.clone();
+                        pending.push(Pending {
+                            append: Append {
+                                expected: head.length,
+                                head,
+                                events: Vec::new(),
+                                parties: Vec::new(),
+                                processes: Vec::new(),
+                                work: Vec::new(),
+                            },
+                        });
+                        pending.len() - 1
+                    });
+                    let outcome = self.apply(&id, &sub.chain, skip, &mut pending[i], now);
+                    answers.push((sub, outcome));
+                }
+            }
+        }
+        if pending.is_empty() {
+            self.answer(answers, Ok(()));
+            return;
+        }
+        let appends: Vec<Append> = pending.into_iter().map(|p| p.append).collect();
+        let result = self.store.commit(&appends, now).await;
+        if result.is_err() {
+            for a in &appends {
+                self.live.remove(&a.head.chain);
+            }
+        } else {
+            self.metrics.batch_size.observe(appends.len() as f64);
+        }
+        self.answer(answers, result.map_err(Problem::from));
+    }
+
+    fn answer(&self, answers: Vec<(Submission, Outcome)>, result: Result<(), Problem>) {
+        for (sub, outcome) in answers {
+            let reply = match &result {
+                Ok(()) => {
+                    let m = &self.metrics;
+                    m.events_in.fetch_add(
+                        outcome.added.len() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    m.events_refused.fetch_add(
+                        outcome.refused.len() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    m.events_duplicate.fetch_add(
+                        outcome.duplicates as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    m.pipeline_seconds
+                        .observe(sub.queued.elapsed().as_secs_f64());
+                    Ok(outcome)
+                }
+                Err(p) => Err(p.clone()),
+            };
+            let _ = sub.reply.send(reply);
+        }
+    }
+
+    /// Decides where a submission's events go, changing nothing.
+    async fn place(
+        &mut self,
+        id: &str,
+        sub: &Submission,
+        pending: Option<&Pending>,
+        _now: u64,
+    ) -> Result<Placed, Problem> {
+        self.load(id).await?;
+        self.clock += 1;
+        let (tip, length) = {
+            let live = self.live.get_mut(id).expect("loaded above");
+            live.used = self.clock;
+            (live.head.tip, live.head.length)
+        };
+        let chain = &sub.chain;
+        let start = chain
+            .start()
+            .map_or_else(|| chain.id().initial_hash(), |s: &PartialStart| s.hash);
+        let events = chain.events();
+        let mut skip = 0;
+        if start != tip {
+            while skip < events.len() && self.known(id, pending, &events[skip].hash()).await? {
+                skip += 1;
+            }
+            if skip == events.len() {
+                return Ok(Placed::Duplicates(skip));
+            }
+            let previous = if skip == 0 {
+                start
+            } else {
+                events[skip - 1].hash()
+            };
+            if previous != tip {
+                let first = base58::encode(&events[skip].hash());
+                let after = base58::encode(&previous);
+                if length == 0 {
+                    return Err(Problem::conflict(
+                        "unknown-chain",
+                        format!(
+                            "this node does not hold chain {id}: send it from its genesis event"
+                        ),
+                    )
+                    .with("chain", id));
+                }
+                if previous == chain.id().initial_hash()
+                    || self.known(id, pending, &previous).await?
+                {
+                    return Err(Problem::conflict(
+                        "fork",
+                        format!(
+                            "event {first} follows {after}, but this node's chain {id} continues differently after it (its tip is {})",
+                            base58::encode(&tip)
+                        ),
+                    )
+                    .with("chain", id)
+                    .with("event", first)
+                    .with("previous", after)
+                    .with("tip", base58::encode(&tip)));
+                }
+                return Err(Problem::conflict(
+                    "missing-events",
+                    format!(
+                        "event {first} follows {after}, which this node does not hold: send the events after {} first",
+                        base58::encode(&tip)
+                    ),
+                )
+                .with("chain", id)
+                .with("tip", base58::encode(&tip))
+                .with("length", length));
+            }
+        }
+        Ok(Placed::New { skip })
+    }
+
+    /// Appends a placed submission's new events, applies them, and answers refusals.
+    fn apply(
+        &mut self,
+        id: &str,
+        chain: &VerifiedChain,
+        skip: usize,
+        pending: &mut Pending,
+        now: u64,
+    ) -> Outcome {
+        let version = chain.id().version();
+        let live = self.live.get_mut(id).expect("placed chains are loaded");
+        let mut added = Vec::new();
+        let mut refused = Vec::new();
+        let mut refused_hashes = Vec::new();
+        for verified in &chain.events()[skip..] {
+            let event = verified.event();
+            let hash = verified.hash();
+            let hash58 = base58::encode(&hash);
+            let signer = verified.sign_key().to_base58();
+            push(live, pending, event, hash, &signer);
+            if let Some(reason) = apply_one(live, pending, id, event, &hash58, &signer, now) {
+                refused_hashes.push(Value::from(hash58.clone()));
+                refused.push(RefusedEvent {
+                    hash: hash58.clone(),
+                    reason,
+                });
+            }
+            added.push(hash58);
+        }
+        let mut error_event = None;
+        if !refused.is_empty() {
+            let body = json!({
+                "$schema": ERROR_SCHEMA,
+                "message": refused.iter().map(|r| Value::from(r.reason.clone())).collect::<Vec<_>>(),
+                "events": refused_hashes,
+            });
+            let mut event = Event {
+                timestamp: now,
+                previous: live.head.tip,
+                sign_key: None,
+                signature: None,
+                hash: None,
+                media_type: "application/json".into(),
+                data: body.to_string().into_bytes(),
+                attachments: Vec::new(),
+            };
+            match event.sign(version, &self.key) {
+                Ok(hash) => {
+                    let hash58 = base58::encode(&hash);
+                    let signer = self.key.public_key().to_base58();
+                    push(live, pending, &event, hash, &signer);
+                    apply_one(live, pending, id, &event, &hash58, &signer, now);
+                    added.push(hash58.clone());
+                    error_event = Some(hash58);
+                }
+                Err(e) => tracing::error!(chain = %id, error = %e, "cannot sign an error event"),
+            }
+        }
+        // Parties: signers, and the keys of every identity on the chain.
+        let mut keys = HashSet::new();
+        add_identity_keys(&live.replay, &mut keys);
+        for key in keys {
+            if live.parties.insert(key.clone()) {
+                pending.append.parties.push(key);
+            }
+        }
+        // Projections of every process on the chain.
+        pending.append.processes.clear();
+        for (n, p) in live.replay.processes().iter().enumerate() {
+            let Some(pid) = p.doc().get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            let value = if n == 0 {
+                live.replay.to_json().unwrap_or(Value::Null)
+            } else {
+                p.to_json()
+            };
+            let json = serde_jcs::to_string(&value).unwrap_or_else(|_| value.to_string());
+            pending.append.processes.push(ProcessRow {
+                id: pid.to_string(),
+                chain: id.to_string(),
+                json,
+            });
+        }
+        pending.append.head = live.head.clone();
+        Outcome {
+            id: id.to_string(),
+            added,
+            duplicates: skip,
+            refused,
+            error_event,
+            length: live.head.length,
+            tip: base58::encode(&live.head.tip),
+            state: base58::encode(&live.head.state),
+        }
+    }
+}
+
+enum Placed {
+    /// Every event is held already.
+    Duplicates(usize),
+    /// The events from `skip` on are new and extend the tip.
+    New { skip: usize },
+}
+
+/// Puts an event on the in-memory head and into the pending append.
+fn push(live: &mut Live, pending: &mut Pending, event: &Event, hash: [u8; 32], signer: &str) {
+    let seq = live.head.length;
+    live.head.length += 1;
+    live.head.state = next_state(&live.head.state, &hash);
+    live.head.tip = hash;
+    let mut stored = event.clone();
+    stored.hash = Some(hash);
+    pending.append.events.push(EventRow {
+        seq,
+        hash,
+        state: live.head.state,
+        timestamp: event.timestamp,
+        signer: signer.to_string(),
+        json: stored.to_json(),
+    });
+    if live.parties.insert(signer.to_string()) {
+        pending.append.parties.push(signer.to_string());
+    }
+}
+
+/// Applies one event to the chain's processes; `Some(reason)` when the process refused it.
+fn apply_one(
+    live: &mut Live,
+    pending: &mut Pending,
+    chain: &str,
+    event: &Event,
+    hash: &str,
+    signer: &str,
+    now: u64,
+) -> Option<String> {
+    let body = match json_body(event)? {
+        Ok(body) => body,
+        Err(reason) => return Some(reason),
+    };
+    let process = body
+        .get("process")
+        .and_then(|p| p.as_str().or_else(|| p.get("id").and_then(Value::as_str)))
+        .map(String::from);
+    match live.replay.apply(EventIn {
+        hash,
+        timestamp: event.timestamp,
+        signer,
+        body: &body,
+    }) {
+        Applied::Rejected(r) => Some(r.to_string()),
+        applied @ (Applied::Started(_) | Applied::Stepped(_)) => {
+            let started = matches!(applied, Applied::Started(_));
+            let (Applied::Started(requests) | Applied::Stepped(requests)) = applied else {
+                return None;
+            };
+            // A start's requests are the new process's (the last); a response's are the one it
+            // names, or the main process's.
+            let pid = if started {
+                body.get("id").and_then(Value::as_str).map(String::from)
+            } else {
+                process
+            }
+            .or_else(|| {
+                let procs = live.replay.processes();
+                let p = if started { procs.last() } else { procs.first() };
+                p.and_then(|p| p.doc().get("id").and_then(Value::as_str).map(String::from))
+            })
+            .unwrap_or_default();
+            for r in &requests {
+                pending.append.work.push(work_for(chain, &pid, r, now));
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+fn add_identity_keys(replay: &Replay, keys: &mut HashSet<String>) {
+    for identity in replay.identities() {
+        for (_, key) in &identity.signkeys {
+            keys.insert(key.clone());
+        }
+    }
+}
+
+/// Reads a stored event back.
+pub fn row_event(chain: &str, row: &EventRow) -> Result<Event, Problem> {
+    let json = accord_chain::json::chain_json(chain, None, [row.json.as_str()]);
+    let mut parsed = accord_chain::Chain::from_json(json.as_bytes())
+        .map_err(|e| Problem::internal(format!("stored event {} of {chain}: {e}", row.seq)))?;
+    parsed
+        .events
+        .pop()
+        .ok_or_else(|| Problem::internal(format!("stored event {} of {chain} is empty", row.seq)))
+}

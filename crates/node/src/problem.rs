@@ -1,0 +1,224 @@
+//! RFC 9457 problem details: how every endpoint says what went wrong.
+//!
+//! `type` is a stable URN per kind of problem (`urn:accord:problem:<kind>`) that clients can
+//! match on; `detail` says what is wrong and where in words; extensions carry the particulars
+//! (JSON pointers, line and column, hashes).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+/// A problem to answer with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The kind, the last part of `urn:accord:problem:<kind>`.
+    pub kind: &'static str,
+    /// A short summary of the kind.
+    pub title: &'static str,
+    /// What went wrong, for people.
+    pub detail: String,
+    /// Extension members (boxed: problems travel in `Result`s and should stay small).
+    pub extra: Box<Map<String, Value>>,
+}
+
+impl Problem {
+    /// A problem of a kind.
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            status,
+            kind,
+            title,
+            detail: detail.into(),
+            extra: Box::default(),
+        }
+    }
+
+    /// Adds an extension member.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Problem {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// The body as JSON.
+    pub fn to_json(&self) -> Value {
+        let mut body = json!({
+            "type": format!("urn:accord:problem:{}", self.kind),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if let Value::Object(m) = &mut body {
+            for (k, v) in self.extra.iter() {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        body
+    }
+
+    /// 400: the body is not JSON, or not the JSON expected.
+    pub fn bad_json(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            "The body is not valid JSON",
+            detail,
+        )
+    }
+
+    /// 400: a well-formed request whose content is wrong.
+    pub fn invalid(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "The request is not valid",
+            detail,
+        )
+    }
+
+    /// 401: no signature, or one that does not verify.
+    pub fn unauthenticated(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "The request is not signed, or its signature does not verify",
+            detail,
+        )
+    }
+
+    /// 403: the signer may not do this.
+    pub fn forbidden(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "The signer may not do this",
+            detail,
+        )
+    }
+
+    /// 404: nothing there, or nothing the caller may see.
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// 409: the request conflicts with what the node holds.
+    pub fn conflict(kind: &'static str, detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::CONFLICT,
+            kind,
+            "The request conflicts with what the node holds",
+            detail,
+        )
+    }
+
+    /// 413: the body is over the limit.
+    pub fn too_large(limit: usize) -> Problem {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "The body is too large",
+            format!("the body is over this node's limit of {limit} bytes"),
+        )
+        .with("limit", limit)
+    }
+
+    /// 422: the events are valid, but the process refuses them.
+    pub fn refused(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "refused",
+            "The process refused the event",
+            detail,
+        )
+    }
+
+    /// 429: too many requests from one key.
+    pub fn rate_limited(retry_after: u64) -> Problem {
+        Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            format!("too many requests from this key; retry in {retry_after} s"),
+        )
+        .with("retryAfter", retry_after)
+    }
+
+    /// 500/503: the node's fault, not the client's.
+    pub fn internal(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "The node failed",
+            detail,
+        )
+    }
+
+    /// 503: the node is shutting down or its pipeline is gone.
+    pub fn unavailable(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The node cannot take requests now",
+            detail,
+        )
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): {}",
+            self.status.as_u16(),
+            self.kind,
+            self.detail
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let retry = self
+            .extra
+            .get("retryAfter")
+            .and_then(Value::as_u64)
+            .map(|s| s.to_string());
+        let mut response = (self.status, self.to_json().to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(retry) = retry.and_then(|r| HeaderValue::from_str(&r).ok()) {
+            headers.insert(header::RETRY_AFTER, retry);
+        }
+        response
+    }
+}
+
+impl From<accord_store::StoreError> for Problem {
+    fn from(err: accord_store::StoreError) -> Problem {
+        match err {
+            accord_store::StoreError::Conflict(m) => Problem::conflict("conflict", m),
+            other => {
+                tracing::error!(error = %other, "storage failed");
+                Problem::internal(format!("storage failed: {other}"))
+            }
+        }
+    }
+}
+
+/// Parses a JSON body, naming the line and column of a syntax error.
+pub fn parse_json(body: &[u8]) -> Result<Value, Problem> {
+    serde_json::from_slice(body).map_err(|e| {
+        Problem::bad_json(format!("line {}, column {}: {e}", e.line(), e.column()))
+            .with("line", e.line())
+            .with("column", e.column())
+    })
+}

@@ -1,0 +1,426 @@
+//! The node's API end to end, in process on loopback: processes run to their final states,
+//! access rules, bad input, restarts.
+
+mod common;
+
+use accord_node::client::Client;
+use common::*;
+use serde_json::{Value, json};
+
+fn actors(scenario: &Value) -> Vec<String> {
+    scenario["actors"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn biomass_runs_to_its_final_state_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let scenario = scenario("biomass.json");
+    register(&node, &actors(&scenario)).await;
+    let buyer = client(&node, "buyer");
+    let stored = buyer
+        .post("/scenarios", scenario.to_string())
+        .await
+        .unwrap();
+    assert_eq!(stored["id"], scenario["id"]);
+    let (chain_json, chain, pid) = start_chain(&scenario, "buyer", "restart");
+    let outcome = buyer
+        .post("/event-chains", chain_json.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome["added"].as_array().unwrap().len(),
+        2 + actors(&scenario).len()
+    );
+    // The same chain again changes nothing.
+    let again = buyer.post("/event-chains", chain_json).await.unwrap();
+    assert_eq!(again["added"], json!([]));
+    assert_eq!(
+        again["duplicates"],
+        outcome["added"].as_array().unwrap().len()
+    );
+    assert_eq!(again["tip"], outcome["tip"]);
+
+    let steps = steps("biomass.yaml");
+    let (first, rest) = steps.split_at(5);
+    drive(&node, &chain, &pid, first).await;
+    let before = buyer.get(&format!("/processes/{pid}")).await.unwrap();
+    node.stop().await;
+
+    // A new node on the same data directory continues the process.
+    let node = start(dir.path()).await;
+    let buyer = client(&node, "buyer");
+    let after = buyer.get(&format!("/processes/{pid}")).await.unwrap();
+    assert_eq!(before, after);
+    drive(&node, &chain, &pid, rest).await;
+    let done = buyer.get(&format!("/processes/{pid}")).await.unwrap();
+    assert_eq!(done["current"]["key"], ":success");
+    let next = buyer.get(&format!("/processes/{pid}/next")).await.unwrap();
+    assert_eq!(next["finished"], true);
+    assert_eq!(next["actions"], json!({}));
+
+    // The refused step is on the chain, answered by an error event signed by the node.
+    let whole = buyer
+        .get(&format!("/event-chains/{}", chain.to_base58()))
+        .await
+        .unwrap();
+    let chain_back = accord_chain::Chain::from_json(whole.to_string().as_bytes()).unwrap();
+    let verified = chain_back.verify().unwrap();
+    let errors: Vec<Value> = verified
+        .events()
+        .iter()
+        .filter_map(|e| serde_json::from_slice::<Value>(&e.event().data).ok())
+        .filter(|b| b["$schema"] == accord_node::pipeline::ERROR_SCHEMA)
+        .collect();
+    assert_eq!(errors.len(), 1, "one refused step, one error event");
+    assert!(
+        errors[0]["message"][0]
+            .as_str()
+            .unwrap()
+            .contains("take_over"),
+        "{}",
+        errors[0]
+    );
+    let error_signer = verified
+        .events()
+        .iter()
+        .find(|e| {
+            serde_json::from_slice::<Value>(&e.event().data)
+                .is_ok_and(|b| b["$schema"] == accord_node::pipeline::ERROR_SCHEMA)
+        })
+        .unwrap()
+        .sign_key()
+        .to_base58();
+    assert_eq!(error_signer, node.node_key);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_signing_both_paths_and_the_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let scenario = scenario("document-signing.json");
+    register(&node, &actors(&scenario)).await;
+    let drafter = client(&node, "drafter");
+    let mut pids = Vec::new();
+    for tag in ["a", "b"] {
+        let (chain_json, chain, pid) = start_chain(&scenario, "drafter", tag);
+        drafter.post("/event-chains", chain_json).await.unwrap();
+        let next = drafter
+            .get(&format!("/processes/{pid}/next"))
+            .await
+            .unwrap();
+        assert_eq!(
+            next["actions"]["drafter"],
+            json!(["request_review", "withdraw"]),
+            "{next}"
+        );
+        pids.push((chain, pid));
+    }
+    let listed = drafter.get("/processes?limit=1").await.unwrap();
+    assert_eq!(listed["processes"].as_array().unwrap().len(), 1);
+    let next_page = listed["next"].as_str().unwrap();
+    let rest = drafter
+        .get(&format!("/processes?after={next_page}"))
+        .await
+        .unwrap();
+    assert_eq!(rest["processes"].as_array().unwrap().len(), 1);
+    let chains = drafter.get("/event-chains").await.unwrap();
+    assert_eq!(chains["chains"].as_array().unwrap().len(), 2);
+    // The reviewer is a party (its identity is on the chains) and sees them too.
+    let reviewer = client(&node, "reviewer");
+    assert_eq!(
+        reviewer.get("/event-chains").await.unwrap()["chains"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_see_nothing_and_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let scenario = scenario("document-signing.json");
+    register(&node, &actors(&scenario)).await;
+    let drafter = client(&node, "drafter");
+    let (chain_json, chain, pid) = start_chain(&scenario, "drafter", "private");
+    drafter.post("/event-chains", chain_json).await.unwrap();
+    let mallory = client(&node, "mallory");
+    let id = chain.to_base58();
+    // The same 404 for a chain that exists and one that does not.
+    for path in [
+        format!("/event-chains/{id}"),
+        format!("/event-chains/{id}/head"),
+        format!("/event-chains/{id}/events?after={id}"),
+        format!("/processes/{pid}"),
+        format!("/processes/{pid}/next"),
+    ] {
+        let err = mallory.get(&path).await.unwrap_err();
+        assert_eq!(err.status(), Some(404), "{path}: {err}");
+    }
+    let missing = mallory.get("/processes/nope").await.unwrap_err();
+    assert_eq!(missing.status(), Some(404));
+    assert_eq!(
+        mallory.get("/event-chains").await.unwrap()["chains"],
+        json!([])
+    );
+    // Mallory cannot add to the chain, nor start chains before registering.
+    let err = act(
+        &node,
+        &chain,
+        &pid,
+        "mallory",
+        "request_review",
+        None,
+        Value::Null,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status(), Some(404), "{err}");
+    let (other, _, _) = start_chain(&scenario, "mallory", "m");
+    let err = mallory.post("/event-chains", other).await.unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    // Mallory cannot register an identity with someone else's key.
+    let body = accord_node::events::identity("x", &user("drafter").public_key().to_base58(), None);
+    let err = mallory
+        .post("/identities", body.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    // Unsigned requests are refused with a problem document.
+    let raw = reqwest::get(format!("{}/processes", url(&node)))
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 401);
+    assert_eq!(
+        raw.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let problem: Value = raw.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:accord:problem:unauthenticated");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = accord_node::start(accord_node::Config {
+        body_limit: 64 * 1024,
+        ..config(dir.path())
+    })
+    .await
+    .unwrap();
+    let scenario = scenario("document-signing.json");
+    register(&node, &actors(&scenario)).await;
+    let drafter = client(&node, "drafter");
+    // Malformed JSON: line and column.
+    let err = drafter
+        .post("/event-chains", "{\n  \"id\": ")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    let ClientError::Problem { body, .. } = &err else {
+        panic!()
+    };
+    assert_eq!(body["line"], 2, "{body}");
+    // A scenario with errors: every diagnostic with its pointer.
+    let mut bad = scenario.clone();
+    bad["states"]["initial"]["transitions"][0]["transition"] = json!("nowhere");
+    bad["actions"]["review"]["actors"] = json!(["ghost"]);
+    let err = drafter
+        .post("/scenarios", bad.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    let ClientError::Problem { body, .. } = &err else {
+        panic!()
+    };
+    let pointers: Vec<&str> = body["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["pointer"].as_str())
+        .collect();
+    assert!(
+        pointers
+            .iter()
+            .any(|p| p.starts_with("/states/initial/transitions/0")),
+        "{body}"
+    );
+    assert!(pointers.contains(&"/actions/review"), "{body}");
+    // A tampered chain: the event named, nothing stored.
+    let (chain_json, chain, pid) = start_chain(&scenario, "drafter", "t");
+    let tampered = chain_json.replacen(
+        "\"timestamp\":1767225600001",
+        "\"timestamp\":1767225600009",
+        1,
+    );
+    assert_ne!(tampered, chain_json);
+    let err = drafter.post("/event-chains", tampered).await.unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert!(err.to_string().contains("event 1"), "{err}");
+    let err = drafter.get(&format!("/processes/{pid}")).await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    // A fork: two different events on the same tip.
+    drafter.post("/event-chains", chain_json).await.unwrap();
+    let head = drafter
+        .get(&format!("/event-chains/{}/head", chain.to_base58()))
+        .await
+        .unwrap();
+    act(
+        &node,
+        &chain,
+        &pid,
+        "drafter",
+        "request_review",
+        None,
+        Value::Null,
+    )
+    .await
+    .unwrap();
+    let b = |f: &str| -> [u8; 32] {
+        accord_crypto::base58::decode(head[f].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    let fork = accord_node::events::next_event(
+        &chain,
+        b("tip"),
+        b("state"),
+        &accord_node::events::response("withdraw", None, Value::Null),
+        &user("drafter"),
+        5,
+    )
+    .unwrap();
+    let err = drafter
+        .post("/event-chains", fork.to_json())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(409), "{err}");
+    assert_eq!(err.kind(), Some("urn:accord:problem:fork"));
+    // A body over the limit.
+    let big = format!("{{\"id\": \"{}\"}}", "x".repeat(100 * 1024));
+    let err = drafter.post("/event-chains", big).await.unwrap_err();
+    assert_eq!(err.status(), Some(413), "{err}");
+    // A refused response is answered with 422 and an error event; the chain grows by two.
+    let before = drafter
+        .get(&format!("/event-chains/{}/head", chain.to_base58()))
+        .await
+        .unwrap();
+    let err = act(&node, &chain, &pid, "drafter", "sign_a", None, Value::Null)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    let ClientError::Problem { body, .. } = &err else {
+        panic!()
+    };
+    assert!(body["errorEvent"].is_string(), "{body}");
+    let after = drafter
+        .get(&format!("/event-chains/{}/head", chain.to_base58()))
+        .await
+        .unwrap();
+    assert_eq!(
+        after["length"].as_u64().unwrap(),
+        before["length"].as_u64().unwrap() + 2
+    );
+    // Paging: pages of one event link to the next, each a valid partial chain.
+    let c = Client::new(&url(&node), &user("drafter")).unwrap();
+    let page = c
+        .send(
+            "GET",
+            &format!("/event-chains/{}?from=2&limit=1", chain.to_base58()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("link").unwrap().contains("from=3"),
+        "{:?}",
+        page.headers
+    );
+    let partial = accord_chain::Chain::from_json(&page.body).unwrap();
+    assert!(partial.start.is_some());
+    partial.verify().unwrap();
+    node.stop().await;
+}
+
+use accord_node::client::ClientError;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_metrics_and_the_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let base = url(&node);
+    assert_eq!(
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(format!("{base}/readyz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("accord_events_in_total 0"), "{metrics}");
+    let served: Value = reqwest::get(format!("{base}/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let built: Value = serde_json::from_str(&accord_node::openapi_json()).unwrap();
+    assert_eq!(served, built);
+    // The committed copy of the document is the one the code builds.
+    let committed_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/design/openapi.json");
+    if std::env::var("ACCORD_UPDATE_OPENAPI").is_ok() {
+        std::fs::write(&committed_path, accord_node::openapi_json() + "\n").unwrap();
+    }
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(&committed_path).unwrap()).unwrap();
+    assert_eq!(
+        committed, built,
+        "docs/design/openapi.json is stale: rerun with ACCORD_UPDATE_OPENAPI=1"
+    );
+    // Every documented path answers (not the router's 404 for an unknown endpoint).
+    for (path, item) in built["paths"].as_object().unwrap() {
+        let concrete = path.replace("{id}", "x");
+        for method in item.as_object().unwrap().keys() {
+            let response = reqwest::Client::new()
+                .request(
+                    method.to_uppercase().parse().unwrap(),
+                    format!("{base}{concrete}"),
+                )
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            assert!(
+                !(status == 404 && body["detail"] == "no such endpoint") && status != 405,
+                "{method} {path}: {status}"
+            );
+        }
+    }
+    node.stop().await;
+}

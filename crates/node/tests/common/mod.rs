@@ -1,0 +1,183 @@
+//! What the node tests share: a node on loopback in a temporary directory, users with keys,
+//! chains built and driven through the API.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use accord_chain::{ChainId, Nonce};
+use accord_crypto::{KeyPair, base58};
+use accord_node::client::{Client, ClientError};
+use accord_node::{Config, Running, events};
+use serde_json::Value;
+
+pub const PASSPHRASE: &str = "accord node tests";
+
+/// A configuration for a node on a free loopback port with its data in `dir`.
+pub fn config(dir: &Path) -> Config {
+    let pass = dir.join("passphrase");
+    if !pass.exists() {
+        std::fs::write(&pass, PASSPHRASE).unwrap();
+    }
+    Config {
+        data_dir: dir.join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        passphrase_file: Some(pass),
+        database: std::env::var("ACCORD_NODE_TEST_DATABASE").ok(),
+        ..Config::default()
+    }
+}
+
+pub async fn start(dir: &Path) -> Running {
+    accord_node::start(config(dir)).await.unwrap()
+}
+
+pub fn url(node: &Running) -> String {
+    format!("http://{}", node.addr)
+}
+
+pub fn user(name: &str) -> KeyPair {
+    KeyPair::from_seed_phrase(&format!("accord node test: {name}"), 0)
+}
+
+pub fn client(node: &Running, name: &str) -> Client {
+    Client::new(&url(node), &user(name)).unwrap()
+}
+
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// Reads an example scenario as JSON.
+pub fn scenario(name: &str) -> Value {
+    let path = examples().join("scenarios").join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let format = accord_scenario::Format::from_path(&path.to_string_lossy())
+        .unwrap_or(accord_scenario::Format::Json);
+    accord_scenario::doc::parse(&text, format).unwrap()
+}
+
+/// Reads a steps file.
+pub fn steps(name: &str) -> Vec<Value> {
+    let path = examples().join("steps").join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let v = accord_scenario::doc::parse(&text, accord_scenario::Format::Yaml).unwrap();
+    v.as_array().unwrap().clone()
+}
+
+/// Registers an identity for each actor (`<actor>-identity`, keys from `user(actor)`).
+pub async fn register(node: &Running, actors: &[String]) {
+    for actor in actors {
+        let c = client(node, actor);
+        let body = events::identity(
+            &format!("{actor}-identity"),
+            &user(actor).public_key().to_base58(),
+            None,
+        );
+        c.post("/identities", body.to_string()).await.unwrap();
+    }
+}
+
+/// The chain for a new process of `scenario` created by `creator`, every actor bound to its
+/// identity. Returns the chain JSON, its id and the process id.
+pub fn start_chain(scenario: &Value, creator: &str, tag: &str) -> (String, ChainId, String) {
+    let sid = scenario["id"].as_str().unwrap().to_string();
+    let actors: Vec<String> = scenario["actors"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let creator_key = user(creator);
+    let pid = format!("{sid}-{tag}");
+    let mut bodies = vec![events::scenario(scenario.clone(), &sid)];
+    for a in &actors {
+        bodies.push(events::identity(
+            &format!("{a}-identity"),
+            &user(a).public_key().to_base58(),
+            None,
+        ));
+    }
+    let bindings: Vec<(String, String)> = actors
+        .iter()
+        .map(|a| (a.clone(), format!("{a}-identity")))
+        .collect();
+    bodies.push(events::process(&pid, &sid, &bindings));
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &creator_key)).collect();
+    let chain = events::new_chain(
+        &creator_key,
+        b'T',
+        &Nonce::from_text(&pid),
+        &signed,
+        1_767_225_600_000,
+    )
+    .unwrap();
+    (chain.to_json(), *chain.id(), pid)
+}
+
+/// One response by `actor`, on the chain's current head.
+pub async fn act(
+    node: &Running,
+    chain: &ChainId,
+    process: &str,
+    actor: &str,
+    action: &str,
+    key: Option<&str>,
+    data: Value,
+) -> Result<Value, ClientError> {
+    let c = client(node, actor);
+    let head = c
+        .get(&format!("/event-chains/{}/head", chain.to_base58()))
+        .await?;
+    let b32 = |field: &str| -> [u8; 32] {
+        base58::decode(head[field].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    let body = events::response(action, key, data);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let partial =
+        events::next_event(chain, b32("tip"), b32("state"), &body, &user(actor), now).unwrap();
+    c.post(
+        &format!("/processes/{process}/responses"),
+        partial.to_json(),
+    )
+    .await
+}
+
+/// Runs a steps file's response steps; `reject: true` steps must be refused (422).
+pub async fn drive(node: &Running, chain: &ChainId, process: &str, steps: &[Value]) {
+    for (n, step) in steps.iter().enumerate() {
+        let Some(action) = step.get("action").and_then(Value::as_str) else {
+            continue;
+        };
+        let actor = step["actor"].as_str().unwrap();
+        let result = act(
+            node,
+            chain,
+            process,
+            actor,
+            action,
+            step.get("response").and_then(Value::as_str),
+            step.get("data").cloned().unwrap_or(Value::Null),
+        )
+        .await;
+        if step.get("reject").and_then(Value::as_bool) == Some(true) {
+            let err = result.expect_err(&format!("step {} should be refused", n + 1));
+            assert_eq!(err.status(), Some(422), "step {}: {err}", n + 1);
+        } else {
+            result.unwrap_or_else(|e| panic!("step {} ({actor} {action}): {e}", n + 1));
+        }
+        if let Some(expect) = step.get("expect").and_then(Value::as_str) {
+            let p = client(node, actor)
+                .get(&format!("/processes/{process}"))
+                .await
+                .unwrap();
+            assert_eq!(p["current"]["key"], expect, "after step {}", n + 1);
+        }
+    }
+}
