@@ -27,6 +27,9 @@ pub enum BenchCommand {
     /// The engine: biomass processes stepped per second, and replay of long histories (the
     /// cost of a step as the history grows).
     Scenario(crate::bench_scenario::ScenarioArgs),
+    /// One node's HTTP API: biomass actions per second and latency, sequential and with
+    /// concurrent clients, beside the signature floor and the ID-Service paper's figure.
+    Node(crate::bench_node::NodeBenchArgs),
 }
 
 #[derive(Args)]
@@ -186,6 +189,7 @@ pub fn run(command: BenchCommand) -> Result<Outcome> {
     match command {
         BenchCommand::Chain(args) => chain(args),
         BenchCommand::Scenario(args) => crate::bench_scenario::run(args),
+        BenchCommand::Node(args) => crate::bench_node::run(args),
     }
 }
 

@@ -15,10 +15,13 @@ macro_rules! outln {
 }
 
 mod bench;
+mod bench_node;
 mod bench_scenario;
 mod chain;
 mod io;
 mod keys;
+mod node;
+mod process;
 mod run;
 mod scenario;
 mod signer;
@@ -46,6 +49,11 @@ enum Command {
     /// Scenarios (Live Contracts): check them, draw them, run them locally.
     #[command(subcommand)]
     Scenario(scenario::ScenarioCommand),
+    /// Run a node: the HTTP API and the event pipeline.
+    Node(node::NodeArgs),
+    /// Processes on a node: start one, act, show it, see what is next.
+    #[command(subcommand)]
+    Process(process::ProcessCommand),
     /// Benchmarks, run side by side with what they compare against.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -68,6 +76,8 @@ fn main() -> ExitCode {
         Command::Keys(command) => keys::run(command),
         Command::Chain(command) => chain::run(command),
         Command::Scenario(command) => scenario::run(command),
+        Command::Node(args) => node::run(args),
+        Command::Process(command) => process::run(command),
         Command::Bench(command) => bench::run(command),
     };
     match result {

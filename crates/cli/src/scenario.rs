@@ -51,6 +51,13 @@ pub enum ScenarioCommand {
         #[arg(long)]
         chain_out: Option<PathBuf>,
     },
+    /// Check a scenario, then store it on a node (POST /scenarios), signed with your key.
+    Push {
+        /// The scenario file (.json, .yml, .yaml).
+        file: PathBuf,
+        #[command(flatten)]
+        client: crate::process::NodeClientArgs,
+    },
     /// Draw a scenario: states as nodes, transitions as edges, final states marked.
     Graph {
         /// The scenario file.
@@ -181,6 +188,10 @@ pub fn run(command: ScenarioCommand) -> Result<Outcome> {
             json,
             chain_out,
         } => crate::run::run(&file, &steps, json, chain_out.as_deref()),
+        ScenarioCommand::Push { file, client } => {
+            load_checked(&file)?;
+            crate::process::push(&file, &client)
+        }
         ScenarioCommand::Graph {
             file,
             format,

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod canonical;
 pub mod client;
 pub mod config;
 pub mod events;

@@ -366,6 +366,13 @@ impl<S: Store> Writer<S> {
             self.answer(answers, Ok(()));
             return;
         }
+        // Projections of every process on each chain, once per chain per batch.
+        for p in &mut pending {
+            let id = p.append.head.chain.clone();
+            if let Some(live) = self.live.get(&id) {
+                p.append.processes = projections(&id, &live.replay);
+            }
+        }
         let appends: Vec<Append> = pending.into_iter().map(|p| p.append).collect();
         let result = self.store.commit(&appends, now).await;
         if result.is_err() {
@@ -546,24 +553,6 @@ impl<S: Store> Writer<S> {
                 pending.append.parties.push(key);
             }
         }
-        // Projections of every process on the chain.
-        pending.append.processes.clear();
-        for (n, p) in live.replay.processes().iter().enumerate() {
-            let Some(pid) = p.doc().get("id").and_then(Value::as_str) else {
-                continue;
-            };
-            let value = if n == 0 {
-                live.replay.to_json().unwrap_or(Value::Null)
-            } else {
-                p.to_json()
-            };
-            let json = serde_jcs::to_string(&value).unwrap_or_else(|_| value.to_string());
-            pending.append.processes.push(ProcessRow {
-                id: pid.to_string(),
-                chain: id.to_string(),
-                json,
-            });
-        }
         pending.append.head = live.head.clone();
         Outcome {
             id: id.to_string(),
@@ -576,6 +565,28 @@ impl<S: Store> Writer<S> {
             state: base58::encode(&live.head.state),
         }
     }
+}
+
+/// The projection rows of every process on a chain: the main one with its sub-processes'
+/// summary, then each sub-process.
+fn projections(chain: &str, replay: &Replay) -> Vec<ProcessRow> {
+    let mut rows = Vec::new();
+    for (n, p) in replay.processes().iter().enumerate() {
+        let Some(pid) = p.doc().get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        let value = if n == 0 {
+            replay.to_json().unwrap_or(Value::Null)
+        } else {
+            p.to_json()
+        };
+        rows.push(ProcessRow {
+            id: pid.to_string(),
+            chain: chain.to_string(),
+            json: crate::canonical::to_string(&value),
+        });
+    }
+    rows
 }
 
 enum Placed {

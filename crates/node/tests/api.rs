@@ -212,12 +212,11 @@ async fn strangers_see_nothing_and_cannot_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let node = accord_node::start(accord_node::Config {
+    let node = start_with(dir.path(), |c| accord_node::Config {
         body_limit: 64 * 1024,
-        ..config(dir.path())
+        ..c
     })
-    .await
-    .unwrap();
+    .await;
     let scenario = scenario("document-signing.json");
     register(&node, &actors(&scenario)).await;
     let drafter = client(&node, "drafter");

@@ -224,6 +224,12 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
     ) -> impl Future<Output = Result<Option<ProcessRow>, StoreError>> + Send;
 
+    /// The chain a process is on.
+    fn process_chain(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
     /// The processes on a chain, ordered by id.
     fn processes_on(
         &self,

@@ -442,6 +442,14 @@ impl Store for SqlStore {
         row.as_ref().map(process_of).transpose()
     }
 
+    async fn process_chain(&self, id: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT chain_id FROM processes WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
     async fn processes_on(&self, chain: &str) -> Result<Vec<ProcessRow>, StoreError> {
         let rows =
             sqlx::query("SELECT id, chain_id, json FROM processes WHERE chain_id = $1 ORDER BY id")

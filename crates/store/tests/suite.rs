@@ -230,6 +230,11 @@ async fn processes_replace_and_list(s: &impl Store) {
     assert_eq!(p.json, "{\"length\":2}");
     assert_eq!(p.chain, "c1");
     assert_eq!(
+        s.process_chain("c1-p").await.unwrap().as_deref(),
+        Some("c1")
+    );
+    assert_eq!(s.process_chain("nope").await.unwrap(), None);
+    assert_eq!(
         s.processes_on("c1").await.unwrap(),
         std::slice::from_ref(&p)
     );

@@ -23,13 +23,45 @@ pub fn config(dir: &Path) -> Config {
         data_dir: dir.join("data"),
         listen: "127.0.0.1:0".parse().unwrap(),
         passphrase_file: Some(pass),
-        database: std::env::var("ACCORD_NODE_TEST_DATABASE").ok(),
         ..Config::default()
     }
 }
 
+/// With `ACCORD_NODE_TESTS_ON_POSTGRES=1`, each data directory gets its own database on the
+/// server `ACCORD_TEST_POSTGRES` names (created on first use, kept across restarts).
+async fn database(dir: &Path) -> Option<String> {
+    if std::env::var("ACCORD_NODE_TESTS_ON_POSTGRES").as_deref() != Ok("1") {
+        return None;
+    }
+    let url = std::env::var("ACCORD_TEST_POSTGRES")
+        .expect("ACCORD_NODE_TESTS_ON_POSTGRES=1 needs ACCORD_TEST_POSTGRES");
+    let name: String = format!("accord_node_{}", dir.file_name().unwrap().to_string_lossy())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let admin = accord_store::SqlStore::open(&url, accord_store::sql::Durability::Process)
+        .await
+        .unwrap();
+    let _ = admin.execute(&format!("CREATE DATABASE {name}")).await;
+    admin.close().await;
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+    Some(format!("{base}/{name}"))
+}
+
 pub async fn start(dir: &Path) -> Running {
-    accord_node::start(config(dir)).await.unwrap()
+    start_with(dir, |c| c).await
+}
+
+pub async fn start_with(dir: &Path, change: impl FnOnce(Config) -> Config) -> Running {
+    let mut config = change(config(dir));
+    config.database = database(dir).await;
+    accord_node::start(config).await.unwrap()
 }
 
 pub fn url(node: &Running) -> String {

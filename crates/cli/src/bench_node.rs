@@ -1,0 +1,328 @@
+//! `accord bench node`: actions per second and latency through one node's HTTP API, for the
+//! biomass scenario, sequential and with concurrent clients, beside the raw signature floor and
+//! the ID-Service paper's figure.
+//!
+//! The node runs in this process on loopback (its own runtime threads), with a fresh SQLite
+//! file (or the PostgreSQL database given). Processes are started before the clock runs; the
+//! timed part is responses only: each client walks its processes through the biomass steps,
+//! one signed request per action, and measures each request's latency.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use accord_chain::{ChainId, Nonce};
+use accord_crypto::{KeyPair, base58};
+use accord_node::client::Client;
+use accord_node::events;
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use serde_json::{Value, json};
+
+use crate::Outcome;
+
+#[derive(Args)]
+pub struct NodeBenchArgs {
+    /// Concurrent clients to measure with (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1, 16])]
+    clients: Vec<usize>,
+    /// Actions (responses) per measurement.
+    #[arg(long, default_value_t = 20_000)]
+    actions: usize,
+    /// The database: a PostgreSQL URL (an empty database), or nothing for a fresh SQLite file.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+const BIOMASS: &str = include_str!("../../../examples/scenarios/biomass.json");
+const STEPS: &str = include_str!("../../../examples/steps/biomass.yaml");
+/// The ID-Service paper's throughput for the same kind of request: 180–200 a minute.
+const PAPER_PER_SECOND: f64 = 190.0 / 60.0;
+
+struct Step {
+    actor: String,
+    action: String,
+    response: Option<String>,
+    data: Value,
+}
+
+fn steps() -> Result<Vec<Step>> {
+    let v = accord_scenario::doc::parse(STEPS, accord_scenario::Format::Yaml)
+        .map_err(|e| anyhow!("biomass steps: {e}"))?;
+    let mut out = Vec::new();
+    for s in v.as_array().context("steps are a list")? {
+        if s.get("reject").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
+        out.push(Step {
+            actor: s["actor"].as_str().context("actor")?.to_string(),
+            action: s["action"].as_str().context("action")?.to_string(),
+            response: s.get("response").and_then(Value::as_str).map(String::from),
+            data: s.get("data").cloned().unwrap_or(Value::Null),
+        });
+    }
+    Ok(out)
+}
+
+fn key(actor: &str) -> KeyPair {
+    KeyPair::from_seed_phrase(&format!("accord bench node: {actor}"), 0)
+}
+
+/// One process a client drives: its chain and where the chain is.
+struct Walk {
+    pid: String,
+    chain: ChainId,
+    tip: [u8; 32],
+    state: [u8; 32],
+}
+
+fn b32(v: &Value, field: &str) -> Result<[u8; 32]> {
+    v[field]
+        .as_str()
+        .and_then(|s| base58::decode(s).ok())
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| anyhow!("the node's answer has no `{field}`: {v}"))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+/// ed25519 verifications per second on one core: an action costs two (the request's signature
+/// and the event's).
+fn verify_floor() -> f64 {
+    let k = key("floor");
+    let message = [7u8; 200];
+    let signature = k.sign(&message);
+    let public = *k.public_key();
+    let n = 20_000;
+    let t = Instant::now();
+    let mut ok = 0;
+    for _ in 0..n {
+        ok += usize::from(public.verify(&message, &signature));
+    }
+    assert_eq!(ok, n);
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
+    if args.clients.is_empty() || args.clients.contains(&0) {
+        bail!("--clients needs at least one count, each above 0");
+    }
+    let steps = Arc::new(steps()?);
+    let floor = verify_floor();
+    let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
+    std::fs::write(dir.path().join("passphrase"), "accord bench node")?;
+    let config = accord_node::Config {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().expect("a literal address"),
+        passphrase_file: Some(dir.path().join("passphrase")),
+        database: args.database.clone(),
+        rate_limit: 0,
+        ..accord_node::Config::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let results = runtime.block_on(async {
+        let node = accord_node::start(config).await?;
+        let url = format!("http://{}", node.addr);
+        let scenario: Value = serde_json::from_str(BIOMASS)?;
+        let sid = scenario["id"].as_str().context("scenario id")?.to_string();
+        let actors: Vec<String> = scenario["actors"]
+            .as_object()
+            .context("actors")?
+            .keys()
+            .cloned()
+            .collect();
+        for a in &actors {
+            let c = Client::new(&url, &key(a))?;
+            let pk = key(a).public_key().to_base58();
+            c.post(
+                "/identities",
+                events::identity(&format!("{a}-identity"), &pk, None).to_string(),
+            )
+            .await?;
+        }
+        let mut results = Vec::new();
+        for (round, &clients) in args.clients.iter().enumerate() {
+            let per_client = args.actions.div_ceil(clients);
+            let processes = per_client.div_ceil(steps.len());
+            // Start every process first (not timed).
+            let creator = key(&actors[0]);
+            let starter = Client::new(&url, &creator)?;
+            let mut walks: Vec<Vec<Walk>> = Vec::new();
+            for c in 0..clients {
+                let mut mine = Vec::new();
+                for p in 0..processes {
+                    let pid = format!("bench-{round}-{c}-{p}");
+                    let bindings: Vec<(String, String)> = actors
+                        .iter()
+                        .map(|a| (a.clone(), format!("{a}-identity")))
+                        .collect();
+                    let mut bodies = vec![events::scenario(scenario.clone(), &sid)];
+                    for a in &actors {
+                        bodies.push(events::identity(
+                            &format!("{a}-identity"),
+                            &key(a).public_key().to_base58(),
+                            None,
+                        ));
+                    }
+                    bodies.push(events::process(&pid, &sid, &bindings));
+                    let signed: Vec<(&Value, &KeyPair)> =
+                        bodies.iter().map(|b| (b, &creator)).collect();
+                    let chain = events::new_chain(
+                        &creator,
+                        b'T',
+                        &Nonce::from_text(&pid),
+                        &signed,
+                        1_767_225_600_000,
+                    )
+                    .map_err(|e| anyhow!(e))?;
+                    let out = starter.post("/event-chains", chain.to_json()).await?;
+                    mine.push(Walk {
+                        pid,
+                        chain: *chain.id(),
+                        tip: b32(&out, "tip")?,
+                        state: b32(&out, "state")?,
+                    });
+                }
+                walks.push(mine);
+            }
+            // The timed part: responses only.
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for mine in walks {
+                let steps = steps.clone();
+                let url = url.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut clients = std::collections::HashMap::new();
+                    let mut latencies = Vec::with_capacity(per_client);
+                    let mut done = 0;
+                    'outer: for mut walk in mine {
+                        for step in steps.iter() {
+                            if done == per_client {
+                                break 'outer;
+                            }
+                            // Keys and clients made once per actor, not per request.
+                            if !clients.contains_key(&step.actor) {
+                                let signer = key(&step.actor);
+                                let c = Client::new(&url, &signer)?;
+                                clients.insert(step.actor.clone(), (signer, c));
+                            }
+                            let (signer, client) = &clients[&step.actor];
+                            let body = events::response(
+                                &step.action,
+                                step.response.as_deref(),
+                                step.data.clone(),
+                            );
+                            let t = Instant::now();
+                            let partial = events::next_event(
+                                &walk.chain,
+                                walk.tip,
+                                walk.state,
+                                &body,
+                                signer,
+                                1_767_225_700_000 + done as u64,
+                            )
+                            .map_err(|e| anyhow!(e))?;
+                            let out = client
+                                .post(
+                                    &format!("/processes/{}/responses", walk.pid),
+                                    partial.to_json(),
+                                )
+                                .await
+                                .map_err(|e| anyhow!("{} {}: {e}", walk.pid, step.action))?;
+                            latencies.push(t.elapsed());
+                            walk.tip = b32(&out, "tip")?;
+                            walk.state = b32(&out, "state")?;
+                            done += 1;
+                        }
+                    }
+                    anyhow::Ok(latencies)
+                }));
+            }
+            let mut latencies = Vec::new();
+            for t in tasks {
+                latencies.extend(t.await.map_err(|e| anyhow!("client task: {e}"))??);
+            }
+            let elapsed = started.elapsed();
+            latencies.sort_unstable();
+            let actions = latencies.len();
+            results.push(json!({
+                "clients": clients,
+                "actions": actions,
+                "seconds": elapsed.as_secs_f64(),
+                "actions_per_second": actions as f64 / elapsed.as_secs_f64(),
+                "p50_ms": percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+                "p99_ms": percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+                "max_ms": latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+            }));
+        }
+        let metrics = reqwest::get(format!("{url}/metrics")).await.ok();
+        let batches = match metrics {
+            Some(m) => m.text().await.unwrap_or_default(),
+            None => String::new(),
+        };
+        node.stop().await;
+        anyhow::Ok((results, batches))
+    })?;
+    let (results, metrics) = results;
+    let batch = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("accord_pipeline_batch_size_{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let mean_batch = batch("count").max(1.0).recip() * batch("sum");
+    let backend = if args.database.is_some() {
+        "postgresql"
+    } else {
+        "sqlite"
+    };
+    if args.json {
+        outln!(
+            "{}",
+            json!({
+                "database": backend,
+                "runs": results,
+                "floor_verify_per_second_one_core": floor,
+                "floor_actions_per_second_one_core": floor / 2.0,
+                "paper_actions_per_second": PAPER_PER_SECOND,
+                "mean_commit_batch": mean_batch,
+            })
+        );
+    } else {
+        outln!(
+            "accord bench node: biomass responses through the HTTP API ({backend}, one node on loopback)"
+        );
+        for r in &results {
+            outln!(
+                "  {:>2} client(s): {} actions in {:.2} s = {:.0} actions/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+                r["clients"],
+                r["actions"],
+                r["seconds"].as_f64().unwrap_or(0.0),
+                r["actions_per_second"].as_f64().unwrap_or(0.0),
+                r["p50_ms"].as_f64().unwrap_or(0.0),
+                r["p99_ms"].as_f64().unwrap_or(0.0),
+                r["max_ms"].as_f64().unwrap_or(0.0),
+            );
+        }
+        outln!(
+            "  floor: {:.0} ed25519 verifications/s on one core = {:.0} actions/s (two signatures each)",
+            floor,
+            floor / 2.0
+        );
+        outln!("  mean submissions per storage transaction: {mean_batch:.1}");
+        outln!("  the ID-Service paper: 180–200 requests a minute = {PAPER_PER_SECOND:.1}/s");
+    }
+    Ok(Outcome::Success)
+}

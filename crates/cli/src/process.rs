@@ -1,0 +1,481 @@
+//! Commands against a running node: `accord process start|act|show|next` and
+//! `accord scenario push`. Every request is signed with the user's key.
+
+use std::path::{Path, PathBuf};
+
+use accord_chain::{ChainId, Nonce};
+use accord_crypto::{KeyPair, base58};
+use accord_node::client::{Client, ClientError};
+use accord_node::events;
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::Outcome;
+use crate::signer::SignerArgs;
+
+/// Which node, and who is asking.
+#[derive(Args)]
+pub struct NodeClientArgs {
+    /// The node's URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "ACCORD_NODE",
+        default_value = "http://127.0.0.1:4000"
+    )]
+    pub node: String,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Print the node's JSON answer instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl NodeClientArgs {
+    fn connect(&self) -> Result<(Client, KeyPair)> {
+        let key = self.signer.load()?;
+        let client = Client::new(&self.node, &key)?;
+        Ok((client, key))
+    }
+}
+
+#[derive(Subcommand)]
+pub enum ProcessCommand {
+    /// Start a process on the node: a new chain with the scenario, one identity per actor
+    /// and the process start, signed with your key.
+    Start {
+        /// The scenario: a file (.json, .yaml), or the id of a scenario stored on the node.
+        scenario: String,
+        /// Bind an actor to a key: ACTOR=KEY (a base58 public key) or ACTOR=me (your key).
+        /// Repeat for each actor.
+        #[arg(long = "actor", value_name = "ACTOR=KEY")]
+        actors: Vec<String>,
+        /// The process id (default: random).
+        #[arg(long)]
+        id: Option<String>,
+        #[command(flatten)]
+        client: NodeClientArgs,
+    },
+    /// Respond to an action of a process, signed with your key.
+    Act {
+        /// The process id.
+        process: String,
+        /// The action.
+        action: String,
+        /// The response key (default: the action's default response).
+        #[arg(long)]
+        response: Option<String>,
+        /// The response data: JSON text, or @FILE.
+        #[arg(long, value_name = "JSON")]
+        data: Option<String>,
+        #[command(flatten)]
+        client: NodeClientArgs,
+    },
+    /// Show a process: its state, its actors and what is open to whom.
+    Show {
+        /// The process id.
+        process: String,
+        #[command(flatten)]
+        client: NodeClientArgs,
+    },
+    /// What may happen next in a process: the actions open to each actor, the expected path.
+    Next {
+        /// The process id.
+        process: String,
+        #[command(flatten)]
+        client: NodeClientArgs,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Turns a node's problem into an error that says what the node said.
+fn problem(err: ClientError) -> anyhow::Error {
+    match &err {
+        ClientError::Problem { body, .. } => {
+            let mut message = err.to_string();
+            if let Some(diags) = body.get("diagnostics").and_then(Value::as_array) {
+                for d in diags {
+                    message.push_str(&format!(
+                        "\n  {}: {}[{}]: {}",
+                        d["pointer"]
+                            .as_str()
+                            .filter(|p| !p.is_empty())
+                            .unwrap_or("/"),
+                        d["severity"].as_str().unwrap_or(""),
+                        d["code"].as_str().unwrap_or(""),
+                        d["message"].as_str().unwrap_or("")
+                    ));
+                }
+            }
+            anyhow!(message)
+        }
+        _ => anyhow!(err),
+    }
+}
+
+/// Registers an identity for the user's own key (its id: the key's address), so the node lets
+/// the user start chains and store scenarios. Registering the same again changes nothing.
+async fn register_self(c: &Client, me: &KeyPair) -> Result<(), ClientError> {
+    let key = me.public_key();
+    let own = events::identity(&key.address(b'T').to_string(), &key.to_base58(), None);
+    c.post("/identities", own.to_string()).await.map(|_| ())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn random_id() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow!("no randomness: {e}"))?;
+    Ok(base58::encode(&bytes))
+}
+
+/// `accord scenario push`: check locally, then store on the node.
+pub fn push(file: &Path, client: &NodeClientArgs) -> Result<Outcome> {
+    let text = crate::scenario::read_text(file)?;
+    let format = crate::scenario::format_of(file, &text, None);
+    let content_type = match format {
+        accord_scenario::Format::Yaml => "application/yaml",
+        accord_scenario::Format::Json => "application/json",
+    };
+    let (c, me) = client.connect()?;
+    let answer = runtime()?
+        .block_on(async {
+            register_self(&c, &me).await?;
+            c.call(
+                "POST",
+                "/scenarios",
+                Some((content_type, text.into_bytes())),
+            )
+            .await
+        })
+        .map_err(problem)
+        .with_context(|| format!("cannot push {}", file.display()))?;
+    if client.json {
+        outln!("{answer}");
+    } else {
+        let created = answer["created"].as_bool().unwrap_or(false);
+        outln!(
+            "{} scenario {}",
+            if created { "stored" } else { "already stored:" },
+            answer["id"].as_str().unwrap_or("?")
+        );
+        for w in answer["warnings"].as_array().into_iter().flatten() {
+            outln!(
+                "  warning[{}] {}: {}",
+                w["code"].as_str().unwrap_or(""),
+                w["pointer"].as_str().unwrap_or(""),
+                w["message"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+pub fn run(command: ProcessCommand) -> Result<Outcome> {
+    match command {
+        ProcessCommand::Start {
+            scenario,
+            actors,
+            id,
+            client,
+        } => start(&scenario, &actors, id, &client),
+        ProcessCommand::Act {
+            process,
+            action,
+            response,
+            data,
+            client,
+        } => act(
+            &process,
+            &action,
+            response.as_deref(),
+            data.as_deref(),
+            &client,
+        ),
+        ProcessCommand::Show { process, client } => show(&process, &client),
+        ProcessCommand::Next { process, client } => next(&process, &client),
+    }
+}
+
+fn start(
+    scenario: &str,
+    actors: &[String],
+    id: Option<String>,
+    args: &NodeClientArgs,
+) -> Result<Outcome> {
+    let (c, me) = args.connect()?;
+    let rt = runtime()?;
+    let doc = if Path::new(scenario).exists() {
+        let (_, text, format) = crate::scenario::load_checked(&PathBuf::from(scenario))?;
+        accord_scenario::doc::parse(&text, format).map_err(|e| anyhow!("{scenario}: {e}"))?
+    } else {
+        rt.block_on(c.get(&format!("/scenarios/{scenario}")))
+            .map_err(problem)
+            .with_context(|| format!("{scenario} is not a file, nor a scenario on the node"))?
+    };
+    let checked = accord_scenario::check_value(&doc);
+    let Some(model) = checked.scenario else {
+        bail!("the scenario has errors (run `accord scenario check`)");
+    };
+    let scenario_id = model.id.clone().unwrap_or_else(|| {
+        base58::encode(&accord_crypto::hash::sha256(doc.to_string().as_bytes()))
+    });
+    let network = b'T';
+    let my_key = me.public_key().to_base58();
+    let mut bindings = Vec::new();
+    let mut identities = Vec::new();
+    for spec in actors {
+        let (actor, key) = spec
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--actor {spec:?}: write ACTOR=KEY or ACTOR=me"))?;
+        if !model.actors.contains_key(actor) {
+            bail!(
+                "--actor {spec:?}: the scenario has no actor `{actor}` (it has: {})",
+                model.actors.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        let key = if key == "me" {
+            my_key.clone()
+        } else {
+            key.to_string()
+        };
+        let public = accord_crypto::PublicKey::from_base58(accord_crypto::KeyType::Ed25519, &key)
+            .map_err(|e| anyhow!("--actor {spec:?}: {e}"))?;
+        let identity_id = public.address(network).to_string();
+        if !identities
+            .iter()
+            .any(|(i, _): &(String, String)| *i == identity_id)
+        {
+            identities.push((identity_id.clone(), key.clone()));
+        }
+        bindings.push((actor.to_string(), identity_id));
+    }
+    let pid = match id {
+        Some(id) => id,
+        None => random_id()?,
+    };
+    let mut bodies = vec![events::scenario(doc, &scenario_id)];
+    for (identity_id, key) in &identities {
+        bodies.push(events::identity(identity_id, key, None));
+    }
+    bodies.push(events::process(&pid, &scenario_id, &bindings));
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &me)).collect();
+    let mut nonce = [0u8; 20];
+    getrandom::fill(&mut nonce).map_err(|e| anyhow!("no randomness: {e}"))?;
+    let chain = events::new_chain(&me, network, &Nonce(nonce), &signed, now_ms())
+        .map_err(|e| anyhow!("cannot build the chain: {e}"))?;
+    rt.block_on(async {
+        register_self(&c, &me).await?;
+        c.post("/event-chains", chain.to_json()).await
+    })
+    .map_err(problem)
+    .context("the node did not take the process")?;
+    let projection = rt
+        .block_on(c.get(&format!("/processes/{pid}")))
+        .map_err(problem)?;
+    if args.json {
+        outln!("{projection}");
+    } else {
+        outln!("started process {pid}");
+        outln!("chain {}", chain.id().to_base58());
+        summary(&projection);
+    }
+    Ok(Outcome::Success)
+}
+
+fn parse_data(data: Option<&str>) -> Result<Value> {
+    let Some(text) = data else {
+        return Ok(Value::Null);
+    };
+    let text = match text.strip_prefix('@') {
+        Some(path) => crate::scenario::read_text(Path::new(path))?,
+        None => text.to_string(),
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow!(
+            "--data is not JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+fn b32(v: &Value, field: &str) -> Result<[u8; 32]> {
+    v[field]
+        .as_str()
+        .and_then(|s| base58::decode(s).ok())
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| anyhow!("the node's answer has no `{field}`"))
+}
+
+fn act(
+    process: &str,
+    action: &str,
+    response: Option<&str>,
+    data: Option<&str>,
+    args: &NodeClientArgs,
+) -> Result<Outcome> {
+    let data = parse_data(data)?;
+    let (c, me) = args.connect()?;
+    let rt = runtime()?;
+    let body = events::response(action, response, data);
+    let answer = rt.block_on(async {
+        // Someone else may add an event between reading the head and posting: try again on a
+        // fork, a few times.
+        let mut tries = 0;
+        loop {
+            let p = c.get(&format!("/processes/{process}")).await?;
+            let chain_text = p["chain"].as_str().unwrap_or("").to_string();
+            let chain: ChainId = match chain_text.parse() {
+                Ok(id) => id,
+                Err(_) => {
+                    // The projection names its chain; an older one may not.
+                    let next = c.get(&format!("/processes/{process}/next")).await?;
+                    next["chain"].as_str().unwrap_or("").parse().map_err(|_| {
+                        ClientError::Key(
+                            "the node did not say which chain the process is on".into(),
+                        )
+                    })?
+                }
+            };
+            let head = c
+                .get(&format!("/event-chains/{}/head", chain.to_base58()))
+                .await?;
+            let (Ok(tip), Ok(state)) = (b32(&head, "tip"), b32(&head, "state")) else {
+                return Err(ClientError::Key("the node's head has no tip".into()));
+            };
+            let partial = events::next_event(&chain, tip, state, &body, &me, now_ms())
+                .map_err(ClientError::Key)?;
+            match c
+                .post(
+                    &format!("/processes/{process}/responses"),
+                    partial.to_json(),
+                )
+                .await
+            {
+                Err(e) if e.kind() == Some("urn:accord:problem:fork") && tries < 5 => tries += 1,
+                other => return other,
+            }
+        }
+    });
+    let answer = answer.map_err(problem)?;
+    if args.json {
+        outln!("{answer}");
+        return Ok(Outcome::Success);
+    }
+    let p = rt
+        .block_on(c.get(&format!("/processes/{process}")))
+        .map_err(problem)?;
+    outln!("{action}: done");
+    summary(&p);
+    Ok(Outcome::Success)
+}
+
+fn summary(p: &Value) {
+    let state = &p["current"]["key"];
+    let title = p["current"]["title"].as_str().unwrap_or("");
+    outln!(
+        "state: {}{}",
+        state.as_str().unwrap_or("?"),
+        if title.is_empty() {
+            String::new()
+        } else {
+            format!(" ({title})")
+        }
+    );
+    let open = p["current"]["actions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if open.is_empty() {
+        outln!("nothing is open");
+    }
+    for a in open {
+        let actors: Vec<&str> = a["actors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        outln!(
+            "open: {} (by {})",
+            a["action"].as_str().unwrap_or("?"),
+            actors.join(", ")
+        );
+    }
+}
+
+fn show(process: &str, args: &NodeClientArgs) -> Result<Outcome> {
+    let (c, _) = args.connect()?;
+    let p = runtime()?
+        .block_on(c.get(&format!("/processes/{process}")))
+        .map_err(problem)?;
+    if args.json {
+        outln!("{p}");
+        return Ok(Outcome::Success);
+    }
+    outln!("process {process}");
+    if let Some(title) = p["title"].as_str() {
+        outln!("title: {title}");
+    }
+    if let Some(actors) = p["actors"].as_object() {
+        for (name, actor) in actors {
+            let identity = actor["identity"]["id"]
+                .as_str()
+                .or_else(|| actor["identity"].as_str())
+                .unwrap_or("(unbound)");
+            outln!("actor {name}: {identity}");
+        }
+    }
+    outln!(
+        "responses so far: {}",
+        p["previous"].as_array().map_or(0, Vec::len)
+    );
+    summary(&p);
+    Ok(Outcome::Success)
+}
+
+fn next(process: &str, args: &NodeClientArgs) -> Result<Outcome> {
+    let (c, _) = args.connect()?;
+    let n = runtime()?
+        .block_on(c.get(&format!("/processes/{process}/next")))
+        .map_err(problem)?;
+    if args.json {
+        outln!("{n}");
+        return Ok(Outcome::Success);
+    }
+    outln!("state: {}", n["state"].as_str().unwrap_or("?"));
+    if n["finished"] == json!(true) {
+        outln!("the process has finished");
+    }
+    for (actor, actions) in n["actions"].as_object().into_iter().flatten() {
+        let list: Vec<&str> = actions
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        outln!("{actor} may: {}", list.join(", "));
+    }
+    let path: Vec<&str> = n["next"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["key"].as_str())
+        .collect();
+    if !path.is_empty() {
+        outln!("expected path: {}", path.join(" → "));
+    }
+    Ok(Outcome::Success)
+}
