@@ -50,6 +50,52 @@ pub struct App {
     pub admins: HashSet<String>,
     /// Keys of identities registered on this node: they may start chains here.
     pub registered: RwLock<HashSet<String>>,
+    /// Facts that never change once true, remembered to spare the database: a process's
+    /// chain, and that a key is a party to a chain (parties are never removed).
+    pub facts: Facts,
+}
+
+/// Remembered facts, each only ever true once stored (so they never go stale).
+#[derive(Default)]
+pub struct Facts {
+    process_chain: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    parties: std::sync::Mutex<HashSet<(String, String)>>,
+}
+
+/// Facts kept at most, per kind; beyond this the memory is cleared and fills again.
+const MAX_FACTS: usize = 200_000;
+
+impl Facts {
+    fn chain_of(&self, process: &str) -> Option<String> {
+        self.process_chain
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(process)
+            .cloned()
+    }
+
+    fn remember_chain(&self, process: &str, chain: &str) {
+        let mut m = self.process_chain.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= MAX_FACTS {
+            m.clear();
+        }
+        m.insert(process.to_string(), chain.to_string());
+    }
+
+    fn is_party(&self, chain: &str, key: &str) -> bool {
+        self.parties
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&(chain.to_string(), key.to_string()))
+    }
+
+    fn remember_party(&self, chain: &str, key: &str) {
+        let mut m = self.parties.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= MAX_FACTS {
+            m.clear();
+        }
+        m.insert((chain.to_string(), key.to_string()));
+    }
 }
 
 impl App {
@@ -71,7 +117,26 @@ impl App {
         if self.is_admin(key) {
             return Ok(self.store.head(chain).await?.is_some());
         }
-        Ok(self.store.is_party(chain, key).await?)
+        if self.facts.is_party(chain, key) {
+            return Ok(true);
+        }
+        let party = self.store.is_party(chain, key).await?;
+        if party {
+            self.facts.remember_party(chain, key);
+        }
+        Ok(party)
+    }
+
+    /// The chain a process is on.
+    async fn process_chain(&self, process: &str) -> Result<Option<String>, Problem> {
+        if let Some(chain) = self.facts.chain_of(process) {
+            return Ok(Some(chain));
+        }
+        let chain = self.store.process_chain(process).await?;
+        if let Some(c) = &chain {
+            self.facts.remember_chain(process, c);
+        }
+        Ok(chain)
     }
 }
 
@@ -767,7 +832,7 @@ async fn post_response(
     Path(id): Path<String>,
     signed: Signed,
 ) -> Result<Response, Problem> {
-    let Some(process_chain) = app.store.process_chain(&id).await? else {
+    let Some(process_chain) = app.process_chain(&id).await? else {
         return Err(not_found("process", &id));
     };
     if !app.may_read(&process_chain, &signed.caller.key).await? {

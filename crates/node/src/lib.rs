@@ -201,6 +201,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config: Arc::new(config),
         admins,
         registered: RwLock::new(registered),
+        facts: api::Facts::default(),
     });
     let (router, _doc) = api::router(app);
     let (stop, stopped) = oneshot::channel::<()>();
