@@ -1048,6 +1048,30 @@ fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_identity, delete_identity))
 }
 
+/// Turns axum's own plain-text rejections (a bad query string or path parameter) into problem
+/// documents, so every client error has the same shape.
+async fn as_problem(response: Response) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !status.is_client_error() || !plain {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    Problem::new(
+        status,
+        "invalid-request",
+        "The request is not valid",
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+    .into_response()
+}
+
 /// The OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().split_for_parts().1
@@ -1079,7 +1103,7 @@ pub fn router(app: Arc<App>) -> (axum::Router, utoipa::openapi::OpenApi) {
                 if response.status().is_client_error() {
                     metrics.requests_rejected.fetch_add(1, Ordering::Relaxed);
                 }
-                response
+                as_problem(response).await
             }
         }));
     (router, doc)

@@ -306,6 +306,11 @@ async fn bad_input_is_named() {
         .unwrap_err();
     assert_eq!(err.status(), Some(409), "{err}");
     assert_eq!(err.kind(), Some("urn:accord:problem:fork"));
+    // A bad query string is a problem document too.
+    let err = drafter.get("/processes?limit=many").await.unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert_eq!(err.kind(), Some("urn:accord:problem:invalid-request"));
+    assert!(err.to_string().contains("limit"), "{err}");
     // A body over the limit.
     let big = format!("{{\"id\": \"{}\"}}", "x".repeat(100 * 1024));
     let err = drafter.post("/event-chains", big).await.unwrap_err();
