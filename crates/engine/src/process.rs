@@ -243,6 +243,22 @@ pub enum Rejection {
     /// A transition leads to a state the scenario does not have.
     #[error("the transition leads to `{0}`, which is not a state of the scenario")]
     UnknownState(String),
+    /// An update would change what the engine derives identity or state from: an actor's
+    /// `identity` or `key`, or `current.key` / `current.due_date`.
+    #[error("`{path}` is read-only: an update may not change it")]
+    ReadOnly {
+        /// What it tried to change, as a dot path (`actors.client.identity`).
+        path: String,
+    },
+    /// An update would nest the process deeper than any document may nest.
+    #[error(
+        "the update of `{path}` nests the process deeper than {} levels",
+        accord_scenario::doc::MAX_DEPTH
+    )]
+    TooDeep {
+        /// The update's dot path.
+        path: String,
+    },
 }
 
 /// Work the engine asks the node to do: it never does I/O itself.
@@ -701,14 +717,8 @@ impl Process {
         drop(view);
         match target {
             Some(t) if t != model::STAY => {
-                // `enter` replaces `current` only once nothing can fail.
-                let saved = (
-                    self.compiled.clone(),
-                    self.base.clone(),
-                    self.deviations.clone(),
-                );
+                // `enter` changes nothing when it fails; the updates are put back here.
                 if let Err(e) = self.enter(&t, c.timestamp, Some(&actor), Some(&response)) {
-                    (self.compiled, self.base, self.deviations) = saved;
                     undo.restore(&mut self.doc);
                     self.reindex();
                     return Err(e);
@@ -735,6 +745,9 @@ impl Process {
         undo: &mut Undo,
     ) -> Result<(), Rejection> {
         let mut touched: Vec<(String, String)> = Vec::new();
+        // What the engine derives identity and state from, as it is before the updates.
+        let guarded = Guarded::of(&self.doc, rdef);
+        let mut explicit: Vec<String> = Vec::new();
         for (u, value) in rdef.update.iter().zip(values) {
             let mut value = value;
             if let Some(p) = &u.projection {
@@ -747,15 +760,30 @@ impl Process {
             if path.len() >= 2 && path[0] == "current" && path[1] == "actor" {
                 path.splice(0..2, ["actors".to_string(), actor.to_string()]);
             }
+            if path.len() + depth_of(&value) > accord_scenario::doc::MAX_DEPTH {
+                return Err(Rejection::TooDeep {
+                    path: path.join("."),
+                });
+            }
+            explicit.extend(guarded_writes(&path, &value));
             undo.save(&self.doc, &path[0], path.get(1).map(String::as_str));
             patch::set(&mut self.doc, &path, value, u.patch)?;
-            if path.len() >= 2 && (path[0] == "actors" || path[0] == "assets") {
-                let t = (path[0].clone(), path[1].clone());
-                if !touched.contains(&t) {
-                    touched.push(t);
+            if path[0] == "actors" || path[0] == "assets" {
+                // A whole collection written (`select: assets`): every entry in it is touched.
+                let keys: Vec<String> = match (path.get(1), self.doc.get(&path[0])) {
+                    (Some(k), _) => vec![k.clone()],
+                    (None, Some(Value::Object(m))) => m.keys().cloned().collect(),
+                    (None, _) => Vec::new(),
+                };
+                for k in keys {
+                    let t = (path[0].clone(), k);
+                    if !touched.contains(&t) {
+                        touched.push(t);
+                    }
                 }
             }
         }
+        guarded.keep(&mut self.doc, &explicit)?;
         if touched.iter().any(|(kind, _)| kind == "actors") {
             self.reindex();
         }
@@ -847,6 +875,8 @@ impl Process {
     }
 
     /// Enters a state: evaluates what it shows, and asks for its system actions and timer.
+    /// All or nothing: if anything fails, the process is as it was (deviations, scenario,
+    /// actors and assets included).
     fn enter(
         &mut self,
         key: &str,
@@ -854,7 +884,30 @@ impl Process {
         actor: Option<&str>,
         response: Option<&Value>,
     ) -> Result<(), Rejection> {
-        let key = self.settle_deviations(key);
+        let saved = (
+            self.compiled.clone(),
+            self.base.clone(),
+            self.deviations.clone(),
+        );
+        let mut undo = Undo::default();
+        let result = self.enter_inner(key, timestamp, actor, response, &mut undo);
+        if result.is_err() {
+            (self.compiled, self.base, self.deviations) = saved;
+            undo.restore(&mut self.doc);
+            self.reindex();
+        }
+        result
+    }
+
+    fn enter_inner(
+        &mut self,
+        key: &str,
+        timestamp: u64,
+        actor: Option<&str>,
+        response: Option<&Value>,
+        undo: &mut Undo,
+    ) -> Result<(), Rejection> {
+        let key = self.settle_deviations(key, undo);
         let key = key.as_str();
         let compiled = self.compiled.clone();
         let s = &compiled.scenario;
@@ -897,7 +950,7 @@ impl Process {
     /// scenario is back in effect), proposals not yet in force are dropped when the process
     /// leaves their state, and `:update:<state>` switches to the updated scenario. Returns the
     /// state to enter.
-    fn settle_deviations(&mut self, key: &str) -> String {
+    fn settle_deviations(&mut self, key: &str, undo: &mut Undo) -> String {
         if self.deviations.is_empty() {
             return key.to_string();
         }
@@ -910,6 +963,9 @@ impl Process {
                 .and_then(|(_, u)| u.clone())
             {
                 // Actors and assets the new scenario adds start from its schemas; data is kept.
+                for top in ["actors", "assets", "scenario"] {
+                    undo.save(&self.doc, top, None);
+                }
                 for (kind, initial) in [
                     ("actors", &new.initial_actors),
                     ("assets", &new.initial_assets),
@@ -1452,6 +1508,9 @@ impl Undo {
         {
             return;
         }
+        // Under a top-level entry that is not an object (missing, null), a write creates it:
+        // save the whole entry, so that putting it back removes what was created.
+        let second = second.filter(|_| doc.get(top).is_some_and(Value::is_object));
         let value = match second {
             Some(k) => doc.get(top).and_then(|v| v.get(k)).cloned(),
             None => doc.get(top).cloned(),
@@ -1485,5 +1544,168 @@ impl Undo {
                 }
             }
         }
+    }
+}
+
+/// How deeply a value nests below itself: 0 for a scalar or an empty list or object.
+fn depth_of(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        match v {
+            Value::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
+            Value::Object(m) => stack.extend(m.values().map(|x| (x, d + 1))),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// An actor's fields the engine derives identity from: who signs for it, and which it is.
+const ACTOR_GUARDED: [&str; 2] = ["identity", "key"];
+/// `current`'s fields the engine derives state from: the state, and when it times out.
+const CURRENT_GUARDED: [&str; 2] = ["key", "due_date"];
+
+/// The guarded fields an update names explicitly, as dot paths: through its select
+/// (`actors.a.identity`), or as keys of the object it writes (`actors.a` ← `{identity: …}`).
+fn guarded_writes(path: &[String], value: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let named = |prefix: &str, v: &Value, fields: &[&str], out: &mut Vec<String>| {
+        for f in fields {
+            // A value that is not an object replaces the entry, guarded fields and all.
+            if !v.is_object() || v.get(f).is_some() {
+                out.push(format!("{prefix}.{f}"));
+            }
+        }
+    };
+    match (path[0].as_str(), path.len()) {
+        ("current", 1) => named("current", value, &CURRENT_GUARDED, &mut out),
+        ("current", _) if CURRENT_GUARDED.contains(&path[1].as_str()) => {
+            out.push(format!("current.{}", path[1]))
+        }
+        ("actors", 1) => match value {
+            Value::Object(m) => {
+                for (name, v) in m {
+                    named(&format!("actors.{name}"), v, &ACTOR_GUARDED, &mut out);
+                }
+            }
+            _ => out.push("actors".into()),
+        },
+        ("actors", 2) => named(&path[..2].join("."), value, &ACTOR_GUARDED, &mut out),
+        ("actors", _) if ACTOR_GUARDED.contains(&path[2].as_str()) => out.push(path[..3].join(".")),
+        _ => {}
+    }
+    out
+}
+
+/// Guarded fields by name, with their values (`None`: absent or null).
+type Fields = Vec<(&'static str, Option<Value>)>;
+
+/// The guarded fields as they were before a step's updates (only where an update writes).
+struct Guarded {
+    current: Option<Fields>,
+    actors: Option<Vec<(String, Fields)>>,
+}
+
+impl Guarded {
+    fn of(doc: &Map<String, Value>, rdef: &model::ResponseDef) -> Guarded {
+        let fields = |v: Option<&Value>, names: &[&'static str]| {
+            names
+                .iter()
+                .map(|f| {
+                    (
+                        *f,
+                        v.and_then(|v| v.get(f)).filter(|x| !x.is_null()).cloned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let roots: Vec<&str> = rdef
+            .update
+            .iter()
+            .filter_map(|u| u.select.first())
+            .collect();
+        let current = roots
+            .contains(&"current")
+            .then(|| fields(doc.get("current"), &CURRENT_GUARDED));
+        // `current.actor` writes an actor.
+        let actors = (roots.contains(&"actors") || roots.contains(&"current")).then(|| {
+            match doc.get("actors") {
+                Some(Value::Object(m)) => m
+                    .iter()
+                    .map(|(k, a)| (k.clone(), fields(Some(a), &ACTOR_GUARDED)))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        });
+        Guarded { current, actors }
+    }
+
+    /// After the updates: a guarded field that changed is refused if an update named it, and
+    /// otherwise put back (an actor replaced by data without `identity` keeps its identity, as
+    /// at the start).
+    fn keep(self, doc: &mut Map<String, Value>, explicit: &[String]) -> Result<(), Rejection> {
+        let named = |p: &str| {
+            explicit
+                .iter()
+                .any(|e| e == p || p.starts_with(&format!("{e}.")))
+        };
+        let put_back =
+            |entry: Option<&mut Value>, prefix: &str, before: Fields| -> Result<(), Rejection> {
+                let Some(Value::Object(m)) = entry else {
+                    let changed = before.iter().any(|(_, b)| b.is_some());
+                    return if changed {
+                        Err(Rejection::ReadOnly {
+                            path: prefix.to_string(),
+                        })
+                    } else {
+                        Ok(())
+                    };
+                };
+                for (f, b) in before {
+                    let now = m.get(f).filter(|x| !x.is_null());
+                    if now == b.as_ref() {
+                        continue;
+                    }
+                    let path = format!("{prefix}.{f}");
+                    if named(&path) {
+                        return Err(Rejection::ReadOnly { path });
+                    }
+                    match b {
+                        Some(v) => {
+                            m.insert(f.to_string(), v);
+                        }
+                        None => {
+                            m.remove(f);
+                        }
+                    }
+                }
+                Ok(())
+            };
+        if let Some(before) = self.current {
+            put_back(doc.get_mut("current"), "current", before)?;
+        }
+        if let Some(before) = self.actors {
+            let names: Vec<String> = before.iter().map(|(k, _)| k.clone()).collect();
+            for (name, fields) in before {
+                let entry = doc.get_mut("actors").and_then(|a| a.get_mut(&name));
+                put_back(entry, &format!("actors.{name}"), fields)?;
+            }
+            // An actor the updates created may not bring an identity of its own.
+            if let Some(Value::Object(actors)) = doc.get("actors") {
+                for (name, a) in actors.iter().filter(|(k, _)| !names.contains(k)) {
+                    if let Some(f) = ACTOR_GUARDED
+                        .iter()
+                        .find(|f| a.get(**f).is_some_and(|x| !x.is_null()))
+                    {
+                        return Err(Rejection::ReadOnly {
+                            path: format!("actors.{name}.{f}"),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

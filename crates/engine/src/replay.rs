@@ -113,6 +113,14 @@ pub enum Refusal {
         /// The identity.
         id: String,
     },
+    /// An identity lists a sign key that another identity on the chain holds.
+    #[error("sign key {key} is held by identity `{holder}` already; a key belongs to one identity")]
+    KeyInUse {
+        /// The key.
+        key: String,
+        /// The identity that holds it.
+        holder: String,
+    },
     /// The scenario refused the response.
     #[error(transparent)]
     Response(#[from] Rejection),
@@ -283,6 +291,20 @@ impl Replay {
             }
             Kind::Identity => {
                 let new = identity_of(e.body)?;
+                // A key signs for one identity only: otherwise another party's responses
+                // would be booked to whoever listed its key.
+                for (_, key) in &new.signkeys {
+                    if let Some(holder) = self
+                        .identities
+                        .iter()
+                        .find(|i| i.id != new.id && i.has_key(key))
+                    {
+                        return Err(Refusal::KeyInUse {
+                            key: key.clone(),
+                            holder: holder.id.clone(),
+                        });
+                    }
+                }
                 let known = self.identities.iter().position(|i| i.id == new.id);
                 if let Some(i) = known {
                     // An identity changes itself: the signer must hold one of its keys now.

@@ -41,7 +41,12 @@ fn scenario(n: usize, shape: &[(usize, usize, usize, bool, bool)]) -> Value {
         let alt = format!("alt{i}");
         let mut act = json!({"actors": [ACTORS[actor % 3], ACTORS[(actor + 1) % 3]], "responses": {"ok": {}, "no": {}}});
         if update {
-            act["update"] = json!({"select": format!("actors.{}", ACTORS[actor % 3])});
+            // A note under a top-level key that does not exist yet, then the actor: a refusal
+            // of the second must take the first back, `info` included.
+            act["update"] = json!([
+                {"select": "info.last", "data": {"<ref>": "current.response.key"}},
+                {"select": format!("actors.{}", ACTORS[actor % 3])}
+            ]);
         }
         if cond {
             act["condition"] = json!({"<eval>": "current.actor.blocked != `true`"});
@@ -56,7 +61,17 @@ fn scenario(n: usize, shape: &[(usize, usize, usize, bool, bool)]) -> Value {
         if cond {
             transitions.insert(0, json!({"action": go, "response": "no", "condition": {"<eval>": "actors.a.n > `3`"}, "transition": finals[0]}));
         }
-        states.insert(key(i), json!({"title": format!("State {i}"), "actions": [go, alt], "transitions": transitions}));
+        // Some states fail to enter while `actors.a.n` is 0 or unset (division by zero): the
+        // step that leads there is refused and must change nothing.
+        let title = if i > 0 && fin == 2 {
+            json!({"<math>": "10 / x", "x": {"<ref>": "actors.a.n"}})
+        } else {
+            json!(format!("State {i}"))
+        };
+        states.insert(
+            key(i),
+            json!({"title": title, "actions": [go, alt], "transitions": transitions}),
+        );
     }
     json!({
         "$schema": "https://specs.livecontracts.io/v0.2.0/scenario/schema.json#",

@@ -23,6 +23,10 @@ pub const MAX_DEPTH: usize = 128;
 /// How many nodes a YAML document may expand to, aliases included.
 pub const MAX_YAML_NODES: usize = 1_000_000;
 
+/// How many bytes of text (strings and keys) a YAML document may expand to, aliases included:
+/// an alias to one long string counts as one node, but as all of its bytes here.
+pub const MAX_YAML_BYTES: usize = 16 << 20;
+
 /// The syntax of a document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -195,6 +199,7 @@ pub fn parse_yaml(text: &str) -> Result<Value, LoadError> {
         parser: Parser::new_from_str(text),
         anchors: Vec::new(),
         nodes: 0,
+        bytes: 0,
         last: Span::default(),
     };
     builder.document()
@@ -205,6 +210,8 @@ struct YamlBuilder<'a> {
     /// Anchored values by anchor id (ids are dense, starting at 1).
     anchors: Vec<Option<Value>>,
     nodes: usize,
+    /// Bytes of text (scalars and keys) so far, aliases expanded.
+    bytes: usize,
     last: Span,
 }
 
@@ -268,6 +275,19 @@ impl<'a> YamlBuilder<'a> {
         Ok(())
     }
 
+    fn count_bytes(&mut self, span: Span, n: usize) -> Result<(), LoadError> {
+        self.bytes = self.bytes.saturating_add(n);
+        if self.bytes > MAX_YAML_BYTES {
+            return Err(at(
+                span,
+                format!(
+                    "the document expands to more than {MAX_YAML_BYTES} bytes of text (aliases included)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn remember(&mut self, anchor: usize, value: &Value) {
         if anchor == 0 {
             return;
@@ -285,6 +305,7 @@ impl<'a> YamlBuilder<'a> {
         self.count(span, 1)?;
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                self.count_bytes(span, text.len())?;
                 let value = scalar(&text, style, tag.as_deref()).map_err(|m| at(span, m))?;
                 self.remember(anchor, &value);
                 Ok(value)
@@ -296,8 +317,13 @@ impl<'a> YamlBuilder<'a> {
                     .and_then(Option::as_ref)
                     .cloned()
                     .ok_or_else(|| at(span, "an alias to an anchor that is not defined yet"))?;
-                let size = node_count(&value);
-                self.count(span, size)?;
+                let size = measure(&value);
+                self.count(span, size.nodes)?;
+                self.count_bytes(span, size.bytes)?;
+                // An alias inside nested collections nests its value deeper still.
+                if depth + size.depth > MAX_DEPTH + 1 {
+                    return Err(at(span, format!("nested deeper than {MAX_DEPTH} levels")));
+                }
                 Ok(value)
             }
             Event::SequenceStart(anchor, tag) => {
@@ -324,6 +350,7 @@ impl<'a> YamlBuilder<'a> {
                     }
                     let key = match event {
                         Event::Scalar(text, style, _, tag) => {
+                            self.count_bytes(key_span, text.len())?;
                             match scalar(&text, style, tag.as_deref())
                                 .map_err(|m| at(key_span, m))?
                             {
@@ -364,12 +391,33 @@ impl<'a> YamlBuilder<'a> {
     }
 }
 
-fn node_count(value: &Value) -> usize {
-    match value {
-        Value::Array(a) => 1 + a.iter().map(node_count).sum::<usize>(),
-        Value::Object(o) => 1 + o.values().map(node_count).sum::<usize>(),
-        _ => 1,
+/// The size of an anchored value: nodes, bytes of text, and levels (a scalar is one).
+#[derive(Default)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
+    depth: usize,
+}
+
+fn measure(value: &Value) -> Size {
+    let mut size = Size::default();
+    let mut stack = vec![(value, 1usize)];
+    while let Some((v, depth)) = stack.pop() {
+        size.nodes = size.nodes.saturating_add(1);
+        size.depth = size.depth.max(depth);
+        match v {
+            Value::String(s) => size.bytes = size.bytes.saturating_add(s.len()),
+            Value::Array(a) => stack.extend(a.iter().map(|x| (x, depth + 1))),
+            Value::Object(o) => {
+                for (k, x) in o {
+                    size.bytes = size.bytes.saturating_add(k.len());
+                    stack.push((x, depth + 1));
+                }
+            }
+            _ => {}
+        }
     }
+    size
 }
 
 fn check_collection_tag(tag: Option<&Tag>, kind: &str) -> Result<(), String> {

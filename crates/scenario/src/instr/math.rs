@@ -482,9 +482,9 @@ fn php_round(x: f64, places: i64) -> f64 {
     let magnitude = if keep <= 0 {
         // Everything is rounded away, or up to one unit of 10^-places.
         let scaled = if places >= 0 {
-            x.abs() * 10f64.powi(places as i32)
+            x.abs() * pow10(places)
         } else {
-            x.abs() / 10f64.powi((-places) as i32)
+            x.abs() / pow10(-places)
         };
         if scaled >= 0.5 {
             format!("1e{}", -places).parse::<f64>().unwrap_or(0.0)
@@ -520,6 +520,12 @@ fn php_round(x: f64, places: i64) -> f64 {
     if x < 0.0 { -magnitude } else { magnitude }
 }
 
+/// 10^n, correctly rounded (the decimal literal `1e{n}` parsed), the same on every platform;
+/// `powi` is not guaranteed to be.
+fn pow10(n: i64) -> f64 {
+    format!("1e{n}").parse::<f64>().unwrap_or(f64::INFINITY)
+}
+
 fn call(name: &str, args: &[f64]) -> Result<f64, String> {
     let arity = |min: usize, max: usize| -> Result<(), String> {
         if args.len() < min || args.len() > max {
@@ -543,18 +549,21 @@ fn call(name: &str, args: &[f64]) -> Result<f64, String> {
     let arg = |i: usize| args.get(i).copied().unwrap_or(0.0);
     let v = match name {
         "abs" => one(f64::abs)?,
-        "acos" => one(f64::acos)?,
-        "asin" => one(f64::asin)?,
-        "atan" => one(f64::atan)?,
+        // Transcendental functions come from the pure-Rust `libm`, not std: std's defer to the
+        // platform's C library, whose results may differ in the last bit between platforms,
+        // and every node must compute the same projection.
+        "acos" => one(libm::acos)?,
+        "asin" => one(libm::asin)?,
+        "atan" => one(libm::atan)?,
         "ceil" => one(f64::ceil)?,
-        "cos" => one(f64::cos)?,
-        "deg2rad" => one(f64::to_radians)?,
-        "exp" => one(f64::exp)?,
+        "cos" => one(libm::cos)?,
+        "deg2rad" => one(|x| x * (std::f64::consts::PI / 180.0))?,
+        "exp" => one(libm::exp)?,
         "floor" => one(f64::floor)?,
-        "rad2deg" => one(f64::to_degrees)?,
-        "sin" => one(f64::sin)?,
+        "rad2deg" => one(|x| x * (180.0 / std::f64::consts::PI))?,
+        "sin" => one(libm::sin)?,
         "sqrt" => one(f64::sqrt)?,
-        "tan" => one(f64::tan)?,
+        "tan" => one(libm::tan)?,
         "ln" | "log" => {
             arity(1, 2)?;
             let x = arg(0);
@@ -564,18 +573,18 @@ fn call(name: &str, args: &[f64]) -> Result<f64, String> {
                 _ => None,
             };
             match base {
-                None => x.ln(),
+                None => libm::log(x),
                 Some(b) if b <= 0.0 => {
                     return Err(format!("`{name}` needs a base greater than 0"));
                 }
-                Some(10.0) => x.log10(),
-                Some(2.0) => x.log2(),
-                Some(b) => x.ln() / b.ln(),
+                Some(10.0) => libm::log10(x),
+                Some(2.0) => libm::log2(x),
+                Some(b) => libm::log(x) / libm::log(b),
             }
         }
         "pow" => {
             arity(2, 2)?;
-            arg(0).powf(arg(1))
+            libm::pow(arg(0), arg(1))
         }
         "round" => {
             arity(1, 2)?;

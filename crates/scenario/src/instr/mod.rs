@@ -101,9 +101,186 @@ impl fmt::Debug for Expr {
     }
 }
 
+/// The longest JMESPath expression accepted, in bytes.
+pub const MAX_EXPR_LEN: usize = 4096;
+
+/// How deeply a JMESPath expression may nest: brackets, braces, parentheses and prefix
+/// operators (`!`, `&`) in the text, and levels of its syntax tree (`a.b.c` is three). The
+/// library parses and evaluates recursively with no limit of its own, so an expression is
+/// measured before it is parsed, and its tree before it is used.
+pub const MAX_EXPR_DEPTH: usize = 64;
+
+/// The largest result one instruction may give, in bytes of JSON (the `<tpl>` budget).
+pub const MAX_RESULT: usize = mustache::MAX_OUTPUT;
+
+/// Checks an expression's length and nesting in its text, skipping quoted names, raw strings
+/// and literals, before the (recursive) parser sees it.
+fn check_expr_text(text: &str) -> Result<(), String> {
+    if text.len() > MAX_EXPR_LEN {
+        return Err(format!(
+            "the expression is {} bytes long; at most {MAX_EXPR_LEN} are allowed",
+            text.len()
+        ));
+    }
+    let too_deep = || format!("the expression nests deeper than {MAX_EXPR_DEPTH} levels");
+    // One entry per open bracket: the prefix operators seen inside it.
+    let mut levels: Vec<usize> = vec![0];
+    let mut depth = 0usize;
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'"' | b'\'' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                levels.push(0);
+                depth += 1;
+            }
+            // An unmatched closer is the parser's to report.
+            b')' | b']' | b'}' if levels.len() > 1 => {
+                depth -= 1 + levels.pop().unwrap_or(0);
+            }
+            b'!' if b.get(i + 1) != Some(&b'=') => {
+                *levels.last_mut().expect("never empty") += 1;
+                depth += 1;
+            }
+            b'&' => {
+                if b.get(i + 1) == Some(&b'&') {
+                    i += 1;
+                } else {
+                    *levels.last_mut().expect("never empty") += 1;
+                    depth += 1;
+                }
+            }
+            _ => {}
+        }
+        if depth > MAX_EXPR_DEPTH {
+            return Err(too_deep());
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The depth of a syntax tree, measured without recursion; `Err` past [`MAX_EXPR_DEPTH`].
+fn check_ast_depth(ast: &jmespath::ast::Ast) -> Result<(), String> {
+    use jmespath::ast::Ast;
+    let mut stack: Vec<(&Ast, usize)> = vec![(ast, 1)];
+    while let Some((node, depth)) = stack.pop() {
+        if depth > MAX_EXPR_DEPTH {
+            return Err(format!(
+                "the expression nests deeper than {MAX_EXPR_DEPTH} levels"
+            ));
+        }
+        let d = depth + 1;
+        match node {
+            Ast::Comparison { lhs, rhs, .. }
+            | Ast::And { lhs, rhs, .. }
+            | Ast::Or { lhs, rhs, .. }
+            | Ast::Projection { lhs, rhs, .. }
+            | Ast::Subexpr { lhs, rhs, .. } => {
+                stack.push((lhs, d));
+                stack.push((rhs, d));
+            }
+            Ast::Condition {
+                predicate, then, ..
+            } => {
+                stack.push((predicate, d));
+                stack.push((then, d));
+            }
+            Ast::Expref { ast, .. } => stack.push((ast, d)),
+            Ast::Flatten { node, .. } | Ast::Not { node, .. } | Ast::ObjectValues { node, .. } => {
+                stack.push((node, d))
+            }
+            Ast::Function { args, .. } => stack.extend(args.iter().map(|a| (a, d))),
+            Ast::MultiList { elements, .. } => stack.extend(elements.iter().map(|a| (a, d))),
+            Ast::MultiHash { elements, .. } => {
+                stack.extend(elements.iter().map(|kv| (&kv.value, d)))
+            }
+            Ast::Identity { .. }
+            | Ast::Field { .. }
+            | Ast::Index { .. }
+            | Ast::Literal { .. }
+            | Ast::Slice { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+/// A JMESPath result as JSON, within [`MAX_RESULT`] bytes. Results share subtrees (`{a:@,b:@}`
+/// refers to `@` twice), so a short expression can describe a huge value: it is counted as it
+/// is copied out, and refused past the budget instead of being built.
+fn result_to_json(
+    v: &jmespath::Variable,
+    budget: &mut usize,
+    depth: usize,
+) -> Result<Value, String> {
+    use jmespath::Variable;
+    fn spend(budget: &mut usize, n: usize) -> Result<(), String> {
+        *budget = budget.checked_sub(n).ok_or_else(|| {
+            format!(
+                "the JMESPath result is larger than {MAX_RESULT} bytes, the limit for one instruction"
+            )
+        })?;
+        Ok(())
+    }
+    if depth > crate::doc::MAX_DEPTH {
+        return Err(format!(
+            "the JMESPath result nests deeper than {} levels",
+            crate::doc::MAX_DEPTH
+        ));
+    }
+    Ok(match v {
+        Variable::Null => {
+            spend(budget, 4)?;
+            Value::Null
+        }
+        Variable::Bool(b) => {
+            spend(budget, 5)?;
+            Value::Bool(*b)
+        }
+        Variable::Number(n) => {
+            spend(budget, 8)?;
+            Value::Number(n.clone())
+        }
+        Variable::String(s) => {
+            spend(budget, s.len() + 2)?;
+            Value::String(s.clone())
+        }
+        Variable::Array(items) => {
+            spend(budget, 2)?;
+            let mut out = Vec::with_capacity(items.len().min(*budget));
+            for item in items {
+                spend(budget, 1)?;
+                out.push(result_to_json(item, budget, depth + 1)?);
+            }
+            Value::Array(out)
+        }
+        Variable::Object(m) => {
+            spend(budget, 2)?;
+            let mut out = Map::new();
+            for (k, item) in m {
+                spend(budget, k.len() + 4)?;
+                out.insert(k.clone(), result_to_json(item, budget, depth + 1)?);
+            }
+            Value::Object(out)
+        }
+        Variable::Expref(e) => {
+            let s = format!("<expression: {e:?}>");
+            spend(budget, s.len() + 2)?;
+            Value::String(s)
+        }
+    })
+}
+
 impl Expr {
-    /// Compiles an expression.
+    /// Compiles an expression, within [`MAX_EXPR_LEN`] bytes and [`MAX_EXPR_DEPTH`] levels.
     pub fn compile(text: &str) -> Result<Expr, String> {
+        check_expr_text(text)?;
         let expr = jmespath::compile(text).map_err(|e| {
             // The library's message repeats the expression with a caret; keep the first line.
             e.to_string()
@@ -112,6 +289,7 @@ impl Expr {
                 .unwrap_or("syntax error")
                 .to_string()
         })?;
+        check_ast_depth(expr.as_ast())?;
         let mut roots = Some(Vec::new());
         collect_roots(expr.as_ast(), &mut roots);
         Ok(Expr {
@@ -145,7 +323,8 @@ impl Expr {
                 .unwrap_or("evaluation failed")
                 .to_string()
         })?;
-        serde_json::to_value(&*out).map_err(|e| e.to_string())
+        let mut budget = MAX_RESULT;
+        result_to_json(&out, &mut budget, 0)
     }
 }
 
@@ -1037,6 +1216,17 @@ fn evaluate_node(node: &Node, scope: &Scope) -> Result<Value, EvalError> {
                             .iter()
                             .map(|v| php_string(v).unwrap_or_default())
                             .collect();
+                        // The size is known before joining: refuse what would amplify.
+                        let text: usize = parts.iter().map(String::len).sum();
+                        let size = glue
+                            .len()
+                            .saturating_mul(parts.len().saturating_sub(1))
+                            .saturating_add(text);
+                        if size > MAX_RESULT.max(text) {
+                            return Err(err(format!(
+                                "`<join>` would give {size} bytes of text; the limit is {MAX_RESULT} (or the size of the items)"
+                            )));
+                        }
                         Value::String(parts.join(&glue))
                     }
                     Some(_) => return Err(err("`<join>`'s `input` must be a list".into())),
@@ -1240,7 +1430,9 @@ fn merge(arg: &Value) -> Result<Value, String> {
     }
     // PHP array_merge: list items append; string keys overwrite; a result keyed 0..n is a list.
     let mut list: Vec<Value> = Vec::new();
-    let mut keyed: Vec<(String, Value)> = Vec::new();
+    // Keyed by an index map: in order, and each key found at once (a linear search per key
+    // made merging two large objects quadratic).
+    let mut keyed: indexmap::IndexMap<String, Value> = indexmap::IndexMap::new();
     let mut is_list = true;
     for item in items {
         match item {
@@ -1250,7 +1442,7 @@ fn merge(arg: &Value) -> Result<Value, String> {
                     if is_list {
                         list.push(v.clone());
                     } else {
-                        keyed.push((k, v.clone()));
+                        keyed.insert(k, v.clone());
                     }
                 }
             }
@@ -1261,7 +1453,7 @@ fn merge(arg: &Value) -> Result<Value, String> {
                         if is_list {
                             list.push(v.clone());
                         } else {
-                            keyed.push((next, v.clone()));
+                            keyed.insert(next, v.clone());
                         }
                         continue;
                     }
@@ -1273,11 +1465,7 @@ fn merge(arg: &Value) -> Result<Value, String> {
                             .map(|(i, v)| (i.to_string(), v))
                             .collect();
                     }
-                    if let Some(slot) = keyed.iter_mut().find(|(kk, _)| kk == k) {
-                        slot.1 = v.clone();
-                    } else {
-                        keyed.push((k.clone(), v.clone()));
-                    }
+                    keyed.insert(k.clone(), v.clone());
                 }
             }
             _ => {}
@@ -1432,18 +1620,47 @@ fn eval_replace(prepared: &Prepared, arg: &Value) -> Result<Value, String> {
     };
     let text = php_string(input).ok_or("`<replace>`'s input must be text")?;
     let with = php_string(replacement).ok_or("`<replace>`'s replacement must be text")?;
+    let limit = MAX_RESULT.max(text.len());
     if let Some(find) = arg.get("find").filter(|v| !v.is_null()) {
         let needle = php_string(find).unwrap_or_default();
         if needle.is_empty() {
             return Ok(Value::String(text));
         }
+        // The size is known before replacing: matches × replacement.
+        let matches = text.matches(needle.as_str()).count();
+        let size = (text.len() - matches * needle.len())
+            .saturating_add(matches.saturating_mul(with.len()));
+        if size > limit {
+            return Err(replace_too_big(limit));
+        }
         return Ok(Value::String(text.replace(&needle, &with)));
     }
     let re = regex_of(prepared, arg)?;
-    Ok(Value::String(
-        re.replace_all(&text, php_replacement(&with).as_str())
-            .into_owned(),
-    ))
+    // As `Regex::replace_all`, but counting: a pattern that matches everywhere (`//`) with a
+    // long replacement would otherwise build matches × replacement bytes.
+    let with = php_replacement(&with);
+    let mut out = String::new();
+    let mut last = 0;
+    for caps in re.captures_iter(&text) {
+        let m = caps.get(0).expect("group 0 is the match");
+        out.push_str(&text[last..m.start()]);
+        caps.expand(&with, &mut out);
+        last = m.end();
+        if out.len() > limit {
+            return Err(replace_too_big(limit));
+        }
+    }
+    out.push_str(&text[last..]);
+    if out.len() > limit {
+        return Err(replace_too_big(limit));
+    }
+    Ok(Value::String(out))
+}
+
+fn replace_too_big(limit: usize) -> String {
+    format!(
+        "`<replace>` would give more than {limit} bytes of text (the limit is {MAX_RESULT}, or the input's size if larger)"
+    )
 }
 
 /// Turns PHP's `$1`, `${1}` and `\1` into the `regex` crate's `${1}`, escaping other `$`.
