@@ -54,6 +54,9 @@ enum Command {
     /// Processes on a node: start one, act, show it, see what is next.
     #[command(subcommand)]
     Process(process::ProcessCommand),
+    /// Keys a node holds for users who act through a front end (custody).
+    #[command(subcommand)]
+    Custody(process::CustodyCommand),
     /// Benchmarks, run side by side with what they compare against.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Scenario(command) => scenario::run(command),
         Command::Node(args) => node::run(args),
         Command::Process(command) => process::run(command),
+        Command::Custody(command) => process::custody(command),
         Command::Bench(command) => bench::run(command),
     };
     match result {

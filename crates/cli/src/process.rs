@@ -69,6 +69,11 @@ pub enum ProcessCommand {
         /// The response data: JSON text, or @FILE.
         #[arg(long, value_name = "JSON")]
         data: Option<String>,
+        /// Act for a user whose key the node holds (see `accord custody`): the node builds and
+        /// signs the event with that key; your key signs the request, as one of its
+        /// controllers or an administrator.
+        #[arg(long = "for", value_name = "KEY")]
+        for_key: Option<String>,
         #[command(flatten)]
         client: NodeClientArgs,
     },
@@ -195,12 +200,14 @@ pub fn run(command: ProcessCommand) -> Result<Outcome> {
             action,
             response,
             data,
+            for_key,
             client,
         } => act(
             &process,
             &action,
             response.as_deref(),
             data.as_deref(),
+            for_key.as_deref(),
             &client,
         ),
         ProcessCommand::Show { process, client } => show(&process, &client),
@@ -324,6 +331,7 @@ fn act(
     action: &str,
     response: Option<&str>,
     data: Option<&str>,
+    for_key: Option<&str>,
     args: &NodeClientArgs,
 ) -> Result<Outcome> {
     let data = parse_data(data)?;
@@ -331,6 +339,16 @@ fn act(
     let rt = runtime()?;
     let body = events::response(action, response, data);
     let answer = rt.block_on(async {
+        if let Some(key) = for_key {
+            // The node links the event to its tip itself: no head to read, no fork to retry.
+            let mut act = json!({"key": key, "action": action, "data": body["data"]});
+            if let Some(r) = response {
+                act["response"] = Value::from(r);
+            }
+            return c
+                .post(&format!("/processes/{process}/responses"), act.to_string())
+                .await;
+        }
         // Someone else may add an event between reading the head and posting: try again on a
         // fork, a few times.
         let mut tries = 0;
@@ -476,6 +494,74 @@ fn next(process: &str, args: &NodeClientArgs) -> Result<Outcome> {
         .collect();
     if !path.is_empty() {
         outln!("expected path: {}", path.join(" → "));
+    }
+    Ok(Outcome::Success)
+}
+
+#[derive(Subcommand)]
+pub enum CustodyCommand {
+    /// Create a key the node holds for a user (you must be one of the node's administrators).
+    /// Prints the new public key; register an identity with it to bind it to actors.
+    Add {
+        /// A key (base58) allowed to act with it, e.g. the user's browser or your front end.
+        /// Repeat for each.
+        #[arg(long = "controller", value_name = "KEY")]
+        controllers: Vec<String>,
+        #[command(flatten)]
+        client: NodeClientArgs,
+    },
+    /// List the keys the node holds for users (administrators only).
+    List {
+        #[command(flatten)]
+        client: NodeClientArgs,
+    },
+}
+
+pub fn custody(command: CustodyCommand) -> Result<Outcome> {
+    let rt = runtime()?;
+    match command {
+        CustodyCommand::Add {
+            controllers,
+            client,
+        } => {
+            let (c, _) = client.connect()?;
+            let entry = rt
+                .block_on(c.post(
+                    "/custody",
+                    json!({ "controllers": controllers }).to_string(),
+                ))
+                .map_err(problem)?;
+            if client.json {
+                outln!("{entry}");
+            } else {
+                outln!("{}", entry["key"].as_str().unwrap_or("?"));
+            }
+        }
+        CustodyCommand::List { client } => {
+            let (c, _) = client.connect()?;
+            let list = rt.block_on(c.get("/custody")).map_err(problem)?;
+            if client.json {
+                outln!("{list}");
+            } else {
+                for e in list["keys"].as_array().into_iter().flatten() {
+                    let controllers: Vec<&str> = e["controllers"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    outln!(
+                        "{}  controllers: {}",
+                        e["key"].as_str().unwrap_or("?"),
+                        if controllers.is_empty() {
+                            "administrators only".to_string()
+                        } else {
+                            controllers.join(", ")
+                        }
+                    );
+                }
+            }
+        }
     }
     Ok(Outcome::Success)
 }

@@ -239,6 +239,67 @@ fn document_signing_through_the_cli(dir: &Path, database: Option<&str>) {
     let out = ok(cli(&node, drafter, &["process", "show", "doc-1", "--json"]));
     let p: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(p["current"]["key"], ":success");
+    // A reviewer whose key the node holds (custody), acting through a controller key (their
+    // browser's); the node's own key administers it.
+    let admin = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .arg("--keystore")
+            .arg(dir.join("data/node-key.json"))
+            .arg("--passphrase-file")
+            .arg(dir.join("passphrase"))
+            .env("ACCORD_NODE", &node.url)
+            .env_remove("ACCORD_SEED_PHRASE")
+            .output()
+            .unwrap()
+    };
+    let browser = "node process test: browser";
+    let browser_key = user("browser").public_key().to_base58();
+    let held = ok(admin(&["custody", "add", "--controller", &browser_key]))
+        .trim()
+        .to_string();
+    let listed = ok(admin(&["custody", "list"]));
+    assert!(
+        listed.contains(&held) && listed.contains(&browser_key),
+        "{listed}"
+    );
+    let held_actor = format!("reviewer={held}");
+    ok(cli(
+        &node,
+        drafter,
+        &[
+            "process",
+            "start",
+            "accord-example-document-signing",
+            "--actor",
+            "drafter=me",
+            "--actor",
+            &held_actor,
+            "--id",
+            "doc-2",
+        ],
+    ));
+    ok(cli(
+        &node,
+        drafter,
+        &["process", "act", "doc-2", "request_review"],
+    ));
+    let review = [
+        "process",
+        "act",
+        "doc-2",
+        "review",
+        "--response",
+        "accept",
+        "--for",
+        &held,
+    ];
+    // Not a controller: refused.
+    let refused = cli(&node, reviewer, &review);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"));
+    let out = ok(cli(&node, browser, &review));
+    assert!(out.contains("state: accepted"), "{out}");
     node.stop();
 }
 

@@ -53,6 +53,8 @@ pub struct App {
     /// Facts that never change once true, remembered to spare the database: a process's
     /// chain, and that a key is a party to a chain (parties are never removed).
     pub facts: Facts,
+    /// Keys this node holds for users.
+    pub custody: crate::custody::Custody,
 }
 
 /// Remembered facts, each only ever true once stored (so they never go stale).
@@ -112,7 +114,8 @@ impl App {
                 .contains(key)
     }
 
-    /// Whether `key` may read a chain (it exists and the key is a party, or an admin).
+    /// Whether `key` may read a chain (it exists and the key is a party, or controls a
+    /// custodial key that is, or is an admin).
     async fn may_read(&self, chain: &str, key: &str) -> Result<bool, Problem> {
         if self.is_admin(key) {
             return Ok(self.store.head(chain).await?.is_some());
@@ -123,8 +126,15 @@ impl App {
         let party = self.store.is_party(chain, key).await?;
         if party {
             self.facts.remember_party(chain, key);
+            return Ok(true);
         }
-        Ok(party)
+        // A controller reads what the custodial keys it acts with may read.
+        for held in self.custody.controlled_by(key) {
+            if self.facts.is_party(chain, &held) || self.store.is_party(chain, &held).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The chain a process is on.
@@ -816,16 +826,22 @@ async fn get_next(
     ))
 }
 
-/// Respond to an action: a partial chain holding the response event, signed by its actor.
+/// Respond to an action: a partial chain holding the response event, signed by its actor; or
+/// `{"key", "action", "response", "data"}` for a custodial key this node holds, which the node
+/// builds on the chain's tip and signs (the caller must be one of that key's controllers or an
+/// administrator).
 ///
 /// The same pipeline as `POST /event-chains`, restricted to the process's chain; when the
 /// process refuses the response the answer is a 422 problem naming the reason and the error
 /// event this node added.
 #[utoipa::path(post, path = "/processes/{id}/responses", tag = "processes",
     params(("id" = String, Path, description = "The process id")),
-    request_body(content = Value, description = "A partial chain with the response event", content_type = "application/json"),
+    request_body(content = Value, description = "A partial chain with the response event, or a response for a custodial key", content_type = "application/json"),
     responses((status = 200, description = "Applied", body = Outcome),
+        (status = 400, description = "Malformed JSON, or a chain other than the process's", body = Value, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not act for the custodial key", body = Value, content_type = "application/problem+json"),
         (status = 404, description = "No such process this key may see", body = Value, content_type = "application/problem+json"),
+        (status = 409, description = "The partial chain does not extend the tip", body = Value, content_type = "application/problem+json"),
         (status = 422, description = "The process refused the response", body = Value, content_type = "application/problem+json")))]
 async fn post_response(
     State(app): Shared,
@@ -835,27 +851,33 @@ async fn post_response(
     let Some(process_chain) = app.process_chain(&id).await? else {
         return Err(not_found("process", &id));
     };
-    if !app.may_read(&process_chain, &signed.caller.key).await? {
-        return Err(not_found("process", &id));
-    }
-    // Only the chain's id is needed here; the pipeline reads the rest.
+    // The shape decides: a chain has `events`; a custodial response has `action`.
     #[derive(Deserialize)]
-    struct JustId<'a> {
+    struct Shape<'a> {
         #[serde(borrow)]
         id: Option<std::borrow::Cow<'a, str>>,
+        events: Option<serde::de::IgnoredAny>,
+        action: Option<serde::de::IgnoredAny>,
     }
-    let named: JustId = serde_json::from_slice(&signed.body).map_err(|e| {
+    let shape: Shape = serde_json::from_slice(&signed.body).map_err(|e| {
         Problem::bad_json(format!("line {}, column {}: {e}", e.line(), e.column()))
             .with("line", e.line())
             .with("column", e.column())
     })?;
-    let chain = named.id.unwrap_or_default();
-    if chain != process_chain.as_str() {
-        return Err(Problem::invalid(format!(
-            "process {id} is on chain {process_chain}, but the body is a chain {chain:?}"
-        )));
-    }
-    let outcome = submit(&app, &signed.caller, &signed.body, true).await?;
+    let outcome = if shape.events.is_none() && shape.action.is_some() {
+        custodial_response(&app, &id, &process_chain, &signed).await?
+    } else {
+        if !app.may_read(&process_chain, &signed.caller.key).await? {
+            return Err(not_found("process", &id));
+        }
+        let chain = shape.id.unwrap_or_default();
+        if chain != process_chain.as_str() {
+            return Err(Problem::invalid(format!(
+                "process {id} is on chain {process_chain}, but the body is a chain {chain:?}"
+            )));
+        }
+        submit(&app, &signed.caller, &signed.body, true).await?
+    };
     if let Some(first) = outcome.refused.first() {
         return Err(Problem::refused(first.reason.clone())
             .with(
@@ -868,6 +890,134 @@ async fn post_response(
             ));
     }
     Ok(json_response(StatusCode::OK, &outcome))
+}
+
+/// A response for a custodial key: checked, then built and signed by the pipeline's writer on
+/// the chain's tip.
+async fn custodial_response(
+    app: &App,
+    process: &str,
+    chain: &str,
+    signed: &Signed,
+) -> Result<Outcome, Problem> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Act {
+        key: String,
+        action: String,
+        response: Option<String>,
+        #[serde(default)]
+        data: Value,
+    }
+    let act: Act = serde_json::from_slice(&signed.body).map_err(|e| {
+        Problem::invalid(format!(
+            "a response for a custodial key is {{\"key\", \"action\", \"response\", \"data\"}} (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+        .with("line", e.line())
+        .with("column", e.column())
+    })?;
+    let caller = &signed.caller.key;
+    let held = app.custody.get(&act.key);
+    let Some((pair, entry)) = held
+        .filter(|(_, entry)| app.is_admin(caller) || entry.controllers.iter().any(|c| c == caller))
+    else {
+        // The same answer whether or not the node holds the key.
+        return Err(Problem::forbidden(format!(
+            "key {caller} may not act for key {}: it is not a controller of a custodial key this node holds",
+            act.key
+        )));
+    };
+    if !app.may_read(chain, &entry.key).await? {
+        return Err(not_found("process", process));
+    }
+    let body = {
+        let mut b = crate::events::response(&act.action, act.response.as_deref(), act.data);
+        b["process"] = Value::from(process);
+        b
+    };
+    let chain_id: accord_chain::ChainId = chain
+        .parse()
+        .map_err(|e| Problem::internal(format!("stored chain id {chain}: {e}")))?;
+    app.pipeline
+        .queue(
+            crate::pipeline::Work::Build {
+                chain: chain_id,
+                body,
+                key: pair,
+            },
+            caller.clone(),
+        )
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Custody
+
+/// A custodial key to create.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustody {
+    /// Keys (base58) allowed to act with it, besides the node's administrators.
+    #[serde(default)]
+    pub controllers: Vec<String>,
+}
+
+/// The custodial keys this node holds.
+#[derive(Serialize, ToSchema)]
+pub struct CustodyList {
+    /// Every key, oldest first.
+    pub keys: Vec<crate::custody::Entry>,
+}
+
+/// Create a key this node holds for a user (administrators only). The key is derived from the
+/// node's seed phrase; register an identity with it (`POST /identities`) to bind it to actors.
+#[utoipa::path(post, path = "/custody", tag = "custody",
+    request_body(content = NewCustody, description = "Who may act with the key", content_type = "application/json"),
+    responses((status = 201, description = "Created", body = crate::custody::Entry),
+        (status = 400, description = "Malformed JSON or a bad controller key", body = Value, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Value, content_type = "application/problem+json")))]
+async fn post_custody(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
+    if !app.is_admin(&signed.caller.key) {
+        return Err(Problem::forbidden(format!(
+            "key {} is not an administrator of this node",
+            signed.caller.key
+        )));
+    }
+    let new: NewCustody = if signed.body.iter().all(u8::is_ascii_whitespace) {
+        NewCustody {
+            controllers: Vec::new(),
+        }
+    } else {
+        serde_json::from_slice(&signed.body).map_err(|e| {
+            Problem::bad_json(format!("line {}, column {}: {e}", e.line(), e.column()))
+                .with("line", e.line())
+                .with("column", e.column())
+        })?
+    };
+    let entry = app.custody.create(new.controllers, now_ms())?;
+    tracing::info!(key = %entry.key, by = %signed.caller.key, "created a custodial key");
+    Ok(json_response(StatusCode::CREATED, &entry))
+}
+
+/// The keys this node holds for users (administrators only).
+#[utoipa::path(get, path = "/custody", tag = "custody",
+    responses((status = 200, description = "The keys", body = CustodyList),
+        (status = 403, description = "Not an administrator", body = Value, content_type = "application/problem+json")))]
+async fn list_custody(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
+    if !app.is_admin(&signed.caller.key) {
+        return Err(Problem::forbidden(format!(
+            "key {} is not an administrator of this node",
+            signed.caller.key
+        )));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &CustodyList {
+            keys: app.custody.entries(),
+        },
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1045,6 +1195,7 @@ fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_next))
         .routes(routes!(post_response))
         .routes(routes!(post_identity))
+        .routes(routes!(post_custody, list_custody))
         .routes(routes!(get_identity, delete_identity))
 }
 

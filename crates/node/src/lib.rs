@@ -10,6 +10,7 @@ pub mod auth;
 pub mod canonical;
 pub mod client;
 pub mod config;
+pub mod custody;
 pub mod events;
 pub mod metrics;
 pub mod pipeline;
@@ -82,15 +83,29 @@ fn passphrase(config: &Config) -> Result<zeroize::Zeroizing<String>, StartError>
     }
 }
 
+/// The node's seed phrase and nonce, when its keystore holds one (custodial keys derive from it).
+type Seed = Option<(zeroize::Zeroizing<String>, u32)>;
+
+fn seed_of(secret: &Secret) -> Seed {
+    match secret {
+        Secret::SeedPhrase {
+            phrase,
+            nonce,
+            path: None,
+        } => Some((zeroize::Zeroizing::new(phrase.clone()), *nonce)),
+        _ => None,
+    }
+}
+
 /// Opens the node's keystore, or creates one (with a new seed phrase) when there is none.
-fn node_key(config: &Config, path: &Path) -> Result<KeyPair, StartError> {
+fn node_key(config: &Config, path: &Path) -> Result<(KeyPair, Seed), StartError> {
     let passphrase = passphrase(config)?;
     if path.exists() {
         let bytes = std::fs::read(path)
             .map_err(|e| StartError(format!("cannot read node key {}: {e}", path.display())))?;
         let store = Keystore::from_json(&bytes)
             .map_err(|e| StartError(format!("node key {}: {e}", path.display())))?;
-        let (pair, _) = store
+        let (pair, secret) = store
             .open(passphrase.as_bytes())
             .map_err(|e| StartError(format!("cannot open node key {}: {e}", path.display())))?;
         if pair.key_type() != KeyType::Ed25519 {
@@ -100,7 +115,7 @@ fn node_key(config: &Config, path: &Path) -> Result<KeyPair, StartError> {
                 pair.key_type().name()
             )));
         }
-        return Ok(pair);
+        return Ok((pair, seed_of(&secret)));
     }
     let phrase = SeedPhrase::generate(15)
         .map_err(|e| StartError(format!("no randomness for the node key: {e}")))?;
@@ -131,7 +146,7 @@ fn node_key(config: &Config, path: &Path) -> Result<KeyPair, StartError> {
         .and_then(|()| file.sync_all())
         .map_err(|e| StartError(format!("cannot write node key {}: {e}", path.display())))?;
     tracing::info!(path = %path.display(), key = %pair.public_key().to_base58(), "created the node key");
-    Ok(pair)
+    Ok((pair, seed_of(&secret)))
 }
 
 /// Starts a node: data directory, key, database, pipeline, listener.
@@ -144,12 +159,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ))
     })?;
     let key_path = config.key_path();
-    let key = {
+    let (key, seed) = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || node_key(&config, &key_path))
             .await
             .map_err(|e| StartError(format!("key task failed: {e}")))??
     };
+    let custody =
+        custody::Custody::open(&config.data_dir.join("custody.json"), seed).map_err(StartError)?;
     let key = Arc::new(key);
     let node_key = key.public_key().to_base58();
     let durability = match config.durability {
@@ -202,6 +219,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         admins,
         registered: RwLock::new(registered),
         facts: api::Facts::default(),
+        custody,
     });
     let (router, _doc) = api::router(app);
     let (stop, stopped) = oneshot::channel::<()>();

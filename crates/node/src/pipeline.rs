@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use accord_chain::chain::next_state;
-use accord_chain::{Event, PartialStart, VerifiedChain};
+use accord_chain::{ChainId, Event, PartialStart, VerifiedChain};
 use accord_crypto::{KeyPair, base58};
 use accord_engine::process::Request;
 use accord_engine::replay::{Applied, EventIn, Replay};
@@ -41,10 +41,35 @@ const MAX_BATCH: usize = 256;
 /// Chains kept in memory at most; beyond this the least recently used are dropped.
 const MAX_LIVE: usize = 20_000;
 
-/// A verified chain (whole, or partial with a stub) to add to what the node holds.
+/// What to add to a chain.
+pub enum Work {
+    /// A verified chain (whole, or partial with a stub) from a client or a peer.
+    Chain(VerifiedChain),
+    /// An event for the node to build on the chain's tip and sign with a key it holds (a
+    /// custodial user's): linked and timestamped by the writer, so it never forks.
+    Build {
+        /// The chain.
+        chain: ChainId,
+        /// The event's body (JSON).
+        body: Value,
+        /// The key that signs it.
+        key: Arc<KeyPair>,
+    },
+}
+
+impl Work {
+    fn chain_id(&self) -> &ChainId {
+        match self {
+            Work::Chain(c) => c.id(),
+            Work::Build { chain, .. } => chain,
+        }
+    }
+}
+
+/// Something to add to what the node holds.
 pub struct Submission {
-    /// The chain, verified.
-    pub chain: VerifiedChain,
+    /// What.
+    pub work: Work,
     /// The key that sent it (base58), for the log.
     pub from: String,
     /// Where the answer goes.
@@ -124,10 +149,15 @@ impl Pipeline {
 
     /// Queues a verified chain and waits for the outcome.
     pub async fn submit(&self, chain: VerifiedChain, from: String) -> Result<Outcome, Problem> {
+        self.queue(Work::Chain(chain), from).await
+    }
+
+    /// Queues work and waits for the outcome.
+    pub async fn queue(&self, work: Work, from: String) -> Result<Outcome, Problem> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Submission {
-                chain,
+                work,
                 from,
                 reply,
                 queued: Instant::now(),
@@ -321,7 +351,7 @@ impl<S: Store> Writer<S> {
         let mut answers: Vec<(Submission, Outcome)> = Vec::with_capacity(batch.len());
         let now = now_ms();
         for sub in batch {
-            let id = sub.chain.id().to_base58();
+            let id = sub.work.chain_id().to_base58();
             let slot = index.get(&id).copied();
             match self.place(&id, &sub, slot.map(|i| &pending[i]), now).await {
                 Err(problem) => {
@@ -357,7 +387,37 @@ impl<S: Store> Writer<S> {
                         });
                         pending.len() - 1
                     });
-                    let outcome = self.apply(&id, &sub.chain, skip, &mut pending[i], now);
+                    let version = sub.work.chain_id().version();
+                    let outcome = match &sub.work {
+                        Work::Chain(chain) => {
+                            let new = chain.events()[skip..].iter().map(|v| {
+                                (
+                                    std::borrow::Cow::Borrowed(v.event()),
+                                    v.hash(),
+                                    v.sign_key().to_base58(),
+                                )
+                            });
+                            self.apply(&id, version, new, skip, &mut pending[i], now)
+                        }
+                        Work::Build { body, key, .. } => {
+                            let tip = self.live[&id].head.tip;
+                            match build(body, tip, version, key, now) {
+                                Ok((event, hash)) => {
+                                    let signer = key.public_key().to_base58();
+                                    let new = std::iter::once((
+                                        std::borrow::Cow::Owned(event),
+                                        hash,
+                                        signer,
+                                    ));
+                                    self.apply(&id, version, new, 0, &mut pending[i], now)
+                                }
+                                Err(problem) => {
+                                    let _ = sub.reply.send(Err(problem));
+                                    continue;
+                                }
+                            }
+                        }
+                    };
                     answers.push((sub, outcome));
                 }
             }
@@ -427,7 +487,17 @@ impl<S: Store> Writer<S> {
             live.used = self.clock;
             (live.head.tip, live.head.length)
         };
-        let chain = &sub.chain;
+        let chain = match &sub.work {
+            Work::Chain(chain) => chain,
+            Work::Build { .. } if length == 0 => {
+                return Err(Problem::conflict(
+                    "unknown-chain",
+                    format!("this node does not hold chain {id}"),
+                )
+                .with("chain", id));
+            }
+            Work::Build { .. } => return Ok(Placed::New { skip: 0 }),
+        };
         let start = chain
             .start()
             .map_or_else(|| chain.id().initial_hash(), |s: &PartialStart| s.hash);
@@ -488,24 +558,22 @@ impl<S: Store> Writer<S> {
     }
 
     /// Appends a placed submission's new events, applies them, and answers refusals.
-    fn apply(
+    fn apply<'e>(
         &mut self,
         id: &str,
-        chain: &VerifiedChain,
+        version: accord_chain::Version,
+        new: impl Iterator<Item = (std::borrow::Cow<'e, Event>, [u8; 32], String)>,
         skip: usize,
         pending: &mut Pending,
         now: u64,
     ) -> Outcome {
-        let version = chain.id().version();
         let live = self.live.get_mut(id).expect("placed chains are loaded");
         let mut added = Vec::new();
         let mut refused = Vec::new();
         let mut refused_hashes = Vec::new();
-        for verified in &chain.events()[skip..] {
-            let event = verified.event();
-            let hash = verified.hash();
+        for (event, hash, signer) in new {
+            let event = event.as_ref();
             let hash58 = base58::encode(&hash);
-            let signer = verified.sign_key().to_base58();
             push(live, pending, event, hash, &signer);
             if let Some(reason) = apply_one(live, pending, id, event, &hash58, &signer, now) {
                 refused_hashes.push(Value::from(hash58.clone()));
@@ -523,18 +591,8 @@ impl<S: Store> Writer<S> {
                 "message": refused.iter().map(|r| Value::from(r.reason.clone())).collect::<Vec<_>>(),
                 "events": refused_hashes,
             });
-            let mut event = Event {
-                timestamp: now,
-                previous: live.head.tip,
-                sign_key: None,
-                signature: None,
-                hash: None,
-                media_type: "application/json".into(),
-                data: body.to_string().into_bytes(),
-                attachments: Vec::new(),
-            };
-            match event.sign(version, &self.key) {
-                Ok(hash) => {
+            match build(&body, live.head.tip, version, &self.key, now) {
+                Ok((event, hash)) => {
                     let hash58 = base58::encode(&hash);
                     let signer = self.key.public_key().to_base58();
                     push(live, pending, &event, hash, &signer);
@@ -565,6 +623,30 @@ impl<S: Store> Writer<S> {
             state: base58::encode(&live.head.state),
         }
     }
+}
+
+/// An event with `body`, on `tip`, signed by `key`.
+fn build(
+    body: &Value,
+    tip: [u8; 32],
+    version: accord_chain::Version,
+    key: &KeyPair,
+    now: u64,
+) -> Result<(Event, [u8; 32]), Problem> {
+    let mut event = Event {
+        timestamp: now,
+        previous: tip,
+        sign_key: None,
+        signature: None,
+        hash: None,
+        media_type: "application/json".into(),
+        data: body.to_string().into_bytes(),
+        attachments: Vec::new(),
+    };
+    let hash = event
+        .sign(version, key)
+        .map_err(|e| Problem::internal(format!("cannot sign the event: {e}")))?;
+    Ok((event, hash))
 }
 
 /// The projection rows of every process on a chain: the main one with its sub-processes'

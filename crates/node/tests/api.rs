@@ -4,6 +4,7 @@
 mod common;
 
 use accord_node::client::Client;
+use accord_node::events;
 use common::*;
 use serde_json::{Value, json};
 
@@ -426,5 +427,166 @@ async fn health_metrics_and_the_openapi_document() {
             );
         }
     }
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custodial_user_acts_through_a_controller_and_the_node_signs() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = user("front end");
+    let admin_key = admin.public_key().to_base58();
+    let node = start_with(dir.path(), |mut c| {
+        c.admins = vec![admin_key.clone()];
+        c
+    })
+    .await;
+    let front = client(&node, "front end");
+    let device = user("reviewer's browser").public_key().to_base58();
+    // Only administrators hold keys for users.
+    let err = client(&node, "drafter")
+        .post("/custody", "{}".to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    let err = front
+        .post("/custody", r#"{"controllers": ["nope"]}"#.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert!(err.to_string().contains("controllers[0]"), "{err}");
+    let entry = front
+        .post("/custody", json!({"controllers": [device]}).to_string())
+        .await
+        .unwrap();
+    let held = entry["key"].as_str().unwrap().to_string();
+    assert_ne!(held, node.node_key);
+    // The custodial key is the reviewer's identity; the drafter brings their own.
+    front
+        .post(
+            "/identities",
+            events::identity("reviewer-identity", &held, None).to_string(),
+        )
+        .await
+        .unwrap();
+    register(&node, &["drafter".to_string()]).await;
+    let scenario = scenario("document-signing.json");
+    let sid = scenario["id"].as_str().unwrap().to_string();
+    let drafter = user("drafter");
+    let pid = "custody-1".to_string();
+    let bodies = [
+        events::scenario(scenario.clone(), &sid),
+        events::identity("drafter-identity", &drafter.public_key().to_base58(), None),
+        events::identity("reviewer-identity", &held, None),
+        events::process(
+            &pid,
+            &sid,
+            &[
+                ("drafter".into(), "drafter-identity".into()),
+                ("reviewer".into(), "reviewer-identity".into()),
+            ],
+        ),
+    ];
+    let signed: Vec<(&Value, &accord_crypto::KeyPair)> =
+        bodies.iter().map(|b| (b, &drafter)).collect();
+    let chain = events::new_chain(
+        &drafter,
+        b'T',
+        &accord_chain::Nonce::from_text(&pid),
+        &signed,
+        1_767_225_600_000,
+    )
+    .unwrap();
+    client(&node, "drafter")
+        .post("/event-chains", chain.to_json())
+        .await
+        .unwrap();
+    act(
+        &node,
+        chain.id(),
+        &pid,
+        "drafter",
+        "request_review",
+        None,
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let path = format!("/processes/{pid}/responses");
+    let browser = client(&node, "reviewer's browser");
+    // Someone who controls nothing gets the same answer for a held key and an unknown one.
+    let stranger = client(&node, "stranger");
+    for key in [
+        held.as_str(),
+        "4EcSxUkMxqxBEBUBL2oKz3ARVsbyRJTivWpNrYQGdguz",
+    ] {
+        let err = stranger
+            .post(
+                &path,
+                json!({"key": key, "action": "review", "response": "accept"}).to_string(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+    }
+    // A misspelt field is named.
+    let err = browser
+        .post(
+            &path,
+            json!({"key": held, "action": "review", "respons": "accept"}).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert!(err.to_string().contains("respons"), "{err}");
+    // An action the reviewer may not take: refused, answered by an error event.
+    let err = browser
+        .post(&path, json!({"key": held, "action": "sign_a"}).to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    // The controller acts; the node builds and signs the event with the custodial key.
+    let out = browser
+        .post(
+            &path,
+            json!({"key": held, "action": "review", "response": "accept", "data": {"note": "fine"}})
+                .to_string(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["added"].as_array().unwrap().len(), 1, "{out}");
+    let p = client(&node, "drafter")
+        .get(&format!("/processes/{pid}"))
+        .await
+        .unwrap();
+    assert_eq!(p["current"]["key"], "accepted", "{p}");
+    let events = client(&node, "drafter")
+        .get(&format!("/event-chains/{}", chain.id().to_base58()))
+        .await
+        .unwrap();
+    let last = events["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["signKey"]["publicKey"], held, "{last}");
+    // The controller reads what its custodial key may read; a stranger still sees nothing.
+    let seen = browser.get(&format!("/processes/{pid}")).await.unwrap();
+    assert_eq!(seen["current"]["key"], "accepted");
+    let err = stranger
+        .get(&format!("/processes/{pid}"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404), "{err}");
+    // The list is for administrators; the key survives a restart.
+    let err = browser.get("/custody").await.unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    node.stop().await;
+    let node = start_with(dir.path(), |mut c| {
+        c.admins = vec![admin_key.clone()];
+        c
+    })
+    .await;
+    let listed = client(&node, "front end").get("/custody").await.unwrap();
+    assert_eq!(listed["keys"][0]["key"], held, "{listed}");
+    client(&node, "reviewer's browser")
+        .post(&path, json!({"key": held, "action": "sign_b"}).to_string())
+        .await
+        .unwrap();
     node.stop().await;
 }
