@@ -5,11 +5,14 @@
 //! The node runs in this process on loopback (its own runtime threads), with a fresh SQLite
 //! file (or the PostgreSQL database given). Processes are started before the clock runs; the
 //! timed part is responses only: each client walks its processes through the biomass steps,
-//! one signed request per action, and measures each request's latency.
+//! one signed request per action, and measures each request's latency. In `live` mode a client
+//! signs each event and request as it goes, sharing the cores with the node; in `prepared` mode
+//! everything is chained and signed client-side before the clock, and the clients only send.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use accord_chain::chain::next_state;
 use accord_chain::{ChainId, Nonce};
 use accord_crypto::{KeyPair, base58};
 use accord_node::client::Client;
@@ -31,9 +34,39 @@ pub struct NodeBenchArgs {
     /// The database: a PostgreSQL URL (an empty database), or nothing for a fresh SQLite file.
     #[arg(long, value_name = "URL")]
     database: Option<String>,
+    /// How the clients make their requests (comma-separated): `live` signs each event and each
+    /// request just before sending it, on the same cores as the node; `prepared` signs them all
+    /// before the clock runs (the events are chained client-side), so the clients only send,
+    /// as a load generator does.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![Mode::Live, Mode::Prepared])]
+    modes: Vec<Mode>,
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// How clients make their requests.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Sign as they go.
+    Live,
+    /// Signed before the clock runs.
+    Prepared,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Live => "live",
+            Mode::Prepared => "prepared",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 const BIOMASS: &str = include_str!("../../../examples/scenarios/biomass.json");
@@ -111,9 +144,129 @@ fn verify_floor() -> f64 {
     n as f64 / t.elapsed().as_secs_f64()
 }
 
+type ActorClients = Arc<std::collections::HashMap<String, (KeyPair, Client)>>;
+
+/// One request signed before the clock runs, and the tip the node must answer with.
+struct Prepared {
+    actor: String,
+    label: String,
+    request: reqwest::Request,
+    tip: [u8; 32],
+}
+
+/// A client's processes walked through the steps client-side: each event on the one before it,
+/// each request signed.
+fn prepare(
+    walks: &[Walk],
+    steps: &[Step],
+    clients: &ActorClients,
+    per_client: usize,
+) -> Result<Vec<Prepared>> {
+    let mut out = Vec::with_capacity(per_client);
+    'outer: for walk in walks {
+        let (mut tip, mut state) = (walk.tip, walk.state);
+        for step in steps {
+            if out.len() == per_client {
+                break 'outer;
+            }
+            let (signer, client) = &clients[&step.actor];
+            let body = events::response(&step.action, step.response.as_deref(), step.data.clone());
+            let partial = events::next_event(
+                &walk.chain,
+                tip,
+                state,
+                &body,
+                signer,
+                1_767_225_700_000 + out.len() as u64,
+            )
+            .map_err(|e| anyhow!(e))?;
+            let hash = partial.events[0]
+                .hash
+                .context("a signed event has its hash")?;
+            state = next_state(&state, &hash);
+            tip = hash;
+            let request = client.prepare(
+                "POST",
+                &format!("/processes/{}/responses", walk.pid),
+                Some(("application/json", partial.to_json().into_bytes())),
+            )?;
+            out.push(Prepared {
+                actor: step.actor.clone(),
+                label: format!("{} {}", walk.pid, step.action),
+                request,
+                tip,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Sends prepared requests one after another; the latency of each.
+async fn send_prepared(mine: Vec<Prepared>, clients: ActorClients) -> Result<Vec<Duration>> {
+    let mut latencies = Vec::with_capacity(mine.len());
+    for p in mine {
+        let client = &clients[&p.actor].1;
+        let t = Instant::now();
+        let out = client
+            .call_prepared(p.request)
+            .await
+            .map_err(|e| anyhow!("{}: {e}", p.label))?;
+        latencies.push(t.elapsed());
+        if b32(&out, "tip")? != p.tip {
+            bail!("{}: the node's tip is not the event sent: {out}", p.label);
+        }
+    }
+    Ok(latencies)
+}
+
+/// Walks processes through the steps, signing each event and request just before sending it.
+async fn live(
+    mine: Vec<Walk>,
+    steps: Arc<Vec<Step>>,
+    clients: ActorClients,
+    per_client: usize,
+) -> Result<Vec<Duration>> {
+    let mut latencies = Vec::with_capacity(per_client);
+    let mut done = 0;
+    'outer: for mut walk in mine {
+        for step in steps.iter() {
+            if done == per_client {
+                break 'outer;
+            }
+            let (signer, client) = &clients[&step.actor];
+            let body = events::response(&step.action, step.response.as_deref(), step.data.clone());
+            let t = Instant::now();
+            let partial = events::next_event(
+                &walk.chain,
+                walk.tip,
+                walk.state,
+                &body,
+                signer,
+                1_767_225_700_000 + done as u64,
+            )
+            .map_err(|e| anyhow!(e))?;
+            let out = client
+                .post(
+                    &format!("/processes/{}/responses", walk.pid),
+                    partial.to_json(),
+                )
+                .await
+                .map_err(|e| anyhow!("{} {}: {e}", walk.pid, step.action))?;
+            latencies.push(t.elapsed());
+            walk.tip = b32(&out, "tip")?;
+            walk.state = b32(&out, "state")?;
+            done += 1;
+        }
+    }
+    Ok(latencies)
+}
+
 pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
     if args.clients.is_empty() || args.clients.contains(&0) {
         bail!("--clients needs at least one count, each above 0");
+    }
+    if args.modes.is_empty() {
+        bail!("--modes needs at least one of live, prepared");
     }
     let steps = Arc::new(steps()?);
     let floor = verify_floor();
@@ -152,7 +305,11 @@ pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
             .await?;
         }
         let mut results = Vec::new();
-        for (round, &clients) in args.clients.iter().enumerate() {
+        let rounds = args
+            .modes
+            .iter()
+            .flat_map(|&m| args.clients.iter().map(move |&c| (m, c)));
+        for (round, (mode, clients)) in rounds.enumerate() {
             let per_client = args.actions.div_ceil(clients);
             let processes = per_client.div_ceil(steps.len());
             // Start every process first (not timed).
@@ -196,58 +353,39 @@ pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
                 }
                 walks.push(mine);
             }
+            let mut actor_clients = std::collections::HashMap::new();
+            for a in &actors {
+                let signer = key(a);
+                let c = Client::new(&url, &signer)?;
+                actor_clients.insert(a.clone(), (signer, c));
+            }
+            let actor_clients = Arc::new(actor_clients);
+            // Prepared: every event chained and signed, every request signed, before the clock.
+            let mut prepared: Vec<Vec<Prepared>> = Vec::new();
+            if mode == Mode::Prepared {
+                for mine in &walks {
+                    prepared.push(prepare(mine, &steps, &actor_clients, per_client)?);
+                }
+            }
             // The timed part: responses only.
             let started = Instant::now();
             let mut tasks = Vec::new();
-            for mine in walks {
-                let steps = steps.clone();
-                let url = url.clone();
-                tasks.push(tokio::spawn(async move {
-                    let mut clients = std::collections::HashMap::new();
-                    let mut latencies = Vec::with_capacity(per_client);
-                    let mut done = 0;
-                    'outer: for mut walk in mine {
-                        for step in steps.iter() {
-                            if done == per_client {
-                                break 'outer;
-                            }
-                            // Keys and clients made once per actor, not per request.
-                            if !clients.contains_key(&step.actor) {
-                                let signer = key(&step.actor);
-                                let c = Client::new(&url, &signer)?;
-                                clients.insert(step.actor.clone(), (signer, c));
-                            }
-                            let (signer, client) = &clients[&step.actor];
-                            let body = events::response(
-                                &step.action,
-                                step.response.as_deref(),
-                                step.data.clone(),
-                            );
-                            let t = Instant::now();
-                            let partial = events::next_event(
-                                &walk.chain,
-                                walk.tip,
-                                walk.state,
-                                &body,
-                                signer,
-                                1_767_225_700_000 + done as u64,
-                            )
-                            .map_err(|e| anyhow!(e))?;
-                            let out = client
-                                .post(
-                                    &format!("/processes/{}/responses", walk.pid),
-                                    partial.to_json(),
-                                )
-                                .await
-                                .map_err(|e| anyhow!("{} {}: {e}", walk.pid, step.action))?;
-                            latencies.push(t.elapsed());
-                            walk.tip = b32(&out, "tip")?;
-                            walk.state = b32(&out, "state")?;
-                            done += 1;
-                        }
+            match mode {
+                Mode::Live => {
+                    for mine in walks {
+                        tasks.push(tokio::spawn(live(
+                            mine,
+                            steps.clone(),
+                            actor_clients.clone(),
+                            per_client,
+                        )));
                     }
-                    anyhow::Ok(latencies)
-                }));
+                }
+                Mode::Prepared => {
+                    for mine in prepared {
+                        tasks.push(tokio::spawn(send_prepared(mine, actor_clients.clone())));
+                    }
+                }
             }
             let mut latencies = Vec::new();
             for t in tasks {
@@ -257,6 +395,7 @@ pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
             latencies.sort_unstable();
             let actions = latencies.len();
             results.push(json!({
+                "mode": mode.name(),
                 "clients": clients,
                 "actions": actions,
                 "seconds": elapsed.as_secs_f64(),
@@ -306,7 +445,8 @@ pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
         );
         for r in &results {
             outln!(
-                "  {:>2} client(s): {} actions in {:.2} s = {:.0} actions/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+                "  {:<8} {:>2} client(s): {} actions in {:.2} s = {:.0} actions/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+                r["mode"].as_str().unwrap_or(""),
                 r["clients"],
                 r["actions"],
                 r["seconds"].as_f64().unwrap_or(0.0),

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod canonical;
 pub mod deviation;
 pub mod patch;
 pub mod process;
@@ -17,5 +18,7 @@ pub use replay::{Applied, EventIn, Kind, Refusal, Replay};
 
 /// A JSON value as canonical JSON (RFC 8785).
 pub fn canonical(value: &serde_json::Value) -> Vec<u8> {
-    serde_jcs::to_vec(value).expect("a serde_json value with finite numbers always serialises")
+    let mut out = Vec::with_capacity(1024);
+    canonical::write(value, &mut out);
+    out
 }

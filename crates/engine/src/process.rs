@@ -1296,7 +1296,8 @@ impl Process {
     /// before (then `:loop`).
     pub fn next(&self) -> Vec<Value> {
         let s = &self.compiled.scenario;
-        let view = self.view(None, None);
+        // Built only if a transition on the path has a condition: most have none.
+        let view = std::cell::OnceCell::new();
         let mut out = Vec::new();
         let mut visited: Vec<String> = Vec::new();
         let mut state = match s.states.get(self.state()) {
@@ -1326,7 +1327,7 @@ impl Process {
                         instr::evaluate(
                             c,
                             &Scope {
-                                source: &view,
+                                source: view.get_or_init(|| self.view(None, None)),
                                 target: &Value::Null,
                             },
                         )
@@ -1405,9 +1406,82 @@ impl Process {
         Value::Object(m)
     }
 
-    /// The projection as canonical JSON (RFC 8785): the same bytes on every machine.
+    /// The projection as canonical JSON (RFC 8785): the same bytes on every machine, and the
+    /// same as `canonical(&self.to_json())`, written without copying the document.
     pub fn to_canonical(&self) -> Vec<u8> {
-        crate::canonical(&self.to_json())
+        let mut out = Vec::with_capacity(4096);
+        crate::canonical::write_layer(&self.layer(), &mut out);
+        out
+    }
+
+    /// The projection as [`Layer`](crate::canonical::Layer): what [`Process::to_json`] makes,
+    /// borrowing the document and the history instead of copying them.
+    pub fn layer(&self) -> crate::canonical::Layer<'_> {
+        use crate::canonical::Layer;
+        let mut set: Vec<(&str, Layer<'_>)> = vec![
+            ("previous", Layer::Items(&self.previous)),
+            ("comments", Layer::Items(&self.comments)),
+            ("next", Layer::Own(Value::Array(self.next()))),
+        ];
+        if let Some(current) = self.doc.get("current") {
+            let open = self
+                .open_actions()
+                .map(|v| {
+                    v.into_iter()
+                        .map(|(a, actors)| json!({"action": a, "actors": actors}))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            let mut c: Vec<(&str, Layer<'_>)> = Vec::new();
+            if let Some(state) = self.compiled.scenario.states.get(self.state()) {
+                let list = state
+                    .transitions
+                    .iter()
+                    .map(|t| json!({"action": t.action, "response": t.response, "transition": t.target}))
+                    .collect();
+                c.push(("transitions", Layer::Own(Value::Array(list))));
+            }
+            c.push(("actions", Layer::Own(Value::Array(open))));
+            c.push((
+                "actor",
+                Layer::Own(self.current_actor().map(Value::from).unwrap_or(Value::Null)),
+            ));
+            c.push((
+                "response",
+                Layer::Own(
+                    self.previous
+                        .last()
+                        .map(response_summary)
+                        .unwrap_or(Value::Null),
+                ),
+            ));
+            set.push((
+                "current",
+                Layer::Object {
+                    base: current.as_object(),
+                    set: c,
+                },
+            ));
+        }
+        set.push((
+            "deviations",
+            Layer::Own(Value::Array(
+                self.deviations
+                    .iter()
+                    .map(|(d, _)| json!({"id": d.id, "from": d.from, "accepted": d.accepted, "in_force": d.in_force, "update": d.update()}))
+                    .collect(),
+            )),
+        ));
+        set.push((
+            "identities",
+            Layer::Own(Value::Array(
+                self.identities.iter().map(Identity::to_json).collect(),
+            )),
+        ));
+        Layer::Object {
+            base: Some(&self.doc),
+            set,
+        }
     }
 
     pub(crate) fn set_identity(&mut self, identity: Identity) {

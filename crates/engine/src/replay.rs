@@ -235,6 +235,24 @@ impl Replay {
         Some(v)
     }
 
+    /// The main process's projection as canonical JSON, with a summary of its sub-processes:
+    /// the same bytes as `canonical(&self.to_json()?)`, written without copying the document.
+    pub fn to_canonical(&self) -> Option<Vec<u8>> {
+        use crate::canonical::Layer;
+        let main = self.processes.first()?;
+        let mut layer = main.layer();
+        let subs: Vec<Value> = self.processes[1..]
+            .iter()
+            .map(|p| serde_json::json!({"id": p.doc()["id"], "scenario": p.doc()["scenario"], "title": p.doc()["title"], "state": p.state()}))
+            .collect();
+        if let Layer::Object { set, .. } = &mut layer {
+            set.push(("subprocesses", Layer::Own(Value::Array(subs))));
+        }
+        let mut out = Vec::with_capacity(4096);
+        crate::canonical::write_layer(&layer, &mut out);
+        Some(out)
+    }
+
     /// The process an event is for: its `process` field (an id, or an object with `id`), or
     /// the main process.
     fn target(&mut self, body: &Value) -> Result<&mut Process, Refusal> {

@@ -136,6 +136,11 @@ fn play(doc: &Value, steps: &[(usize, usize, bool, i64)]) -> Vec<Vec<u8>> {
             ),
             Err(_) => assert_eq!(before, p.to_canonical(), "a refusal changed the process"),
         }
+        // The borrowed writer and the copied document give the same bytes.
+        assert_eq!(
+            String::from_utf8(p.to_canonical()).unwrap(),
+            String::from_utf8(accord_engine::canonical(&p.to_json())).unwrap()
+        );
         out.push(p.to_canonical());
     }
     out

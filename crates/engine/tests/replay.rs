@@ -426,4 +426,9 @@ fn sub_processes_share_the_chain_but_not_the_state() {
         projection["subprocesses"],
         json!([{"id": "annex", "scenario": "accord-example-document-signing", "title": "Document review and signing", "state": "review"}])
     );
+    // What the node stores: the same bytes as the copied projection, written from borrowed parts.
+    assert_eq!(
+        String::from_utf8(c.r.to_canonical().unwrap()).unwrap(),
+        String::from_utf8(accord_engine::canonical(&projection)).unwrap()
+    );
 }

@@ -131,6 +131,18 @@ impl Client {
         target: &str,
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<Answer, ClientError> {
+        let request = self.prepare(method, target, body)?;
+        self.execute(request).await
+    }
+
+    /// Builds and signs a request without sending it (the signature's `created` is now, so send
+    /// it within the node's clock skew allowance).
+    pub fn prepare(
+        &self,
+        method: &str,
+        target: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<reqwest::Request, ClientError> {
         let url = format!("{}{target}", self.base);
         let transport = |message: String| ClientError::Transport {
             url: url.clone(),
@@ -193,7 +205,21 @@ impl Client {
         if !bytes.is_empty() {
             builder = builder.body(bytes);
         }
-        let response = builder.send().await.map_err(|e| transport(e.to_string()))?;
+        builder.build().map_err(|e| transport(e.to_string()))
+    }
+
+    /// Sends a request made by [`Client::prepare`].
+    pub async fn execute(&self, request: reqwest::Request) -> Result<Answer, ClientError> {
+        let url = request.url().to_string();
+        let transport = |message: String| ClientError::Transport {
+            url: url.clone(),
+            message,
+        };
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| transport(e.to_string()))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -224,6 +250,17 @@ impl Client {
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<Value, ClientError> {
         let answer = self.send(method, target, body).await?;
+        Self::json_or_problem(answer)
+    }
+
+    /// Sends a request made by [`Client::prepare`] and returns the JSON of a successful answer,
+    /// or the problem.
+    pub async fn call_prepared(&self, request: reqwest::Request) -> Result<Value, ClientError> {
+        let answer = self.execute(request).await?;
+        Self::json_or_problem(answer)
+    }
+
+    fn json_or_problem(answer: Answer) -> Result<Value, ClientError> {
         if (200..300).contains(&answer.status) {
             if answer.body.is_empty() {
                 return Ok(Value::Null);

@@ -7,7 +7,6 @@
 
 pub mod api;
 pub mod auth;
-pub mod canonical;
 pub mod client;
 pub mod config;
 pub mod custody;

@@ -657,15 +657,16 @@ fn projections(chain: &str, replay: &Replay) -> Vec<ProcessRow> {
         let Some(pid) = p.doc().get("id").and_then(Value::as_str) else {
             continue;
         };
-        let value = if n == 0 {
-            replay.to_json().unwrap_or(Value::Null)
+        let bytes = if n == 0 {
+            replay.to_canonical().unwrap_or_else(|| b"null".to_vec())
         } else {
-            p.to_json()
+            p.to_canonical()
         };
         rows.push(ProcessRow {
             id: pid.to_string(),
             chain: chain.to_string(),
-            json: crate::canonical::to_string(&value),
+            // Canonical JSON is only ever valid UTF-8.
+            json: String::from_utf8(bytes).unwrap_or_default(),
         });
     }
     rows

@@ -41,6 +41,8 @@ pub enum Durability {
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pool: AnyPool,
+    /// Where [`Store::commit`] writes: for SQLite, a pool of one connection kept for it.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -156,33 +158,47 @@ impl SqlStore {
             Durability::Process => "NORMAL",
             Durability::Power => "FULL",
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 4,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL".to_string(),
-                            format!("PRAGMA synchronous = {synchronous}"),
-                            "PRAGMA busy_timeout = 10000".to_string(),
-                            "PRAGMA cache_size = -65536".to_string(),
-                        ] {
-                            sqlx::raw_sql(sqlx::AssertSqlSafe(pragma))
-                                .execute(&mut *conn)
-                                .await?;
+        let pool_of = |connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL".to_string(),
+                                format!("PRAGMA synchronous = {synchronous}"),
+                                "PRAGMA busy_timeout = 10000".to_string(),
+                                "PRAGMA cache_size = -65536".to_string(),
+                            ] {
+                                sqlx::raw_sql(sqlx::AssertSqlSafe(pragma))
+                                    .execute(&mut *conn)
+                                    .await?;
+                            }
                         }
-                    }
-                    Ok(())
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
-            .await
-            .map_err(db)?;
-        let store = SqlStore { pool, backend };
+        };
+        let pool = pool_of(match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 16,
+        })
+        .connect_with(options.clone())
+        .await
+        .map_err(db)?;
+        // SQLite: the pipeline's commits go through one connection of their own. A connection
+        // drops its page cache whenever another one has written to the file, so with commits
+        // spread over the pool every commit read its pages back from the file.
+        let writer = match backend {
+            Backend::Sqlite => pool_of(1).connect_with(options).await.map_err(db)?,
+            Backend::Postgres => pool.clone(),
+        };
+        let store = SqlStore {
+            pool,
+            writer,
+            backend,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -204,6 +220,7 @@ impl SqlStore {
 
     /// Closes every connection.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -258,7 +275,7 @@ impl SqlStore {
 
     async fn write(&self, appends: &[Append], now: u64) -> Result<(), sqlx::Error> {
         let now = int(now);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for a in appends {
             let h = &a.head;
             let (start_hash, start_state) = match h.start {

@@ -5,8 +5,76 @@
 //! which for keys without surrogate pairs is the order of their `char`s), strings are escaped
 //! as serde_json escapes them, integers are written as they are, and only non-integer numbers
 //! go through `serde_jcs`'s ECMAScript number formatting.
+//!
+//! [`Layer`] writes a value made of borrowed parts with some keys replaced, so a projection is
+//! written without first copying the document it is built on.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// A JSON value to write, made of borrowed and owned parts.
+pub enum Layer<'a> {
+    /// A borrowed value.
+    Ref(&'a Value),
+    /// A borrowed array's items.
+    Items(&'a [Value]),
+    /// An owned value.
+    Own(Value),
+    /// An object: `base`'s entries, with those named in `set` replaced (or added).
+    Object {
+        /// The entries kept unless replaced.
+        base: Option<&'a Map<String, Value>>,
+        /// The entries replaced or added; each key at most once.
+        set: Vec<(&'a str, Layer<'a>)>,
+    },
+}
+
+/// Appends the canonical form of `layer` to `out`: the same bytes as [`write()`] of the value it
+/// stands for.
+pub fn write_layer<'a>(layer: &Layer<'a>, out: &mut Vec<u8>) {
+    match layer {
+        Layer::Ref(v) => write(v, out),
+        Layer::Own(v) => write(v, out),
+        Layer::Items(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write(item, out);
+            }
+            out.push(b']');
+        }
+        Layer::Object { base, set } => {
+            enum Entry<'e, 'a> {
+                Base(&'e Value),
+                Set(&'e Layer<'a>),
+            }
+            let mut entries: Vec<(&str, Entry<'_, 'a>)> = Vec::new();
+            if let Some(base) = base {
+                entries.extend(
+                    base.iter()
+                        .filter(|(k, _)| !set.iter().any(|(s, _)| s == k))
+                        .map(|(k, v)| (k.as_str(), Entry::Base(v))),
+                );
+            }
+            entries.extend(set.iter().map(|(k, l)| (*k, Entry::Set(l))));
+            entries.sort_unstable_by(|a, b| utf16_cmp(a.0, b.0));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(k, out);
+                out.push(b':');
+                match v {
+                    Entry::Base(v) => write(v, out),
+                    Entry::Set(l) => write_layer(l, out),
+                }
+            }
+            out.push(b'}');
+        }
+    }
+}
 
 /// Appends the canonical form of `value` to `out`.
 pub fn write(value: &Value, out: &mut Vec<u8>) {
@@ -15,10 +83,11 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                out.extend_from_slice(i.to_string().as_bytes());
-            } else if let Some(u) = n.as_u64() {
-                out.extend_from_slice(u.to_string().as_bytes());
+            if n.is_i64() || n.is_u64() {
+                // Integers are written as they are (serde_json's own integer formatting).
+                if serde_json::to_writer(&mut *out, n).is_err() {
+                    out.extend_from_slice(b"null");
+                }
             } else {
                 // ECMAScript formatting of a double: serde_jcs's, number by number.
                 match serde_jcs::to_vec(value) {
