@@ -28,22 +28,32 @@ pub enum Layer<'a> {
     },
 }
 
+impl Layer<'_> {
+    /// The value this layer stands for, copied: keys the layer replaces keep their place in
+    /// the base object, keys it adds come after, in order.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Layer::Ref(v) => (*v).clone(),
+            Layer::Items(items) => Value::Array(items.to_vec()),
+            Layer::Own(v) => v.clone(),
+            Layer::Object { base, set } => {
+                let mut m = base.cloned().unwrap_or_default();
+                for (k, l) in set {
+                    m.insert((*k).to_string(), l.to_value());
+                }
+                Value::Object(m)
+            }
+        }
+    }
+}
+
 /// Appends the canonical form of `layer` to `out`: the same bytes as [`write()`] of the value it
 /// stands for.
 pub fn write_layer<'a>(layer: &Layer<'a>, out: &mut Vec<u8>) {
     match layer {
         Layer::Ref(v) => write(v, out),
         Layer::Own(v) => write(v, out),
-        Layer::Items(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write(item, out);
-            }
-            out.push(b']');
-        }
+        Layer::Items(items) => array(items, out),
         Layer::Object { base, set } => {
             enum Entry<'e, 'a> {
                 Base(&'e Value),
@@ -97,16 +107,7 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
             }
         }
         Value::String(s) => string(s, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write(item, out);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => array(items, out),
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_unstable_by(|a, b| utf16_cmp(a.0, b.0));
@@ -122,6 +123,17 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
             out.push(b'}');
         }
     }
+}
+
+fn array(items: &[Value], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(item, out);
+    }
+    out.push(b']');
 }
 
 /// The canonical form of `value`.

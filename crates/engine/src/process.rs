@@ -1254,15 +1254,23 @@ impl Process {
     /// `current.transitions`: the state's transitions as written (they follow from the
     /// scenario, so they are not stored with each step).
     fn add_transitions(&self, current: &mut Value) {
-        let Some(state) = self.compiled.scenario.states.get(self.state()) else {
-            return;
-        };
-        let list = state
-            .transitions
-            .iter()
-            .map(|t| json!({"action": t.action, "response": t.response, "transition": t.target}))
-            .collect();
-        obj(current).insert("transitions".into(), Value::Array(list));
+        if let Some(list) = self.transitions() {
+            obj(current).insert("transitions".into(), list);
+        }
+    }
+
+    /// The current state's transitions, as `current.transitions` shows them.
+    fn transitions(&self) -> Option<Value> {
+        let state = self.compiled.scenario.states.get(self.state())?;
+        Some(Value::Array(
+            state
+                .transitions
+                .iter()
+                .map(
+                    |t| json!({"action": t.action, "response": t.response, "transition": t.target}),
+                )
+                .collect(),
+        ))
     }
 
     fn check_actor(&self, key: &str) -> Result<(), Rejection> {
@@ -1362,48 +1370,7 @@ impl Process {
 
     /// The whole projection as JSON: the document, the history, comments and `next`.
     pub fn to_json(&self) -> Value {
-        let mut m = self.doc.clone();
-        m.insert("previous".into(), Value::Array(self.previous.clone()));
-        m.insert("comments".into(), Value::Array(self.comments.clone()));
-        m.insert("next".into(), Value::Array(self.next()));
-        let open = self
-            .open_actions()
-            .map(|v| {
-                v.into_iter()
-                    .map(|(a, actors)| json!({"action": a, "actors": actors}))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        if let Some(c) = m.get_mut("current") {
-            self.add_transitions(c);
-            let c = obj(c);
-            c.insert("actions".into(), Value::Array(open));
-            c.insert(
-                "actor".into(),
-                self.current_actor().map(Value::from).unwrap_or(Value::Null),
-            );
-            c.insert(
-                "response".into(),
-                self.previous
-                    .last()
-                    .map(response_summary)
-                    .unwrap_or(Value::Null),
-            );
-        }
-        m.insert(
-            "deviations".into(),
-            Value::Array(
-                self.deviations
-                    .iter()
-                    .map(|(d, _)| json!({"id": d.id, "from": d.from, "accepted": d.accepted, "in_force": d.in_force, "update": d.update()}))
-                    .collect(),
-            ),
-        );
-        m.insert(
-            "identities".into(),
-            Value::Array(self.identities.iter().map(Identity::to_json).collect()),
-        );
-        Value::Object(m)
+        self.layer().to_value()
     }
 
     /// The projection as canonical JSON (RFC 8785): the same bytes on every machine, and the
@@ -1433,13 +1400,8 @@ impl Process {
                 })
                 .unwrap_or_default();
             let mut c: Vec<(&str, Layer<'_>)> = Vec::new();
-            if let Some(state) = self.compiled.scenario.states.get(self.state()) {
-                let list = state
-                    .transitions
-                    .iter()
-                    .map(|t| json!({"action": t.action, "response": t.response, "transition": t.target}))
-                    .collect();
-                c.push(("transitions", Layer::Own(Value::Array(list))));
+            if let Some(list) = self.transitions() {
+                c.push(("transitions", Layer::Own(list)));
             }
             c.push(("actions", Layer::Own(Value::Array(open))));
             c.push((

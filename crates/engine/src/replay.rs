@@ -227,12 +227,16 @@ impl Replay {
     pub fn to_json(&self) -> Option<Value> {
         let main = self.processes.first()?;
         let mut v = main.to_json();
-        let subs: Vec<Value> = self.processes[1..]
+        v["subprocesses"] = Value::Array(self.summaries());
+        Some(v)
+    }
+
+    /// A summary of each sub-process: id, scenario, title and state.
+    fn summaries(&self) -> Vec<Value> {
+        self.processes[1..]
             .iter()
             .map(|p| serde_json::json!({"id": p.doc()["id"], "scenario": p.doc()["scenario"], "title": p.doc()["title"], "state": p.state()}))
-            .collect();
-        v["subprocesses"] = Value::Array(subs);
-        Some(v)
+            .collect()
     }
 
     /// The main process's projection as canonical JSON, with a summary of its sub-processes:
@@ -241,12 +245,8 @@ impl Replay {
         use crate::canonical::Layer;
         let main = self.processes.first()?;
         let mut layer = main.layer();
-        let subs: Vec<Value> = self.processes[1..]
-            .iter()
-            .map(|p| serde_json::json!({"id": p.doc()["id"], "scenario": p.doc()["scenario"], "title": p.doc()["title"], "state": p.state()}))
-            .collect();
         if let Layer::Object { set, .. } = &mut layer {
-            set.push(("subprocesses", Layer::Own(Value::Array(subs))));
+            set.push(("subprocesses", Layer::Own(Value::Array(self.summaries()))));
         }
         let mut out = Vec::with_capacity(4096);
         crate::canonical::write_layer(&layer, &mut out);

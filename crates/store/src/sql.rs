@@ -169,7 +169,7 @@ impl SqlStore {
                                 "PRAGMA journal_mode = WAL".to_string(),
                                 format!("PRAGMA synchronous = {synchronous}"),
                                 "PRAGMA busy_timeout = 10000".to_string(),
-                                "PRAGMA cache_size = -65536".to_string(),
+                                "PRAGMA cache_size = -8192".to_string(),
                             ] {
                                 sqlx::raw_sql(sqlx::AssertSqlSafe(pragma))
                                     .execute(&mut *conn)

@@ -136,6 +136,7 @@ suite!(
     work_queue,
     inconsistent_appends_are_refused,
     partial_copies_keep_their_start,
+    group_commits,
 );
 
 async fn appends_and_reads_in_pages(s: &impl Store) {
@@ -261,6 +262,50 @@ async fn processes_replace_and_list(s: &impl Store) {
     other.processes[0].id = "c1-p".into();
     s.commit(&[other], 2).await.unwrap();
     assert_eq!(s.process("c1-p").await.unwrap().unwrap(), p);
+}
+
+/// What the node's group commit hands over: many chains in one commit, new and moved.
+async fn group_commits(s: &impl Store) {
+    for c in ["g1", "g2", "g3"] {
+        s.commit(&[append(c, 0, 2)], 1).await.unwrap();
+    }
+    // Three chains move and two start, in one transaction; two of them claim one process id,
+    // which stays with the chain that wrote it first.
+    let mut claim = append("g5", 0, 1);
+    claim.processes.push(ProcessRow {
+        id: "g1-p".into(),
+        chain: "g5".into(),
+        json: "{\"stolen\":true}".into(),
+    });
+    let group = [
+        append("g1", 2, 1),
+        append("g2", 2, 3),
+        append("g3", 2, 1),
+        append("g4", 0, 2),
+        claim,
+    ];
+    s.commit(&group, 2).await.unwrap();
+    for (c, length) in [("g1", 3), ("g2", 5), ("g3", 3), ("g4", 2), ("g5", 1)] {
+        assert_eq!(s.head(c).await.unwrap().unwrap().length, length, "{c}");
+        assert_eq!(
+            s.events(c, 0, 10).await.unwrap().len() as u64,
+            length,
+            "{c}"
+        );
+        assert_eq!(
+            s.process(&format!("{c}-p")).await.unwrap().unwrap().json,
+            format!("{{\"length\":{length}}}")
+        );
+    }
+    assert_eq!(s.process("g1-p").await.unwrap().unwrap().chain, "g1");
+    // One chain that moved meanwhile spoils the group: nothing of it is written.
+    let err = s
+        .commit(&[append("g1", 3, 1), append("g2", 4, 1)], 3)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(s.head("g1").await.unwrap().unwrap().length, 3);
+    assert_eq!(s.events("g1", 0, 10).await.unwrap().len(), 3);
 }
 
 async fn scenarios_are_immutable(s: &impl Store) {
