@@ -433,3 +433,52 @@ fn an_update_cannot_nest_the_process_without_bound() {
     // What is there serialises (within the limit every reader accepts).
     accord_scenario::doc::check_i_json(&r.json()).unwrap();
 }
+
+/// Review 4: an update that copies the document into itself (`<ref>`) grew the process
+/// geometrically, one signed response per doubling. A reference now copies at most the
+/// instruction budget, so the step that would pass it is refused and the process stays small.
+#[test]
+fn self_copying_updates_stop_at_the_budget() {
+    let mut r = R::new();
+    let pad = "x".repeat(1000);
+    r.ok(
+        "node",
+        scenario(json!({
+            "id": "s",
+            "actors": {"a": {"type": "object"}},
+            "actions": {"go": {"actor": "a", "update": [
+                {"select": "info.pad", "data": pad},
+                {"select": "info.a", "data": {"<ref>": "info"}},
+                {"select": "info.b", "data": {"<ref>": "info"}}
+            ]}, "end": {"actor": "a"}},
+            "states": {"initial": {"actions": ["go", "end"], "transitions": [
+                {"action": "go", "transition": "initial"},
+                {"action": "end", "transition": ":success"}
+            ]}}
+        })),
+    );
+    r.ok("node", identity("a_id", "key-a"));
+    r.ok("node", process("s", json!({"a": "a_id"})));
+    let mut steps = 0;
+    let why = loop {
+        // What is kept is what passed the budget: a few copies of it, not 3^steps.
+        let size = r.bytes().len();
+        assert!(size < 8 << 20, "{size} bytes after {steps} steps");
+        match r.apply("key-a", response("go", Value::Null)) {
+            Applied::Rejected(why) => break why,
+            _ => steps += 1,
+        }
+    };
+    assert!(
+        why.to_string().contains("referenced value is larger"),
+        "{why}"
+    );
+    assert!((5..20).contains(&steps), "{steps} steps");
+    // The refusal changed nothing, and is the same the next time.
+    let before = r.bytes();
+    assert!(matches!(
+        r.apply("key-a", response("go", Value::Null)),
+        Applied::Rejected(_)
+    ));
+    assert_eq!(before, r.bytes());
+}

@@ -4,9 +4,9 @@
 
 use accord_scenario::diag::{Diagnostics, Pointer};
 use accord_scenario::instr::{
-    Expr, MAX_EXPR_DEPTH, MAX_EXPR_LEN, MAX_RESULT, Scope, compile, evaluate,
+    Expr, MAX_EXPR_DEPTH, MAX_EXPR_LEN, MAX_GROWTH, MAX_RESULT, Scope, compile, evaluate,
 };
-use accord_scenario::{Format, check_text, check_value, doc};
+use accord_scenario::{Format, check_text, doc};
 use serde_json::{Value, json};
 
 fn eval_with(instruction: Value, source: &Value) -> Result<Value, String> {
@@ -102,32 +102,85 @@ fn deeply_nested_jmespath_from_data_is_an_evaluation_error() {
     assert!(e.contains("nests deeper"), "{e}");
 }
 
-/// Review 1.2: `{a:@,b:@}|…` shares subtrees, and copying the result out doubled per step. The
-/// result is now counted while it is copied and refused past the budget.
+/// Review 1.2: `{a:@,b:@}|…` shares subtrees, and copying the result out doubled per step;
+/// `[@,@][]|…` doubled inside the library, before any budget could see it. Expressions whose
+/// syntax allows more than [`MAX_GROWTH`] copies of their input are refused when compiled (in a
+/// scenario, or from data at run time), and a result is still counted while it is copied out.
 #[test]
-fn exponential_jmespath_result_is_refused_past_the_budget() {
-    let e = format!("`1` | {}@", "{a:@,b:@}|".repeat(40));
-    // The check does not evaluate: the scenario is accepted ...
-    let s = scenario_with_title(json!({ "<eval>": e }));
-    assert!(check_value(&s).scenario.is_some());
-    // ... and evaluating it is an error, not 2^40 leaves.
-    let err = eval(json!({ "<eval>": e })).unwrap_err();
-    assert!(err.contains("larger than"), "{err}");
-    let expr = Expr::compile(&e).unwrap();
-    assert!(expr.search(&json!({})).unwrap_err().contains("larger than"));
-    let err = eval(json!({"<jmespath>": {"input": 1, "query": e}})).unwrap_err();
-    assert!(err.contains("larger than"), "{err}");
+fn exponential_jmespath_is_refused_before_it_is_evaluated() {
+    for step in [
+        "{a:@,b:@}|",
+        "[@,@][]|",
+        "join('', [@,@])|",
+        "map(&[@,@], @)[]|",
+    ] {
+        let e = format!("`1` | {}@", step.repeat(40));
+        let codes = eval_title_codes(&e);
+        assert!(
+            codes
+                .iter()
+                .any(|(c, m)| c == "bad-jmespath" && m.contains("copy its input")),
+            "{step}: {codes:?}"
+        );
+        assert!(Expr::compile(&e).unwrap_err().contains("copy its input"));
+        let source = json!({ "q": e });
+        let err = eval_with(
+            json!({"<jmespath>": {"input": 1, "query": {"<ref>": "q"}}}),
+            &source,
+        )
+        .unwrap_err();
+        assert!(err.contains("copy its input"), "{step}: {err}");
+    }
+    // The bound is a product along pipes: ten doublings are within it, eleven are not.
+    let ten = format!("@ | {}@", "[@,@][] | ".repeat(10));
+    assert_eq!(
+        Expr::compile(&ten).unwrap().search(&json!([1])).unwrap(),
+        json!(vec![1; 1024])
+    );
+    let eleven = format!("@ | {}@", "[@,@][] | ".repeat(11));
+    let err = Expr::compile(&eleven).unwrap_err();
+    assert!(
+        err.contains(&format!("the limit is {MAX_GROWTH:.0}")),
+        "{err}"
+    );
     // A small doubling is fine and gives the whole value.
     let small = format!("`1` | {}@", "{a:@,b:@}|".repeat(3));
     assert_eq!(
         eval(json!({ "<eval>": small })).unwrap(),
         json!({"a": {"a": {"a": 1, "b": 1}, "b": {"a": 1, "b": 1}}, "b": {"a": {"a": 1, "b": 1}, "b": {"a": 1, "b": 1}}})
     );
-    // A large but ordinary result (half the budget) still passes through.
-    let big = "x".repeat(MAX_RESULT / 2);
+    // Within the bound, a result past the budget is refused while it is copied out ...
+    let big = "x".repeat(MAX_RESULT * 3 / 5);
+    let err = eval_with(json!({"<eval>": "[d, d]"}), &json!({ "d": big })).unwrap_err();
+    assert!(err.contains("larger than"), "{err}");
+    // ... and a large but ordinary result (half the budget) still passes through.
+    let half = "x".repeat(MAX_RESULT / 2);
     assert_eq!(
-        eval_with(json!({"<eval>": "d"}), &json!({ "d": big })).unwrap(),
-        json!(big)
+        eval_with(json!({"<eval>": "d"}), &json!({ "d": half })).unwrap(),
+        json!(half)
+    );
+}
+
+/// Review 4: `<ref>` copies what it names, so an update that copies the document into itself
+/// doubled the process at every step. One reference is held to the result budget.
+#[test]
+fn a_reference_copies_at_most_the_result_budget() {
+    let big = json!({ "d": {"list": vec!["x".repeat(1000); MAX_RESULT / 1000 + 1]} });
+    let err = eval_with(json!({"<ref>": "d"}), &big).unwrap_err();
+    assert!(err.contains("referenced value is larger"), "{err}");
+    let err = eval_with(json!({"<ref>": "d.list"}), &big).unwrap_err();
+    assert!(err.contains("referenced value is larger"), "{err}");
+    // Within the budget it is the value itself; a missing path is null, as before.
+    let ok = json!({ "d": {"list": vec!["x".repeat(1000); MAX_RESULT / 2000]} });
+    assert_eq!(eval_with(json!({"<ref>": "d"}), &ok).unwrap(), ok["d"]);
+    assert_eq!(
+        eval_with(json!({"<ref>": "nope"}), &ok).unwrap(),
+        Value::Null
+    );
+    // `<ifset>` only looks: a large value is still "set".
+    assert_eq!(
+        eval_with(json!({"<ifset>": "d", "<ref>": "d.list.0"}), &big).unwrap(),
+        json!("x".repeat(1000))
     );
 }
 

@@ -113,6 +113,50 @@ pub const MAX_EXPR_DEPTH: usize = 64;
 /// The largest result one instruction may give, in bytes of JSON (the `<tpl>` budget).
 pub const MAX_RESULT: usize = mustache::MAX_OUTPUT;
 
+/// How many times its input an expression may copy while it is evaluated, by a bound computed
+/// from its syntax (see `docs/design/scenarios.md`). `[@,@][]` doubles its input, and `|` composes, so
+/// without a bound a short expression could ask for 2^500 copies: the library would build them
+/// before the result budget ever saw them.
+pub const MAX_GROWTH: f64 = 1024.0;
+
+/// An upper bound on how many times its input an expression's values (and those it builds on
+/// the way) can hold: parts of the input count once; a list or hash of parts counts the sum of
+/// its parts; a pipe, a sub-expression, a projection and `map` count the product of their two
+/// sides; other functions count the sum of their arguments. Conservative: `{a: a, b: b}` counts
+/// 2, though its parts do not overlap.
+fn growth(ast: &jmespath::ast::Ast) -> f64 {
+    use jmespath::ast::Ast;
+    let g = match ast {
+        Ast::Identity { .. }
+        | Ast::Field { .. }
+        | Ast::Index { .. }
+        | Ast::Literal { .. }
+        | Ast::Slice { .. } => 1.0,
+        Ast::Subexpr { lhs, rhs, .. } | Ast::Projection { lhs, rhs, .. } => {
+            growth(lhs) * growth(rhs)
+        }
+        Ast::Comparison { lhs, rhs, .. } | Ast::And { lhs, rhs, .. } | Ast::Or { lhs, rhs, .. } => {
+            growth(lhs).max(growth(rhs))
+        }
+        Ast::Condition {
+            predicate, then, ..
+        } => growth(predicate).max(growth(then)),
+        Ast::Expref { ast, .. } => growth(ast),
+        Ast::Flatten { node, .. } | Ast::Not { node, .. } | Ast::ObjectValues { node, .. } => {
+            growth(node)
+        }
+        Ast::Function { name, args, .. } if name == "map" => args.iter().map(growth).product(),
+        Ast::Function { args, .. } => args.iter().map(growth).sum::<f64>().max(1.0),
+        Ast::MultiList { elements, .. } => elements.iter().map(growth).sum::<f64>().max(1.0),
+        Ast::MultiHash { elements, .. } => elements
+            .iter()
+            .map(|kv| growth(&kv.value))
+            .sum::<f64>()
+            .max(1.0),
+    };
+    g.min(1e30)
+}
+
 /// Checks an expression's length and nesting in its text, skipping quoted names, raw strings
 /// and literals, before the (recursive) parser sees it.
 fn check_expr_text(text: &str) -> Result<(), String> {
@@ -290,6 +334,13 @@ impl Expr {
                 .to_string()
         })?;
         check_ast_depth(expr.as_ast())?;
+        // Depth is bounded above, so this recursion is too.
+        let g = growth(expr.as_ast());
+        if g > MAX_GROWTH {
+            return Err(format!(
+                "the expression can copy its input up to {g:.0} times (lists of parts piped into more lists, `[@,@][]`…); the limit is {MAX_GROWTH:.0}"
+            ));
+        }
         let mut roots = Some(Vec::new());
         collect_roots(expr.as_ast(), &mut roots);
         Ok(Expr {
@@ -1099,16 +1150,25 @@ fn evaluate_node(node: &Node, scope: &Scope) -> Result<Value, EvalError> {
             Op::IfSet => {
                 let found = ref_path(&step.prepared, &arg)
                     .ok()
-                    .and_then(|r| read_ref(&r, scope).cloned());
-                if found.is_none() {
+                    .is_some_and(|r| read_ref(&r, scope).is_some());
+                if !found {
                     return Ok(Value::Null);
                 }
             }
             Op::Ref => {
-                result = ref_path(&step.prepared, &arg)
+                let found = ref_path(&step.prepared, &arg)
                     .ok()
-                    .and_then(|r| read_ref(&r, scope).cloned())
-                    .unwrap_or(Value::Null);
+                    .and_then(|r| read_ref(&r, scope));
+                // A reference copies: an update that copies the document into itself would
+                // double the process at every step. One copy is held to the result budget.
+                if let Some(v) = found
+                    && !within(v, MAX_RESULT)
+                {
+                    return Err(err(format!(
+                        "the referenced value is larger than {MAX_RESULT} bytes, the limit for one instruction"
+                    )));
+                }
+                result = found.cloned().unwrap_or(Value::Null);
             }
             Op::Eval => {
                 let expr = expr_of(&step.prepared, &arg).map_err(err)?;
@@ -1301,6 +1361,44 @@ fn ref_path(prepared: &Prepared, arg: &Value) -> Result<RefPath, String> {
             _ => Err("a reference path must be text".to_string()),
         },
     }
+}
+
+/// Whether `v` written as JSON takes at most about `budget` bytes (counted as
+/// [`result_to_json`] counts), found without recursion and without reading past the budget.
+fn within(v: &Value, mut budget: usize) -> bool {
+    let mut spend = |cost: usize| match budget.checked_sub(cost) {
+        Some(left) => {
+            budget = left;
+            true
+        }
+        None => false,
+    };
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        let fits = match v {
+            Value::Null | Value::Bool(_) => spend(5),
+            Value::Number(_) => spend(8),
+            Value::String(s) => spend(s.len() + 2),
+            Value::Array(items) => {
+                let fits = spend(2 + items.len());
+                if fits {
+                    stack.extend(items);
+                }
+                fits
+            }
+            Value::Object(m) => {
+                spend(2)
+                    && m.iter().all(|(k, item)| {
+                        stack.push(item);
+                        spend(k.len() + 4)
+                    })
+            }
+        };
+        if !fits {
+            return false;
+        }
+    }
+    true
 }
 
 fn read_ref<'a>(r: &RefPath, scope: &Scope<'a>) -> Option<&'a Value> {
