@@ -154,6 +154,27 @@ struct Prepared {
     tip: [u8; 32],
 }
 
+/// The `n`th response a client sends: `step` on `walk`'s chain after `tip`, signed.
+fn response_event(
+    walk: &Walk,
+    step: &Step,
+    tip: [u8; 32],
+    state: [u8; 32],
+    signer: &KeyPair,
+    n: usize,
+) -> Result<accord_chain::Chain> {
+    let body = events::response(&step.action, step.response.as_deref(), step.data.clone());
+    events::next_event(
+        &walk.chain,
+        tip,
+        state,
+        &body,
+        signer,
+        1_767_225_700_000 + n as u64,
+    )
+    .map_err(|e| anyhow!(e))
+}
+
 /// A client's processes walked through the steps client-side: each event on the one before it,
 /// each request signed.
 fn prepare(
@@ -170,16 +191,7 @@ fn prepare(
                 break 'outer;
             }
             let (signer, client) = &clients[&step.actor];
-            let body = events::response(&step.action, step.response.as_deref(), step.data.clone());
-            let partial = events::next_event(
-                &walk.chain,
-                tip,
-                state,
-                &body,
-                signer,
-                1_767_225_700_000 + out.len() as u64,
-            )
-            .map_err(|e| anyhow!(e))?;
+            let partial = response_event(walk, step, tip, state, signer, out.len())?;
             let hash = partial.events[0]
                 .hash
                 .context("a signed event has its hash")?;
@@ -234,17 +246,8 @@ async fn live(
                 break 'outer;
             }
             let (signer, client) = &clients[&step.actor];
-            let body = events::response(&step.action, step.response.as_deref(), step.data.clone());
             let t = Instant::now();
-            let partial = events::next_event(
-                &walk.chain,
-                walk.tip,
-                walk.state,
-                &body,
-                signer,
-                1_767_225_700_000 + done as u64,
-            )
-            .map_err(|e| anyhow!(e))?;
+            let partial = response_event(&walk, step, walk.tip, walk.state, signer, done)?;
             let out = client
                 .post(
                     &format!("/processes/{}/responses", walk.pid),

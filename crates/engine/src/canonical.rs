@@ -29,6 +29,13 @@ pub enum Layer<'a> {
 }
 
 impl Layer<'_> {
+    /// The canonical form of the value this layer stands for.
+    pub fn to_canonical(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4096);
+        write_layer(self, &mut out);
+        out
+    }
+
     /// The value this layer stands for, copied: keys the layer replaces keep their place in
     /// the base object, keys it adds come after, in order.
     pub fn to_value(&self) -> Value {
@@ -108,20 +115,13 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
         }
         Value::String(s) => string(s, out),
         Value::Array(items) => array(items, out),
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| utf16_cmp(a.0, b.0));
-            out.push(b'{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(k, out);
-                out.push(b':');
-                write(v, out);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_layer(
+            &Layer::Object {
+                base: Some(map),
+                set: Vec::new(),
+            },
+            out,
+        ),
     }
 }
 

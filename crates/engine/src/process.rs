@@ -1376,9 +1376,7 @@ impl Process {
     /// The projection as canonical JSON (RFC 8785): the same bytes on every machine, and the
     /// same as `canonical(&self.to_json())`, written without copying the document.
     pub fn to_canonical(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(4096);
-        crate::canonical::write_layer(&self.layer(), &mut out);
-        out
+        self.layer().to_canonical()
     }
 
     /// The projection as [`Layer`](crate::canonical::Layer): what [`Process::to_json`] makes,

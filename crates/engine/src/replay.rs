@@ -248,9 +248,7 @@ impl Replay {
         if let Layer::Object { set, .. } = &mut layer {
             set.push(("subprocesses", Layer::Own(Value::Array(self.summaries()))));
         }
-        let mut out = Vec::with_capacity(4096);
-        crate::canonical::write_layer(&layer, &mut out);
-        Some(out)
+        Some(layer.to_canonical())
     }
 
     /// The process an event is for: its `process` field (an id, or an object with `id`), or

@@ -158,6 +158,10 @@ impl SqlStore {
             Durability::Process => "NORMAL",
             Durability::Power => "FULL",
         };
+        // SQLite's page cache: 8 MiB a connection. Every commit walks the cache's whole hash
+        // table (pcache1TruncateUnsafe), so a bigger cache made each commit dearer: at 64 MiB
+        // that walk was 3% of the node's CPU under `accord bench node`, and 8 MiB gave 10–17%
+        // more actions a second in runs side by side (BENCHMARKS.md).
         let pool_of = |connections: u32| {
             AnyPoolOptions::new()
                 .max_connections(connections)

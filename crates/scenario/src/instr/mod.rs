@@ -114,9 +114,9 @@ pub const MAX_EXPR_DEPTH: usize = 64;
 pub const MAX_RESULT: usize = mustache::MAX_OUTPUT;
 
 /// How many times its input an expression may copy while it is evaluated, by a bound computed
-/// from its syntax (see `docs/design/scenarios.md`). `[@,@][]` doubles its input, and `|` composes, so
-/// without a bound a short expression could ask for 2^500 copies: the library would build them
-/// before the result budget ever saw them.
+/// from its syntax (see `docs/design/scenarios.md`). `[@,@][]` doubles its input, and `|`
+/// composes, so without a bound a short expression could ask for 2^500 copies: the library
+/// would build them before the result budget ever saw them.
 pub const MAX_GROWTH: f64 = 1024.0;
 
 /// An upper bound on how many times its input an expression's values (and those it builds on
@@ -1376,7 +1376,8 @@ fn within(v: &Value, mut budget: usize) -> bool {
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
         let fits = match v {
-            Value::Null | Value::Bool(_) => spend(5),
+            Value::Null => spend(4),
+            Value::Bool(_) => spend(5),
             Value::Number(_) => spend(8),
             Value::String(s) => spend(s.len() + 2),
             Value::Array(items) => {
