@@ -449,3 +449,31 @@ async fn unknown_urls_are_named() {
         .unwrap_err();
     assert!(err.to_string().contains("mysql://x"), "{err}");
 }
+
+/// SQLite commits never checkpoint (`wal_autocheckpoint = 0`); a task of the store's copies the
+/// WAL into the database file while the store stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_run_beside_the_commits() {
+    let (store, dir) = sqlite().await;
+    let file = dir.path().join("node.db");
+    let size = || std::fs::metadata(&file).unwrap().len();
+    let before = size();
+    // About 600 pages of events and projections, in 60 commits.
+    for c in 0..60 {
+        let mut a = append(&format!("c{c}"), 0, 10);
+        for e in &mut a.events {
+            e.json = format!("{{\"pad\":\"{}\"}}", "x".repeat(4000));
+        }
+        store.commit(&[a], 1).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while size() < before + 600 * 4096 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        size() >= before + 600 * 4096,
+        "the database file is {} bytes, {before} before the commits: nothing was checkpointed",
+        size()
+    );
+    assert_eq!(store.head("c59").await.unwrap().unwrap().length, 10);
+}
