@@ -27,7 +27,7 @@ use utoipa_axum::routes;
 use crate::auth::{self, Caller, RateLimiter};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::pipeline::{Outcome, Pipeline};
+use crate::pipeline::{Origin, Outcome, Pipeline};
 use crate::problem::{Problem, parse_json};
 
 /// What every handler shares.
@@ -55,6 +55,10 @@ pub struct App {
     pub facts: Facts,
     /// Keys this node holds for users.
     pub custody: crate::custody::Custody,
+    /// The peer nodes this node knows.
+    pub peers: Arc<crate::peers::Peers>,
+    /// Wakes the delivery task (after a replay).
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 /// Remembered facts, each only ever true once stored (so they never go stale).
@@ -250,7 +254,20 @@ async fn readyz(State(app): Shared) -> Response {
 /// Metrics in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "node", responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 async fn metrics(State(app): Shared) -> Response {
-    let mut response = app.metrics.render().into_response();
+    let mut text = app.metrics.render();
+    match app.store.outbox_counts().await {
+        Ok(counts) => {
+            text.push_str("# HELP accord_outbox_rows Outbox rows (one per peer node and chain) by peer and state.\n# TYPE accord_outbox_rows gauge\n");
+            for (peer, state, n) in counts {
+                let peer = peer.replace('\\', "\\\\").replace('"', "\\\"");
+                text.push_str(&format!(
+                    "accord_outbox_rows{{peer=\"{peer}\",state=\"{state}\"}} {n}\n"
+                ));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count the outbox for /metrics"),
+    }
+    let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -341,6 +358,11 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
         p
     })?;
     let id = chain.id.to_base58();
+    let origin = if app.peers.is_peer(&caller.key) {
+        Origin::Peer
+    } else {
+        Origin::Local
+    };
     // One query in the common case: the caller is a party (so the chain exists).
     let allowed =
         party || app.is_admin(&caller.key) || app.store.is_party(&id, &caller.key).await?;
@@ -351,7 +373,21 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
                 caller.key
             )));
         }
-        if !app.is_registered(&caller.key) {
+        if origin == Origin::Peer {
+            // A peer brings a chain new to this node: its identities must name both nodes.
+            let (theirs, ours) = named_nodes(&chain, &app.peers, &caller.key, &app.node_key);
+            if !(theirs && ours) {
+                return Err(Problem::forbidden(format!(
+                    "node {} sent chain {id}, but no identity on it names {}",
+                    caller.key,
+                    if theirs {
+                        "this node"
+                    } else {
+                        "the sending node"
+                    }
+                )));
+            }
+        } else if !app.is_registered(&caller.key) {
             return Err(Problem::forbidden(format!(
                 "key {} may not start chains on this node: register an identity with this key first (POST /identities)",
                 caller.key
@@ -377,7 +413,128 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
         Problem::invalid(format!("the chain is not valid: {}", invalid.report))
             .with("problems", problems)
     })?;
-    app.pipeline.submit(verified, caller.key.clone()).await
+    if origin == Origin::Local {
+        return app
+            .pipeline
+            .submit(verified, caller.key.clone(), origin)
+            .await;
+    }
+    // From a peer: events that do not follow what this node holds are fetched from the peer,
+    // and the delivery tried again once.
+    match app
+        .pipeline
+        .submit(verified.clone(), caller.key.clone(), origin)
+        .await
+    {
+        Err(problem) if matches!(problem.kind, "missing-events" | "unknown-chain") => {
+            catch_up(app, &caller.key, &id, &problem).await?;
+            app.pipeline
+                .submit(verified, caller.key.clone(), origin)
+                .await
+        }
+        other => other,
+    }
+}
+
+/// Pages a catch-up fetches at most (1,000 events each).
+const MAX_CATCH_UP_PAGES: usize = 1000;
+
+/// Fetches the events of chain `id` that this node lacks from the peer `peer` (its
+/// `GET /event-chains/{id}/events?after=`, signed with this node's key), page by page, and
+/// adds them as the peer's. `missing` is the pipeline's answer that showed the gap: its `tip`
+/// is where this node stands (none: the chain is new here, fetched from its start).
+async fn catch_up(app: &App, peer: &str, id: &str, missing: &Problem) -> Result<(), Problem> {
+    let fail = |why: String| {
+        missing
+            .clone()
+            .with("catchUp", why.clone())
+            .with_detail_suffix(&format!("; fetching them from node {peer} failed: {why}"))
+    };
+    let url = app
+        .peers
+        .url(peer)
+        .ok_or_else(|| fail("no URL is configured for it".into()))?;
+    let client = crate::client::Client::new(url, &app.key).map_err(|e| fail(e.to_string()))?;
+    let mut after = missing
+        .extra
+        .get("tip")
+        .and_then(Value::as_str)
+        .map(String::from);
+    for _ in 0..MAX_CATCH_UP_PAGES {
+        let target = match &after {
+            Some(tip) => format!("/event-chains/{id}/events?after={tip}"),
+            None => format!("/event-chains/{id}/events"),
+        };
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_millis(app.config.delivery.timeout_ms),
+            client.send("GET", &target, None),
+        )
+        .await
+        .map_err(|_| fail(format!("{url}{target} did not answer in time")))?
+        .map_err(|e| fail(e.to_string()))?;
+        if answer.status != 200 {
+            return Err(fail(format!("{url}{target} answered {}", answer.status)));
+        }
+        let page = Chain::from_json(&answer.body).map_err(|e| {
+            fail(format!(
+                "{url}{target} sent a chain that does not parse: {e}"
+            ))
+        })?;
+        if page.id.to_base58() != id {
+            return Err(fail(format!("{url}{target} sent another chain")));
+        }
+        if page.events.is_empty() {
+            return Ok(());
+        }
+        let verified = tokio::task::spawn_blocking(move || page.verify())
+            .await
+            .map_err(|e| Problem::internal(format!("verification task failed: {e}")))?
+            .map_err(|invalid| {
+                fail(format!(
+                    "{url}{target} sent invalid events: {}",
+                    invalid.report
+                ))
+            })?;
+        let outcome = app
+            .pipeline
+            .submit(verified, peer.to_string(), Origin::Peer)
+            .await?;
+        tracing::info!(chain = %id, %peer, added = outcome.added.len(), "caught up from a peer");
+        let more = answer
+            .header("link")
+            .is_some_and(|l| l.contains("rel=\"next\""));
+        if !more || outcome.added.is_empty() {
+            return Ok(());
+        }
+        after = Some(outcome.tip);
+    }
+    Ok(())
+}
+
+/// Whether identity events on a chain name the node `theirs` and the node `ours` (by key, or
+/// by a URL the configured peers map to the key).
+fn named_nodes(
+    chain: &Chain,
+    peers: &crate::peers::Peers,
+    theirs: &str,
+    ours: &str,
+) -> (bool, bool) {
+    let (mut found_theirs, mut found_ours) = (false, false);
+    for event in &chain.events {
+        let Ok(body) = serde_json::from_slice::<Value>(&event.data) else {
+            continue;
+        };
+        let is_identity = body
+            .get("$schema")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.contains("/identity/"));
+        if let (true, Some(node)) = (is_identity, body.get("node").and_then(Value::as_str)) {
+            let node = peers.resolve(node);
+            found_theirs |= node == theirs;
+            found_ours |= node == ours;
+        }
+    }
+    (found_theirs, found_ours)
 }
 
 /// A chain's head.
@@ -948,6 +1105,7 @@ async fn custodial_response(
                 key: pair,
             },
             caller.clone(),
+            Origin::Local,
         )
         .await
 }
@@ -1017,6 +1175,132 @@ async fn list_custody(State(app): Shared, signed: Signed) -> Result<Response, Pr
         &CustodyList {
             keys: app.custody.entries(),
         },
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The outbox
+
+/// A listing of the outbox.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OutboxQuery {
+    /// Only rows in this state: `pending`, `done` or `dead`.
+    pub state: Option<String>,
+    /// Rows with ids above this one.
+    pub after: Option<i64>,
+    /// At most this many (1–1000, default 100).
+    pub limit: Option<u32>,
+}
+
+/// What one peer node should receive of one chain.
+#[derive(Serialize, ToSchema)]
+pub struct OutboxRow {
+    /// The row's id (for `POST /outbox/{id}/replay`).
+    pub id: i64,
+    /// The peer node's key (or the `node` an identity named, when no peer has it).
+    pub peer: String,
+    /// The chain.
+    pub chain: String,
+    /// The length the peer should reach.
+    pub wanted: u64,
+    /// The length the peer confirmed.
+    pub sent: u64,
+    /// `pending`, `done` or `dead`.
+    pub state: String,
+    /// Failed attempts since the last that got through.
+    pub attempts: u32,
+    /// When it is next tried (milliseconds since the epoch).
+    pub due_at: u64,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+}
+
+/// A page of the outbox.
+#[derive(Serialize, ToSchema)]
+pub struct OutboxList {
+    /// The rows, by id.
+    pub rows: Vec<OutboxRow>,
+    /// The `after` for the next page, when there may be one.
+    pub next: Option<i64>,
+}
+
+fn admin_only(app: &App, key: &str) -> Result<(), Problem> {
+    if app.is_admin(key) {
+        Ok(())
+    } else {
+        Err(Problem::forbidden(format!(
+            "key {key} is not an administrator of this node"
+        )))
+    }
+}
+
+/// What this node owes its peers: one row per peer node and chain (administrators only).
+#[utoipa::path(get, path = "/outbox", tag = "node", params(OutboxQuery),
+    responses((status = 200, description = "A page of rows", body = OutboxList),
+        (status = 400, description = "An unknown state", body = Value, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Value, content_type = "application/problem+json")))]
+async fn list_outbox(
+    State(app): Shared,
+    Query(q): Query<OutboxQuery>,
+    signed: Signed,
+) -> Result<Response, Problem> {
+    admin_only(&app, &signed.caller.key)?;
+    if let Some(state) = q.state.as_deref()
+        && !matches!(state, "pending" | "done" | "dead")
+    {
+        return Err(Problem::invalid(format!(
+            "state must be pending, done or dead, not {state:?}"
+        ))
+        .with("parameter", "state"));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, accord_store::MAX_PAGE);
+    let rows = app
+        .store
+        .outbox(q.state.as_deref(), q.after.unwrap_or(0), limit)
+        .await?;
+    let next = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let rows = rows
+        .into_iter()
+        .map(|d| OutboxRow {
+            id: d.id,
+            peer: d.peer,
+            chain: d.chain,
+            wanted: d.wanted,
+            sent: d.sent,
+            state: d.state,
+            attempts: d.attempts,
+            due_at: d.due_at,
+            error: d.error,
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &OutboxList { rows, next }))
+}
+
+/// Try a dead delivery again, from where the peer last confirmed (administrators only).
+#[utoipa::path(post, path = "/outbox/{id}/replay", tag = "node",
+    params(("id" = i64, Path, description = "The row's id")),
+    responses((status = 202, description = "Queued", body = Value),
+        (status = 403, description = "Not an administrator", body = Value, content_type = "application/problem+json"),
+        (status = 404, description = "No dead row with this id", body = Value, content_type = "application/problem+json")))]
+async fn replay_outbox(
+    State(app): Shared,
+    Path(id): Path<i64>,
+    signed: Signed,
+) -> Result<Response, Problem> {
+    admin_only(&app, &signed.caller.key)?;
+    if !app.store.replay_delivery(id, now_ms()).await? {
+        return Err(Problem::not_found(format!(
+            "there is no dead outbox row {id}"
+        )));
+    }
+    tracing::info!(id, by = %signed.caller.key, "outbox row replayed");
+    app.outbox.notify_one();
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &json!({"id": id, "state": "pending"}),
     ))
 }
 
@@ -1197,6 +1481,8 @@ fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(post_identity))
         .routes(routes!(post_custody, list_custody))
         .routes(routes!(get_identity, delete_identity))
+        .routes(routes!(list_outbox))
+        .routes(routes!(replay_outbox))
 }
 
 /// Turns axum's own plain-text rejections (a bad query string or path parameter) into problem

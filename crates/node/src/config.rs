@@ -59,6 +59,36 @@ pub struct Config {
     pub rate_burst: u32,
     /// The largest clock difference accepted on signed requests, in seconds (default 300).
     pub max_clock_skew: u64,
+    /// How events reach the other parties' nodes.
+    pub delivery: Delivery,
+}
+
+/// How events reach the other parties' nodes (the `[delivery]` table).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Delivery {
+    /// The first retry's delay in milliseconds; each later one doubles it (default 1000).
+    pub backoff_ms: u64,
+    /// The longest delay between retries, in milliseconds (default 600000).
+    pub backoff_max_ms: u64,
+    /// Failed attempts in a row after which a delivery is dead until replayed (default 16).
+    pub max_attempts: u32,
+    /// How long one attempt may take, in milliseconds (default 30000).
+    pub timeout_ms: u64,
+    /// Attempts under way at once (default 16).
+    pub concurrency: usize,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            backoff_ms: 1000,
+            backoff_max_ms: 600_000,
+            max_attempts: 16,
+            timeout_ms: 30_000,
+            concurrency: 16,
+        }
+    }
 }
 
 impl Default for Config {
@@ -77,6 +107,7 @@ impl Default for Config {
             rate_limit: 1000,
             rate_burst: 2000,
             max_clock_skew: 300,
+            delivery: Delivery::default(),
         }
     }
 }
@@ -108,6 +139,19 @@ impl Config {
             return Err(ConfigError(format!(
                 "body_limit is {} bytes; it must be at least 1024",
                 self.body_limit
+            )));
+        }
+        let d = &self.delivery;
+        if d.max_attempts == 0 || d.concurrency == 0 || d.timeout_ms == 0 {
+            return Err(ConfigError(
+                "delivery.max_attempts, delivery.concurrency and delivery.timeout_ms must be above 0"
+                    .into(),
+            ));
+        }
+        if d.backoff_max_ms < d.backoff_ms {
+            return Err(ConfigError(format!(
+                "delivery.backoff_max_ms ({}) is below delivery.backoff_ms ({})",
+                d.backoff_max_ms, d.backoff_ms
             )));
         }
         for (n, peer) in self.peers.iter().enumerate() {
@@ -168,6 +212,9 @@ body_limit = 65536
 [[peers]]
 url = "http://10.0.0.2:4000"
 key = "4EcSxUkMxqxBEBUBL2oKz3ARVsbyRJTivWpNrYQGdguz"
+[delivery]
+backoff_ms = 50
+max_attempts = 3
 "#,
             Path::new("node.toml"),
         )
@@ -177,6 +224,9 @@ key = "4EcSxUkMxqxBEBUBL2oKz3ARVsbyRJTivWpNrYQGdguz"
         assert_eq!(c.network_byte(), b'L');
         assert_eq!(c.peers.len(), 1);
         assert_eq!(c.database_url(), "postgres://accord@db/accord");
+        assert_eq!(c.delivery.backoff_ms, 50);
+        assert_eq!(c.delivery.max_attempts, 3);
+        assert_eq!(c.delivery.timeout_ms, Delivery::default().timeout_ms);
     }
 
     #[test]
@@ -196,6 +246,17 @@ key = "4EcSxUkMxqxBEBUBL2oKz3ARVsbyRJTivWpNrYQGdguz"
         assert!(err.0.contains("peers[0].url"), "{err}");
         let err = Config::from_toml("body_limit = 3", Path::new("n.toml")).unwrap_err();
         assert!(err.0.contains("body_limit"), "{err}");
+        let err =
+            Config::from_toml("[delivery]\nmax_attempts = 0", Path::new("n.toml")).unwrap_err();
+        assert!(err.0.contains("delivery.max_attempts"), "{err}");
+        let err = Config::from_toml(
+            "[delivery]\nbackoff_ms = 10\nbackoff_max_ms = 5",
+            Path::new("n.toml"),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("backoff_max_ms"), "{err}");
+        let err = Config::from_toml("[delivery]\nretries = 1", Path::new("n.toml")).unwrap_err();
+        assert!(err.0.contains("retries"), "{err}");
     }
 
     #[test]

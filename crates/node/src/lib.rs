@@ -10,8 +10,10 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod custody;
+pub mod deliver;
 pub mod events;
 pub mod metrics;
+pub mod peers;
 pub mod pipeline;
 pub mod problem;
 
@@ -42,6 +44,7 @@ pub struct Running {
     pub node_key: String,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
+    delivery: tokio::task::JoinHandle<()>,
     store: Arc<SqlStore>,
 }
 
@@ -52,6 +55,8 @@ impl Running {
             let _ = stop.send(());
         }
         let _ = (&mut self.server).await;
+        // Deliveries under way are abandoned; their rows come back when their leases end.
+        self.delivery.abort();
         self.store.close().await;
     }
 
@@ -197,8 +202,22 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
     }
     let metrics = Arc::new(metrics::Metrics::default());
-    let (pipeline, _writer) =
-        pipeline::Pipeline::start(store.clone(), key.clone(), metrics.clone());
+    let peers = Arc::new(peers::Peers::new(&config.peers));
+    let outbox = Arc::new(tokio::sync::Notify::new());
+    let (pipeline, _writer) = pipeline::Pipeline::start(
+        store.clone(),
+        key.clone(),
+        metrics.clone(),
+        peers.clone(),
+        outbox.clone(),
+    );
+    let delivery = deliver::start(
+        store.clone(),
+        key.clone(),
+        peers.clone(),
+        outbox.clone(),
+        deliver::Settings::from(&config.delivery),
+    );
     let mut admins: HashSet<String> = config.admins.iter().cloned().collect();
     admins.insert(node_key.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -219,6 +238,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         registered: RwLock::new(registered),
         facts: api::Facts::default(),
         custody,
+        peers,
+        outbox,
     });
     let (router, _doc) = api::router(app);
     let (stop, stopped) = oneshot::channel::<()>();
@@ -236,6 +257,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         node_key,
         stop: Some(stop),
         server,
+        delivery,
         store,
     })
 }

@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
+use crate::peers::{Peers, is_key};
 use crate::problem::Problem;
 
 /// The `$schema` of the error event a node writes when the process refuses events.
@@ -66,12 +67,25 @@ impl Work {
     }
 }
 
+/// Where a submission comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A user's client, or this node itself: its new events are delivered to the other
+    /// parties' nodes, and events the process refuses are answered by an error event.
+    Local,
+    /// A peer node delivering what it holds: nothing is forwarded, and refusals are left to
+    /// the node that took the events first (its error event follows them).
+    Peer,
+}
+
 /// Something to add to what the node holds.
 pub struct Submission {
     /// What.
     pub work: Work,
     /// The key that sent it (base58), for the log.
     pub from: String,
+    /// Where it comes from.
+    pub origin: Origin,
     /// Where the answer goes.
     pub reply: oneshot::Sender<Result<Outcome, Problem>>,
     /// When the handler queued it.
@@ -134,12 +148,17 @@ impl Pipeline {
         store: Arc<S>,
         key: Arc<KeyPair>,
         metrics: Arc<Metrics>,
+        peers: Arc<Peers>,
+        delivered: Arc<tokio::sync::Notify>,
     ) -> (Pipeline, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4096);
         let writer = Writer {
             store,
+            own: key.public_key().to_base58(),
             key,
             metrics,
+            peers,
+            delivered,
             live: HashMap::new(),
             clock: 0,
         };
@@ -148,17 +167,28 @@ impl Pipeline {
     }
 
     /// Queues a verified chain and waits for the outcome.
-    pub async fn submit(&self, chain: VerifiedChain, from: String) -> Result<Outcome, Problem> {
-        self.queue(Work::Chain(chain), from).await
+    pub async fn submit(
+        &self,
+        chain: VerifiedChain,
+        from: String,
+        origin: Origin,
+    ) -> Result<Outcome, Problem> {
+        self.queue(Work::Chain(chain), from, origin).await
     }
 
     /// Queues work and waits for the outcome.
-    pub async fn queue(&self, work: Work, from: String) -> Result<Outcome, Problem> {
+    pub async fn queue(
+        &self,
+        work: Work,
+        from: String,
+        origin: Origin,
+    ) -> Result<Outcome, Problem> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Submission {
                 work,
                 from,
+                origin,
                 reply,
                 queued: Instant::now(),
             })
@@ -247,7 +277,12 @@ fn work_for(chain: &str, process: &str, request: &Request, now: u64) -> NewWork 
 struct Writer<S> {
     store: Arc<S>,
     key: Arc<KeyPair>,
+    /// This node's key, base58.
+    own: String,
     metrics: Arc<Metrics>,
+    peers: Arc<Peers>,
+    /// Woken after a commit that raised outbox rows.
+    delivered: Arc<tokio::sync::Notify>,
     live: HashMap<String, Live>,
     clock: u64,
 }
@@ -383,6 +418,7 @@ impl<S: Store> Writer<S> {
                                 parties: Vec::new(),
                                 processes: Vec::new(),
                                 work: Vec::new(),
+                                deliveries: Vec::new(),
                             },
                         });
                         pending.len() - 1
@@ -397,7 +433,13 @@ impl<S: Store> Writer<S> {
                                     v.sign_key().to_base58(),
                                 )
                             });
-                            self.apply(&id, version, new, skip, &mut pending[i], now)
+                            let how = How {
+                                version,
+                                skip,
+                                now,
+                                origin: sub.origin,
+                            };
+                            self.apply(&id, new, &mut pending[i], how)
                         }
                         Work::Build { body, key, .. } => {
                             let tip = self.live[&id].head.tip;
@@ -409,7 +451,13 @@ impl<S: Store> Writer<S> {
                                         hash,
                                         signer,
                                     ));
-                                    self.apply(&id, version, new, 0, &mut pending[i], now)
+                                    let how = How {
+                                        version,
+                                        skip: 0,
+                                        now,
+                                        origin: Origin::Local,
+                                    };
+                                    self.apply(&id, new, &mut pending[i], how)
                                 }
                                 Err(problem) => {
                                     let _ = sub.reply.send(Err(problem));
@@ -441,6 +489,9 @@ impl<S: Store> Writer<S> {
             }
         } else {
             self.metrics.batch_size.observe(appends.len() as f64);
+            if appends.iter().any(|a| !a.deliveries.is_empty()) {
+                self.delivered.notify_one();
+            }
         }
         self.answer(answers, result.map_err(Problem::from));
     }
@@ -561,12 +612,16 @@ impl<S: Store> Writer<S> {
     fn apply<'e>(
         &mut self,
         id: &str,
-        version: accord_chain::Version,
         new: impl Iterator<Item = (std::borrow::Cow<'e, Event>, [u8; 32], String)>,
-        skip: usize,
         pending: &mut Pending,
-        now: u64,
+        how: How,
     ) -> Outcome {
+        let How {
+            version,
+            skip,
+            now,
+            origin,
+        } = how;
         let live = self.live.get_mut(id).expect("placed chains are loaded");
         let mut added = Vec::new();
         let mut refused = Vec::new();
@@ -585,7 +640,7 @@ impl<S: Store> Writer<S> {
             added.push(hash58);
         }
         let mut error_event = None;
-        if !refused.is_empty() {
+        if !refused.is_empty() && origin == Origin::Local {
             let body = json!({
                 "$schema": ERROR_SCHEMA,
                 "message": refused.iter().map(|r| Value::from(r.reason.clone())).collect::<Vec<_>>(),
@@ -603,12 +658,22 @@ impl<S: Store> Writer<S> {
                 Err(e) => tracing::error!(chain = %id, error = %e, "cannot sign an error event"),
             }
         }
-        // Parties: signers, and the keys of every identity on the chain.
+        // Parties: signers, the keys of every identity on the chain and their nodes' keys.
         let mut keys = HashSet::new();
         add_identity_keys(&live.replay, &mut keys);
+        let nodes = identity_nodes(&live.replay, &self.peers);
+        keys.extend(nodes.iter().filter(|n| is_key(n)).cloned());
         for key in keys {
             if live.parties.insert(key.clone()) {
                 pending.append.parties.push(key);
+            }
+        }
+        // What this node took first goes to every other party's node.
+        if origin == Origin::Local {
+            for node in nodes {
+                if node != self.own && !pending.append.deliveries.contains(&node) {
+                    pending.append.deliveries.push(node);
+                }
             }
         }
         pending.append.head = live.head.clone();
@@ -670,6 +735,18 @@ fn projections(chain: &str, replay: &Replay) -> Vec<ProcessRow> {
         });
     }
     rows
+}
+
+/// How a placed submission is applied.
+struct How {
+    /// The chain's version (for the error event).
+    version: accord_chain::Version,
+    /// Events at the start of the submission the node held already.
+    skip: usize,
+    /// The writer's clock for this batch.
+    now: u64,
+    /// Where the submission comes from.
+    origin: Origin,
 }
 
 enum Placed {
@@ -750,6 +827,21 @@ fn apply_one(
         }
         _ => None,
     }
+}
+
+/// The nodes of the identities on a chain, resolved through the configured peers, in the
+/// order the identities appear.
+fn identity_nodes(replay: &Replay, peers: &Peers) -> Vec<String> {
+    let mut nodes: Vec<String> = Vec::new();
+    for identity in replay.identities() {
+        if let Some(node) = identity.node.as_deref().filter(|n| !n.is_empty()) {
+            let node = peers.resolve(node);
+            if !nodes.contains(&node) {
+                nodes.push(node);
+            }
+        }
+    }
+    nodes
 }
 
 fn add_identity_keys(replay: &Replay, keys: &mut HashSet<String>) {

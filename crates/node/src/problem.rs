@@ -40,6 +40,12 @@ impl Problem {
         }
     }
 
+    /// The same problem with more said at the end of its detail.
+    pub fn with_detail_suffix(mut self, more: &str) -> Problem {
+        self.detail.push_str(more);
+        self
+    }
+
     /// Adds an extension member.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Problem {
         self.extra.insert(key.to_string(), value.into());

@@ -118,6 +118,53 @@ pub struct WorkRow {
     pub attempts: u32,
 }
 
+/// A row of the outbox: what one peer node should receive of one chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Its id, increasing in the order rows were first queued.
+    pub id: i64,
+    /// The peer node's key (base58).
+    pub peer: String,
+    /// The chain.
+    pub chain: String,
+    /// The length the peer should reach.
+    pub wanted: u64,
+    /// The length the peer confirmed (it holds the events before it).
+    pub sent: u64,
+    /// `pending`, `done` or `dead`.
+    pub state: String,
+    /// Attempts since the last one that got through.
+    pub attempts: u32,
+    /// When it is due (milliseconds since the epoch).
+    pub due_at: u64,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+}
+
+/// What became of an attempt to deliver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivered {
+    /// The peer holds the chain up to `length` (an answer to the delivery, or the length it
+    /// named when it refused events that did not follow its tip). The row is done when that
+    /// reaches what is wanted by then, and due again at once otherwise.
+    Reached {
+        /// The peer's length.
+        length: u64,
+    },
+    /// Try again at `retry_at`.
+    Retry {
+        /// Why it failed.
+        error: String,
+        /// When to try again.
+        retry_at: u64,
+    },
+    /// Stop trying until it is replayed.
+    Dead {
+        /// Why.
+        error: String,
+    },
+}
+
 /// Everything one chain gains in a commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Append {
@@ -133,6 +180,9 @@ pub struct Append {
     pub processes: Vec<ProcessRow>,
     /// Follow-up work.
     pub work: Vec<NewWork>,
+    /// Peer nodes (keys, base58) that should hold the chain up to `head.length`: their outbox
+    /// rows are raised (and created, from position 0, for a peer new to the chain).
+    pub deliveries: Vec<String>,
 }
 
 impl Append {
@@ -298,4 +348,42 @@ pub trait Store: Send + Sync + 'static {
     /// Work rows of a chain, oldest first (for inspection and tests).
     fn work_of(&self, chain: &str)
     -> impl Future<Output = Result<Vec<WorkRow>, StoreError>> + Send;
+
+    /// Pending deliveries due at `now`, oldest first, at most `limit`; each is leased until
+    /// `lease_until` (due again then, if not finished before) and counted as an attempt.
+    fn claim_deliveries(
+        &self,
+        now: u64,
+        limit: u32,
+        lease_until: u64,
+    ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
+
+    /// Records what became of a claimed delivery.
+    fn finish_delivery(
+        &self,
+        id: i64,
+        outcome: &Delivered,
+        now: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Outbox rows in `state` (any state when `None`) with ids above `after`, by id.
+    fn outbox(
+        &self,
+        state: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
+
+    /// Makes a dead delivery pending again, due at `now`, its attempts reset. `Ok(false)` when
+    /// there is no dead row with this id.
+    fn replay_delivery(
+        &self,
+        id: i64,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Outbox rows by peer and state: (peer, state, count).
+    fn outbox_counts(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, String, u64)>, StoreError>> + Send;
 }

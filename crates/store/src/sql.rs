@@ -10,7 +10,10 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-use crate::{Append, EventRow, Hash, Head, MAX_PAGE, ProcessRow, Store, StoreError, WorkRow};
+use crate::{
+    Append, Delivered, Delivery, EventRow, Hash, Head, MAX_PAGE, ProcessRow, Store, StoreError,
+    WorkRow,
+};
 
 /// Which database a [`SqlStore`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,10 +25,14 @@ pub enum Backend {
 }
 
 /// The migrations, in order, for each backend: (version, SQL).
-const SQLITE_MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/sqlite/0001_initial.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/postgres/0001_initial.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_initial.sql")),
+    (2, include_str!("../migrations/sqlite/0002_outbox.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_initial.sql")),
+    (2, include_str!("../migrations/postgres/0002_outbox.sql")),
+];
 
 /// How SQLite commits reach the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -207,6 +214,22 @@ fn work_of(row: &AnyRow) -> Result<WorkRow, StoreError> {
         attempts: u32::try_from(uint(row, "attempts")?).unwrap_or(u32::MAX),
     })
 }
+
+fn delivery_of(row: &AnyRow) -> Result<Delivery, StoreError> {
+    Ok(Delivery {
+        id: row.try_get("id").map_err(db)?,
+        peer: row.try_get("peer").map_err(db)?,
+        chain: row.try_get("chain_id").map_err(db)?,
+        wanted: uint(row, "wanted")?,
+        sent: uint(row, "sent")?,
+        state: row.try_get("state").map_err(db)?,
+        attempts: u32::try_from(uint(row, "attempts")?).unwrap_or(u32::MAX),
+        due_at: uint(row, "due_at")?,
+        error: row.try_get("error").map_err(db)?,
+    })
+}
+
+const DELIVERY_COLUMNS: &str = "id, peer, chain_id, wanted, sent, state, attempts, due_at, error";
 
 fn page(limit: u32) -> i64 {
     i64::from(limit.clamp(1, MAX_PAGE))
@@ -454,6 +477,22 @@ impl SqlStore {
                 .bind(&p.id)
                 .bind(&p.chain)
                 .bind(&p.json)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for peer in &a.deliveries {
+                sqlx::query(
+                    "INSERT INTO outbox (peer, chain_id, wanted, sent, state, attempts, due_at, error, updated_at) VALUES ($1, $2, $3, 0, 'pending', 0, $4, NULL, $4) \
+                     ON CONFLICT (peer, chain_id) DO UPDATE SET \
+                     wanted = CASE WHEN excluded.wanted > outbox.wanted THEN excluded.wanted ELSE outbox.wanted END, \
+                     state = CASE WHEN outbox.state = 'dead' THEN 'dead' ELSE 'pending' END, \
+                     due_at = CASE WHEN outbox.state = 'done' THEN excluded.due_at ELSE outbox.due_at END, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(peer)
+                .bind(&h.chain)
+                .bind(int(h.length))
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -736,5 +775,119 @@ impl Store for SqlStore {
         .await
         .map_err(db)?;
         rows.iter().map(work_of).collect()
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: u64,
+        limit: u32,
+        lease_until: u64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE outbox SET attempts = attempts + 1, due_at = $1 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND due_at <= $2 ORDER BY due_at, id LIMIT $3{lock}) RETURNING {DELIVERY_COLUMNS}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(int(lease_until))
+            .bind(int(now))
+            .bind(page(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut out = rows
+            .iter()
+            .map(delivery_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|d| d.id);
+        Ok(out)
+    }
+
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        outcome: &Delivered,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let query = match outcome {
+            Delivered::Reached { length } => sqlx::query(
+                "UPDATE outbox SET sent = $1, state = CASE WHEN state = 'dead' THEN 'dead' WHEN $1 >= wanted THEN 'done' ELSE 'pending' END, attempts = 0, due_at = $2, error = NULL, updated_at = $2 WHERE id = $3",
+            )
+            .bind(int(*length))
+            .bind(int(now))
+            .bind(id),
+            Delivered::Retry { error, retry_at } => sqlx::query(
+                "UPDATE outbox SET due_at = $1, error = $2, updated_at = $3 WHERE id = $4 AND state = 'pending'",
+            )
+            .bind(int(*retry_at))
+            .bind(error.as_str())
+            .bind(int(now))
+            .bind(id),
+            Delivered::Dead { error } => sqlx::query(
+                "UPDATE outbox SET state = 'dead', error = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(error.as_str())
+            .bind(int(now))
+            .bind(id),
+        };
+        query.execute(&self.pool).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn outbox(
+        &self,
+        state: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let rows = match state {
+            Some(state) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {DELIVERY_COLUMNS} FROM outbox WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3"
+            )))
+            .bind(state)
+            .bind(after)
+            .bind(page(limit)),
+            None => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {DELIVERY_COLUMNS} FROM outbox WHERE id > $1 ORDER BY id LIMIT $2"
+            )))
+            .bind(after)
+            .bind(page(limit)),
+        }
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(delivery_of).collect()
+    }
+
+    async fn replay_delivery(&self, id: i64, now: u64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET state = 'pending', attempts = 0, due_at = $1, error = NULL, updated_at = $1 WHERE id = $2 AND state = 'dead'",
+        )
+        .bind(int(now))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn outbox_counts(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT peer, state, COUNT(*) AS n FROM outbox GROUP BY peer, state ORDER BY peer, state",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("peer").map_err(db)?,
+                    r.try_get("state").map_err(db)?,
+                    uint(r, "n")?,
+                ))
+            })
+            .collect()
     }
 }

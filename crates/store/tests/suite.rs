@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use accord_store::sql::Durability;
 use accord_store::{
-    Append, EventRow, Hash, Head, NewWork, ProcessRow, SqlStore, Store, StoreError,
+    Append, Delivered, EventRow, Hash, Head, NewWork, ProcessRow, SqlStore, Store, StoreError,
 };
 
 fn h(n: u8) -> Hash {
@@ -53,6 +53,7 @@ fn append(chain: &str, from: u64, count: u64) -> Append {
             payload: format!("{{\"upto\":{}}}", from + count),
             due_at: 10,
         }],
+        deliveries: Vec::new(),
     }
 }
 
@@ -137,7 +138,127 @@ suite!(
     inconsistent_appends_are_refused,
     partial_copies_keep_their_start,
     group_commits,
+    the_outbox,
 );
+
+/// Peers' outbox rows: raised with the events, claimed and leased, finished, dead and replayed.
+async fn the_outbox(s: &impl Store) {
+    let mut a = append("c1", 0, 3);
+    a.deliveries = vec!["peer-b".into(), "peer-c".into()];
+    s.commit(&[a], 100).await.unwrap();
+    let rows = s.outbox(None, 0, 10).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|d| d.wanted == 3 && d.sent == 0 && d.state == "pending")
+    );
+    // Not due yet at 99; due at 100, leased until 5,000 and counted.
+    assert!(s.claim_deliveries(99, 10, 5_000).await.unwrap().is_empty());
+    let claimed = s.claim_deliveries(100, 10, 5_000).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].attempts, 1);
+    assert!(s.claim_deliveries(200, 10, 5_000).await.unwrap().is_empty());
+    let (b, c) = (&claimed[0], &claimed[1]);
+    assert_eq!((b.peer.as_str(), c.peer.as_str()), ("peer-b", "peer-c"));
+
+    // More events while b's delivery is under way: wanted rises, the lease stands.
+    let mut more = append("c1", 3, 2);
+    more.deliveries = vec!["peer-b".into()];
+    s.commit(&[more], 300).await.unwrap();
+    s.finish_delivery(b.id, &Delivered::Reached { length: 3 }, 400)
+        .await
+        .unwrap();
+    let b_row = &s.outbox(None, 0, 10).await.unwrap()[0];
+    assert_eq!((b_row.sent, b_row.wanted), (3, 5));
+    assert_eq!(b_row.state, "pending", "wanted rose during the delivery");
+    assert_eq!(b_row.attempts, 0);
+    let again = s.claim_deliveries(400, 10, 9_000).await.unwrap();
+    assert_eq!(again.len(), 1);
+    s.finish_delivery(again[0].id, &Delivered::Reached { length: 5 }, 500)
+        .await
+        .unwrap();
+    assert_eq!(s.outbox(Some("done"), 0, 10).await.unwrap().len(), 1);
+
+    // c: a failure, then given up; new events keep it dead; replay revives it.
+    s.finish_delivery(
+        c.id,
+        &Delivered::Retry {
+            error: "503".into(),
+            retry_at: 2_000,
+        },
+        600,
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.claim_deliveries(1_999, 10, 9_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retried = s.claim_deliveries(2_000, 10, 9_000).await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].attempts, 2);
+    assert_eq!(retried[0].error.as_deref(), Some("503"));
+    s.finish_delivery(
+        c.id,
+        &Delivered::Dead {
+            error: "gone".into(),
+        },
+        2_100,
+    )
+    .await
+    .unwrap();
+    let mut later = append("c1", 5, 1);
+    later.deliveries = vec!["peer-c".into()];
+    s.commit(&[later], 2_200).await.unwrap();
+    let dead = s.outbox(Some("dead"), 0, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (dead[0].wanted, dead[0].error.as_deref()),
+        (6, Some("gone"))
+    );
+    assert!(
+        s.claim_deliveries(1_000_000, 10, 2_000_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.outbox_counts().await.unwrap(),
+        vec![
+            ("peer-b".to_string(), "done".to_string(), 1),
+            ("peer-c".to_string(), "dead".to_string(), 1)
+        ]
+    );
+    assert!(
+        !s.replay_delivery(b.id, 3_000).await.unwrap(),
+        "b is not dead"
+    );
+    assert!(s.replay_delivery(c.id, 3_000).await.unwrap());
+    let revived = s.claim_deliveries(3_000, 10, 9_000).await.unwrap();
+    assert_eq!(revived.len(), 1);
+    assert_eq!((revived[0].attempts, revived[0].sent), (1, 0));
+
+    // A peer that says it is behind what it confirmed: sent follows it down.
+    s.finish_delivery(c.id, &Delivered::Reached { length: 2 }, 3_100)
+        .await
+        .unwrap();
+    let row = s.outbox(Some("pending"), 0, 10).await.unwrap();
+    assert_eq!((row[0].sent, row[0].due_at), (2, 3_100));
+
+    // A failed commit raises nothing.
+    let mut bad = append("c1", 0, 1);
+    bad.deliveries = vec!["peer-d".into()];
+    assert!(s.commit(&[bad], 4_000).await.is_err());
+    assert!(
+        s.outbox(None, 0, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.peer != "peer-d")
+    );
+}
 
 async fn appends_and_reads_in_pages(s: &impl Store) {
     assert_eq!(s.head("c1").await.unwrap(), None);

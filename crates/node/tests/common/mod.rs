@@ -113,6 +113,16 @@ pub async fn register(node: &Running, actors: &[String]) {
 /// The chain for a new process of `scenario` created by `creator`, every actor bound to its
 /// identity. Returns the chain JSON, its id and the process id.
 pub fn start_chain(scenario: &Value, creator: &str, tag: &str) -> (String, ChainId, String) {
+    start_chain_at(scenario, creator, tag, |_| None)
+}
+
+/// As [`start_chain`], each actor's identity naming the node `node_of(actor)` gives.
+pub fn start_chain_at(
+    scenario: &Value,
+    creator: &str,
+    tag: &str,
+    node_of: impl Fn(&str) -> Option<String>,
+) -> (String, ChainId, String) {
     let sid = scenario["id"].as_str().unwrap().to_string();
     let actors: Vec<String> = scenario["actors"]
         .as_object()
@@ -124,11 +134,15 @@ pub fn start_chain(scenario: &Value, creator: &str, tag: &str) -> (String, Chain
     let pid = format!("{sid}-{tag}");
     let mut bodies = vec![events::scenario(scenario.clone(), &sid)];
     for a in &actors {
-        bodies.push(events::identity(
+        let mut body = events::identity(
             &format!("{a}-identity"),
             &user(a).public_key().to_base58(),
             None,
-        ));
+        );
+        if let Some(node) = node_of(a) {
+            body["node"] = Value::from(node);
+        }
+        bodies.push(body);
     }
     let bindings: Vec<(String, String)> = actors
         .iter()

@@ -1,0 +1,361 @@
+//! Delivery: the outbox drained to the other parties' nodes over HTTP.
+//!
+//! The pipeline raises a peer's outbox row for a chain in the same transaction as the events
+//! this node took first (see [`crate::pipeline::Origin`]). This task claims due rows, sends
+//! each peer the chain's events it has not confirmed (a partial chain, from a stub, to the
+//! peer's `POST /event-chains`, signed with this node's key) and records the answer:
+//!
+//! - stored: the peer holds the chain up to what was sent;
+//! - `missing-events` or `unknown-chain`: the peer says where it is; the next attempt, at
+//!   once, starts there (a peer new to a chain gets it whole);
+//! - 5xx, 429, a timeout or no connection: tried again after an exponential backoff with
+//!   jitter (429: after its `Retry-After`), and dead after `max_attempts`;
+//! - any other refusal (a fork, a bad signature, not a party): dead at once, with the peer's
+//!   reason; retrying would not change it.
+//!
+//! Dead rows stay until `POST /outbox/{id}/replay`. Invariants: a row is sent by one attempt
+//! at a time (claims lease it), so a peer receives each chain's events in order; rows are
+//! independent, so a slow chain or peer holds up only its own rows (at most `concurrency`
+//! attempts run at once); nothing is sent to a node that is not a party (rows are raised only
+//! for the nodes of the chain's identities).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use accord_chain::PartialStart;
+use accord_crypto::KeyPair;
+use accord_store::{Delivered, Delivery, MAX_PAGE, Store};
+use serde_json::Value;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::client::Client;
+use crate::peers::Peers;
+
+/// How deliveries are retried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The first retry's delay; each later one doubles it.
+    pub backoff: Duration,
+    /// The longest delay between retries.
+    pub backoff_max: Duration,
+    /// Failed attempts in a row after which a delivery is dead.
+    pub max_attempts: u32,
+    /// How long one attempt may take.
+    pub timeout: Duration,
+    /// Attempts under way at once, over all peers.
+    pub concurrency: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            backoff: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(600),
+            max_attempts: 16,
+            timeout: Duration::from_secs(30),
+            concurrency: 16,
+        }
+    }
+}
+
+impl From<&crate::config::Delivery> for Settings {
+    fn from(c: &crate::config::Delivery) -> Settings {
+        Settings {
+            backoff: Duration::from_millis(c.backoff_ms),
+            backoff_max: Duration::from_millis(c.backoff_max_ms),
+            max_attempts: c.max_attempts,
+            timeout: Duration::from_millis(c.timeout_ms),
+            concurrency: c.concurrency,
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The delay before retry number `attempts` (1 for the first): `backoff · 2^(attempts−1)`, at
+/// most `backoff_max`, scaled by a random factor in [0.5, 1) so peers that failed together do
+/// not retry together.
+pub fn backoff(settings: &Settings, attempts: u32, jitter: f64) -> Duration {
+    let doubling = 2u32.saturating_pow(attempts.saturating_sub(1).min(30));
+    let full = settings
+        .backoff
+        .saturating_mul(doubling)
+        .min(settings.backoff_max);
+    full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+/// Starts the delivery task. It runs until the runtime stops.
+pub fn start<S: Store>(
+    store: Arc<S>,
+    key: Arc<KeyPair>,
+    peers: Arc<Peers>,
+    wake: Arc<Notify>,
+    settings: Settings,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(store, key, peers, wake, settings))
+}
+
+async fn run<S: Store>(
+    store: Arc<S>,
+    key: Arc<KeyPair>,
+    peers: Arc<Peers>,
+    wake: Arc<Notify>,
+    settings: Settings,
+) {
+    let settings = Arc::new(settings);
+    let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let clients: Arc<Mutex<HashMap<String, Client>>> = Arc::default();
+    // A claimed row is leased for longer than an attempt can take.
+    let lease = settings.timeout.saturating_mul(2) + Duration::from_secs(5);
+    loop {
+        let now = now_ms();
+        let claimed = match store
+            .claim_deliveries(now, 64, now + lease.as_millis() as u64)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the outbox");
+                Vec::new()
+            }
+        };
+        if claimed.is_empty() {
+            // Woken by a commit that raised rows, or a replay; else look again for retries.
+            let _ = tokio::time::timeout(Duration::from_millis(250), wake.notified()).await;
+            continue;
+        }
+        for row in claimed {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let (store, key, peers, clients, settings) = (
+                store.clone(),
+                key.clone(),
+                peers.clone(),
+                clients.clone(),
+                settings.clone(),
+            );
+            tokio::spawn(async move {
+                let outcome = attempt(&*store, &key, &peers, &clients, &settings, &row).await;
+                match &outcome {
+                    Delivered::Reached { length } => {
+                        tracing::debug!(peer = %row.peer, chain = %row.chain, length, "delivered")
+                    }
+                    Delivered::Retry { error, retry_at } => {
+                        tracing::info!(peer = %row.peer, chain = %row.chain, attempts = row.attempts, %error, retry_at, "delivery failed; retrying later")
+                    }
+                    Delivered::Dead { error } => {
+                        tracing::warn!(peer = %row.peer, chain = %row.chain, %error, "delivery is dead until replayed (POST /outbox/{}/replay)", row.id)
+                    }
+                }
+                if let Err(e) = store.finish_delivery(row.id, &outcome, now_ms()).await {
+                    tracing::warn!(error = %e, id = row.id, "cannot record a delivery; it is tried again when its lease ends");
+                }
+                drop(slot);
+            });
+        }
+    }
+}
+
+/// A number in [0, 1), from the system's randomness (0.5 if it has none).
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64,
+        Err(_) => 0.5,
+    }
+}
+
+/// A failure worth retrying, or dead when the attempts are spent.
+fn retry(settings: &Settings, row: &Delivery, error: String) -> Delivered {
+    if row.attempts >= settings.max_attempts {
+        return Delivered::Dead {
+            error: format!("{error} (gave up after {} attempts)", row.attempts),
+        };
+    }
+    let delay = backoff(settings, row.attempts, jitter());
+    Delivered::Retry {
+        error,
+        retry_at: now_ms() + delay.as_millis() as u64,
+    }
+}
+
+/// One attempt to bring a peer up to date on one chain.
+async fn attempt<S: Store>(
+    store: &S,
+    key: &KeyPair,
+    peers: &Peers,
+    clients: &Mutex<HashMap<String, Client>>,
+    settings: &Settings,
+    row: &Delivery,
+) -> Delivered {
+    let Some(url) = peers.url(&row.peer) else {
+        return Delivered::Dead {
+            error: format!(
+                "no URL for node {}: add it to `peers` in the configuration, restart, then replay",
+                row.peer
+            ),
+        };
+    };
+    let client = {
+        let mut clients = clients.lock().unwrap_or_else(|e| e.into_inner());
+        match clients.get(&row.peer) {
+            Some(c) => c.clone(),
+            None => match Client::new(url, key) {
+                Ok(c) => {
+                    clients.insert(row.peer.clone(), c.clone());
+                    c
+                }
+                Err(e) => {
+                    return Delivered::Dead {
+                        error: format!("cannot make a client for {url}: {e}"),
+                    };
+                }
+            },
+        }
+    };
+    let body = match partial_chain(store, row).await {
+        Ok(Some((body, upto))) => (body, upto),
+        Ok(None) => return Delivered::Reached { length: row.sent },
+        Err(e) => return retry(settings, row, format!("cannot read the chain: {e}")),
+    };
+    let (json, upto) = body;
+    let sent = tokio::time::timeout(
+        settings.timeout,
+        client.send(
+            "POST",
+            "/event-chains",
+            Some(("application/json", json.into_bytes())),
+        ),
+    )
+    .await;
+    let answer = match sent {
+        Err(_) => {
+            return retry(
+                settings,
+                row,
+                format!("{url} did not answer within {:?}", settings.timeout),
+            );
+        }
+        Ok(Err(e)) => return retry(settings, row, e.to_string()),
+        Ok(Ok(answer)) => answer,
+    };
+    if (200..300).contains(&answer.status) {
+        return Delivered::Reached { length: upto };
+    }
+    let problem: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    let kind = problem
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .rsplit(':')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let detail = problem.get("detail").and_then(Value::as_str).map_or_else(
+        || {
+            String::from_utf8_lossy(&answer.body)
+                .chars()
+                .take(300)
+                .collect()
+        },
+        String::from,
+    );
+    let error = format!("{url} answered {}: {detail}", answer.status);
+    match (answer.status, kind.as_str()) {
+        (409, "missing-events") => {
+            let theirs = problem.get("length").and_then(Value::as_u64).unwrap_or(0);
+            if theirs < row.sent {
+                Delivered::Reached { length: theirs }
+            } else {
+                retry(settings, row, error)
+            }
+        }
+        (409, "unknown-chain") if row.sent > 0 => Delivered::Reached { length: 0 },
+        (429, _) => {
+            let wait = answer
+                .header("retry-after")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(1);
+            if row.attempts >= settings.max_attempts {
+                return retry(settings, row, error);
+            }
+            Delivered::Retry {
+                error,
+                retry_at: now_ms() + wait * 1000,
+            }
+        }
+        (status, _) if status >= 500 => retry(settings, row, error),
+        _ => Delivered::Dead { error },
+    }
+}
+
+/// The chain's events from the peer's confirmed length on (a page at most), as a partial
+/// chain, and the length the peer reaches with them; `None` when there is nothing to send.
+async fn partial_chain<S: Store>(
+    store: &S,
+    row: &Delivery,
+) -> Result<Option<(String, u64)>, accord_store::StoreError> {
+    let Some(head) = store.head(&row.chain).await? else {
+        return Ok(None);
+    };
+    let upto = row.wanted.min(head.length);
+    if row.sent >= upto {
+        return Ok(None);
+    }
+    // The event before the first one sent gives the stub.
+    let from = row.sent.saturating_sub(1);
+    let count = (upto - from).min(u64::from(MAX_PAGE)) as u32;
+    let events = store.events(&row.chain, from, count).await?;
+    let (stub, events) = if row.sent == 0 {
+        let start = head.start.map(|(hash, state)| PartialStart { hash, state });
+        (start, &events[..])
+    } else {
+        match events.split_first() {
+            Some((before, rest)) => (
+                Some(PartialStart {
+                    hash: before.hash,
+                    state: before.state,
+                }),
+                rest,
+            ),
+            None => return Ok(None),
+        }
+    };
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let reached = events.last().map_or(row.sent, |e| e.seq + 1);
+    let json = accord_chain::json::chain_json(
+        &row.chain,
+        stub.as_ref(),
+        events.iter().map(|e| e.json.as_str()),
+    );
+    Ok(Some((json, reached)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter_below_it() {
+        let s = Settings {
+            backoff: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(2),
+            ..Settings::default()
+        };
+        assert_eq!(backoff(&s, 1, 1.0), Duration::from_millis(100));
+        assert_eq!(backoff(&s, 2, 1.0), Duration::from_millis(200));
+        assert_eq!(backoff(&s, 4, 1.0), Duration::from_millis(800));
+        assert_eq!(backoff(&s, 6, 1.0), Duration::from_secs(2));
+        assert_eq!(backoff(&s, 60, 1.0), Duration::from_secs(2));
+        assert_eq!(backoff(&s, 3, 0.0), Duration::from_millis(200));
+        assert!(backoff(&s, 3, 0.5) < Duration::from_millis(400));
+    }
+}

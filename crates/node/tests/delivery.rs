@@ -1,0 +1,497 @@
+//! Between nodes, in process on loopback: three organisations' nodes, each user acting at
+//! their own node, every event delivered to the other parties' nodes through their outboxes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use accord_chain::Nonce;
+use accord_crypto::KeyPair;
+use accord_node::config::Peer;
+use accord_node::{Running, events};
+use common::*;
+use serde_json::Value;
+
+/// Nodes with keys and ports fixed by a first start, restarted knowing each other.
+struct Net {
+    dirs: Vec<tempfile::TempDir>,
+    nodes: Vec<Option<Running>>,
+    configs: Vec<accord_node::Config>,
+}
+
+impl Net {
+    fn node(&self, i: usize) -> &Running {
+        self.nodes[i].as_ref().expect("the node runs")
+    }
+
+    async fn stop(&mut self, i: usize) {
+        if let Some(node) = self.nodes[i].take() {
+            node.stop().await;
+        }
+    }
+
+    async fn restart(&mut self, i: usize) {
+        let config = self.configs[i].clone();
+        self.nodes[i] = Some(start_with(self.dirs[i].path(), |_| config).await);
+    }
+}
+
+async fn net(n: usize, change: impl Fn(accord_node::Config) -> accord_node::Config) -> Net {
+    let dirs: Vec<tempfile::TempDir> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut known = Vec::new();
+    for dir in &dirs {
+        let node = start(dir.path()).await;
+        known.push((node.addr, node.node_key.clone()));
+        node.stop().await;
+    }
+    let mut net = Net {
+        dirs,
+        nodes: Vec::new(),
+        configs: Vec::new(),
+    };
+    for i in 0..n {
+        let peers: Vec<Peer> = known
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, (addr, key))| Peer {
+                url: format!("http://{addr}"),
+                key: key.clone(),
+            })
+            .collect();
+        let config = change(accord_node::Config {
+            listen: known[i].0,
+            peers,
+            admins: vec![user("operator").public_key().to_base58()],
+            ..config(net.dirs[i].path())
+        });
+        net.configs.push(config);
+        net.nodes.push(None);
+        net.restart(i).await;
+    }
+    net
+}
+
+/// An identity whose node is `node`.
+fn identity_at(actor: &str, node: &str) -> Value {
+    let mut body = events::identity(
+        &format!("{actor}-identity"),
+        &user(actor).public_key().to_base58(),
+        None,
+    );
+    body["node"] = Value::from(node);
+    body
+}
+
+/// A chain the buyer starts: the buyer's identity at node `a`, the supplier's at node `b`.
+fn two_parties(a: &str, b: &str, tag: &str) -> accord_chain::VerifiedChain {
+    let buyer = user("buyer");
+    let bodies = [identity_at("buyer", a), identity_at("supplier", b)];
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &buyer)).collect();
+    events::new_chain(
+        &buyer,
+        b'T',
+        &Nonce::from_text(tag),
+        &signed,
+        1_767_225_600_000,
+    )
+    .unwrap()
+}
+
+/// Waits until `check` holds, for at most ten seconds.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The chain's length at a node, as `actor` sees it (0 when it cannot see it yet).
+async fn length(node: &Running, actor: &str, chain: &str) -> u64 {
+    client(node, actor)
+        .get(&format!("/event-chains/{chain}/head"))
+        .await
+        .map_or(0, |h| h["length"].as_u64().unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_run_biomass_to_identical_chains_and_projections() {
+    let net = net(3, |c| c).await;
+    let scenario = scenario("biomass.json");
+    let actors: Vec<String> = scenario["actors"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    // Each actor belongs to one organisation's node, round robin.
+    let home = |actor: &str| actors.iter().position(|a| a == actor).unwrap() % 3;
+    for a in &actors {
+        let node = net.node(home(a));
+        client(node, a)
+            .post("/identities", identity_at(a, &node.node_key).to_string())
+            .await
+            .unwrap();
+    }
+
+    // The buyer starts the process at its node.
+    let creator = &actors[0];
+    let (chain_json, chain_id, pid) = start_chain_at(&scenario, creator, "three-nodes", |a| {
+        Some(net.node(home(a)).node_key.clone())
+    });
+    let id = chain_id.to_base58();
+    client(net.node(home(creator)), creator)
+        .post("/event-chains", chain_json)
+        .await
+        .unwrap();
+
+    // Each step at the actor's own node, once every node holds what came before.
+    let mut expected = 0;
+    for (n, step) in steps("biomass.yaml").iter().enumerate() {
+        let Some(action) = step.get("action").and_then(Value::as_str) else {
+            continue;
+        };
+        let actor = step["actor"].as_str().unwrap();
+        let node = net.node(home(actor));
+        if expected == 0 {
+            expected = length(net.node(home(creator)), creator, &id).await;
+        }
+        for (i, other) in net.nodes.iter().flatten().enumerate() {
+            let who = actors.iter().find(|a| home(a) == i).unwrap();
+            eventually(
+                &format!("node {i} holds {expected} events before step {}", n + 1),
+                || {
+                    let (other, who, id) = (other, who.clone(), id.clone());
+                    async move { length(other, &who, &id).await == expected }
+                },
+            )
+            .await;
+        }
+        let result = act(
+            node,
+            &chain_id,
+            &pid,
+            actor,
+            action,
+            step.get("response").and_then(Value::as_str),
+            step.get("data").cloned().unwrap_or(Value::Null),
+        )
+        .await;
+        if step.get("reject").and_then(Value::as_bool) == Some(true) {
+            let err = result.expect_err("a refused step");
+            assert_eq!(err.status(), Some(422), "step {}: {err}", n + 1);
+            expected += 2; // the refused event and the node's error event
+        } else {
+            result.unwrap_or_else(|e| panic!("step {} ({actor} {action}): {e}", n + 1));
+            expected += 1;
+        }
+    }
+
+    // Every node ends with the same events and the byte-identical projection.
+    let mut chains = Vec::new();
+    let mut projections = Vec::new();
+    for (i, node) in net.nodes.iter().flatten().enumerate() {
+        let who = actors.iter().find(|a| home(a) == i).unwrap();
+        eventually(&format!("node {i} holds all {expected} events"), || {
+            let (node, who, id) = (node, who.clone(), id.clone());
+            async move { length(node, &who, &id).await == expected }
+        })
+        .await;
+        let c = client(node, who);
+        chains.push(c.get(&format!("/event-chains/{id}")).await.unwrap());
+        let answer = c
+            .send("GET", &format!("/processes/{pid}"), None)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200);
+        projections.push(answer.body);
+    }
+    assert_eq!(
+        chains[0]["events"].as_array().unwrap().len() as u64,
+        expected
+    );
+    assert_eq!(chains[0], chains[1]);
+    assert_eq!(chains[0], chains[2]);
+    assert_eq!(projections[0], projections[1]);
+    assert_eq!(projections[0], projections[2]);
+    let done: Value = serde_json::from_slice(&projections[0]).unwrap();
+    assert_eq!(done["current"]["key"], ":success");
+    // One error event only: from the node the refused step went to.
+    let whole = accord_chain::Chain::from_json(chains[0].to_string().as_bytes()).unwrap();
+    let verified = whole.verify().unwrap();
+    let errors: Vec<String> = verified
+        .events()
+        .iter()
+        .filter(|e| {
+            serde_json::from_slice::<Value>(&e.event().data)
+                .is_ok_and(|b| b["$schema"] == accord_node::pipeline::ERROR_SCHEMA)
+        })
+        .map(|e| e.sign_key().to_base58())
+        .collect();
+    let buyer_home = &net.node(home("buyer")).node_key;
+    assert_eq!(errors, vec![buyer_home.clone()]);
+
+    // Every outbox row is done, and only administrators may look.
+    for node in net.nodes.iter().flatten() {
+        let outsider = client(node, "nobody").get("/outbox").await.unwrap_err();
+        assert_eq!(outsider.status(), Some(403));
+        let operator = client(node, "operator");
+        eventually("the outbox is drained", || {
+            let operator = operator.clone();
+            async move {
+                let rows = operator.get("/outbox").await.unwrap();
+                rows["rows"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|r| r["state"] == "done")
+            }
+        })
+        .await;
+    }
+    drop(net.dirs);
+}
+
+/// What stands in for a broken peer on its address: the first `errors` connections get a 500,
+/// later ones are read and never answered.
+async fn broken_peer(addr: std::net::SocketAddr, errors: usize) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    tokio::spawn(async move {
+        let mut served = 0;
+        let mut hanging = Vec::new();
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = vec![0u8; 1 << 16];
+            let _ = socket.read(&mut buf).await;
+            if served < errors {
+                served += 1;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/problem+json\r\ncontent-length: 42\r\nconnection: close\r\n\r\n{\"type\":\"x\",\"detail\":\"the disk is broken\"}")
+                    .await;
+            } else {
+                hanging.push(socket);
+            }
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_peer_backs_off_then_dead_letters_and_a_replay_delivers() {
+    let mut net = net(2, |c| accord_node::Config {
+        delivery: accord_node::config::Delivery {
+            backoff_ms: 20,
+            backoff_max_ms: 100,
+            max_attempts: 4,
+            timeout_ms: 300,
+            concurrency: 4,
+        },
+        ..c
+    })
+    .await;
+    let (a_key, b_key) = (net.node(0).node_key.clone(), net.node(1).node_key.clone());
+    let b_addr = net.configs[1].listen;
+    net.stop(1).await;
+    let broken = broken_peer(b_addr, 2).await;
+
+    // The buyer, at A, starts a process with the supplier, at B.
+    client(net.node(0), "buyer")
+        .post("/identities", identity_at("buyer", &a_key).to_string())
+        .await
+        .unwrap();
+    let chain = two_parties(&a_key, &b_key, "broken peer");
+    let id = chain.id().to_base58();
+    client(net.node(0), "buyer")
+        .post("/event-chains", chain.to_json())
+        .await
+        .unwrap();
+
+    // Two 500s, then attempts that time out: dead after four, with the last reason.
+    let operator = client(net.node(0), "operator");
+    let started = Instant::now();
+    eventually("the delivery is dead", || {
+        let operator = operator.clone();
+        async move {
+            let dead = operator.get("/outbox?state=dead").await.unwrap();
+            dead["rows"].as_array().unwrap().len() == 1
+        }
+    })
+    .await;
+    let dead = operator.get("/outbox?state=dead").await.unwrap();
+    let row = &dead["rows"][0];
+    assert_eq!(row["peer"], b_key.as_str());
+    assert_eq!(row["chain"], id.as_str());
+    assert_eq!(
+        (row["sent"].as_u64(), row["wanted"].as_u64()),
+        (Some(0), Some(2))
+    );
+    let error = row["error"].as_str().unwrap();
+    assert!(
+        error.contains("did not answer") && error.contains("gave up after 4 attempts"),
+        "{error}"
+    );
+    // Two fast failures, then two timeouts of 300 ms each, with backoff between.
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    let metrics = reqwest::get(format!("{}/metrics", url(net.node(0))))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "accord_outbox_rows{{peer=\"{b_key}\",state=\"dead\"}} 1"
+        )),
+        "{metrics}"
+    );
+    assert_eq!(
+        operator
+            .get("/outbox?state=sideways")
+            .await
+            .unwrap_err()
+            .status(),
+        Some(400)
+    );
+
+    // B comes back; a replay delivers the whole chain.
+    broken.abort();
+    let _ = broken.await;
+    net.restart(1).await;
+    let rid = row["id"].as_i64().unwrap();
+    let replayed = operator
+        .post(&format!("/outbox/{rid}/replay"), Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(replayed["state"], "pending");
+    let again = operator
+        .post(&format!("/outbox/{rid}/replay"), Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(again.status(), Some(404), "only a dead row can be replayed");
+    let b = net.node(1);
+    eventually("B holds the chain", || async {
+        length(b, "supplier", &id).await == 2
+    })
+    .await;
+    let done = operator.get("/outbox?state=done").await.unwrap();
+    assert_eq!(done["rows"].as_array().unwrap().len(), 1);
+}
+
+/// A node's own key, from its keystore.
+fn node_pair(dir: &std::path::Path) -> KeyPair {
+    let bytes = std::fs::read(dir.join("data").join("node-key.json")).unwrap();
+    let store = accord_crypto::keystore::Keystore::from_json(&bytes).unwrap();
+    store.open(PASSPHRASE.as_bytes()).unwrap().0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_after_a_gap_makes_the_receiver_fetch_what_it_lacks() {
+    let mut net = net(2, |c| accord_node::Config {
+        delivery: accord_node::config::Delivery {
+            max_attempts: 1,
+            timeout_ms: 2000,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
+    let (a_key, b_key) = (net.node(0).node_key.clone(), net.node(1).node_key.clone());
+    client(net.node(0), "buyer")
+        .post("/identities", identity_at("buyer", &a_key).to_string())
+        .await
+        .unwrap();
+    let buyer = user("buyer");
+    let chain = two_parties(&a_key, &b_key, "gap");
+    let (chain_id, id) = (*chain.id(), chain.id().to_base58());
+    let at_a = client(net.node(0), "buyer");
+    at_a.post("/event-chains", chain.to_json()).await.unwrap();
+    let b = net.node(1);
+    eventually("B holds the first two events", || async {
+        length(b, "supplier", &id).await == 2
+    })
+    .await;
+
+    // B is down while A takes two more events; A's delivery dies (one attempt allowed).
+    net.stop(1).await;
+    for n in 0..2 {
+        let head = at_a.get(&format!("/event-chains/{id}/head")).await.unwrap();
+        let b32 = |f: &str| -> [u8; 32] {
+            accord_crypto::base58::decode(head[f].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        };
+        let body = identity_at(&format!("extra{n}"), &a_key);
+        let next = events::next_event(
+            &chain_id,
+            b32("tip"),
+            b32("state"),
+            &body,
+            &buyer,
+            1_767_225_700_000 + n,
+        )
+        .unwrap();
+        at_a.post("/event-chains", next.to_json()).await.unwrap();
+    }
+    let operator = client(net.node(0), "operator");
+    eventually("A's delivery is dead", || {
+        let operator = operator.clone();
+        async move {
+            let dead = operator.get("/outbox?state=dead").await.unwrap();
+            dead["rows"].as_array().unwrap().len() == 1
+        }
+    })
+    .await;
+    net.restart(1).await;
+
+    // A (its node key) sends B only the last event: B fetches the one before it from A.
+    let last = at_a
+        .get(&format!("/event-chains/{id}/events?from=3"))
+        .await
+        .unwrap();
+    assert_eq!(
+        last["events"].as_array().unwrap().len(),
+        2,
+        "a stub and one event"
+    );
+    let as_a = accord_node::client::Client::new(&url(net.node(1)), &node_pair(net.dirs[0].path()))
+        .unwrap();
+    let outcome = as_a.post("/event-chains", last.to_string()).await.unwrap();
+    assert_eq!(outcome["length"], 4);
+    assert_eq!(outcome["duplicates"], 1, "{outcome}");
+    assert_eq!(length(net.node(1), "supplier", &id).await, 4);
+    let whole_a = at_a.get(&format!("/event-chains/{id}")).await.unwrap();
+    let whole_b = client(net.node(1), "supplier")
+        .get(&format!("/event-chains/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(whole_a, whole_b);
+
+    // A stranger's key gets nothing in, and a node not named on a new chain cannot bring it.
+    let stranger = accord_node::client::Client::new(&url(net.node(1)), &user("mallory")).unwrap();
+    let refused = stranger
+        .post("/event-chains", last.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(403));
+    let other = events::new_chain(
+        &buyer,
+        b'T',
+        &Nonce::from_text("not for B"),
+        &[(&identity_at("buyer", &a_key), &buyer)],
+        1_767_225_600_000,
+    )
+    .unwrap();
+    let refused = as_a
+        .post("/event-chains", other.to_json())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(403), "{refused}");
+}
