@@ -18,6 +18,7 @@ mod bench;
 mod bench_node;
 mod bench_scenario;
 mod chain;
+mod devnet;
 mod io;
 mod keys;
 mod node;
@@ -51,6 +52,8 @@ enum Command {
     Scenario(scenario::ScenarioCommand),
     /// Run a node: the HTTP API and the event pipeline.
     Node(node::NodeArgs),
+    /// Run several organisations' nodes on loopback, knowing each other, until Ctrl-C.
+    Devnet(devnet::DevnetArgs),
     /// Processes on a node: start one, act, show it, see what is next.
     #[command(subcommand)]
     Process(process::ProcessCommand),
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Chain(command) => chain::run(command),
         Command::Scenario(command) => scenario::run(command),
         Command::Node(args) => node::run(args),
+        Command::Devnet(args) => devnet::run(args),
         Command::Process(command) => process::run(command),
         Command::Custody(command) => process::custody(command),
         Command::Bench(command) => bench::run(command),

@@ -68,13 +68,7 @@ pub fn run(args: NodeArgs) -> Result<Outcome> {
         outln!("{}", accord_node::openapi_json());
         return Ok(Outcome::Success);
     }
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-        .with_context(|| format!("--log {:?}", args.log))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging(&args.log)?;
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -131,7 +125,20 @@ pub fn run(args: NodeArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-async fn shutdown_signal() {
+/// Logs to standard error, filtered by `filter` (tracing's syntax).
+pub fn init_logging(filter: &str) -> Result<()> {
+    let parsed = tracing_subscriber::EnvFilter::try_new(filter)
+        .with_context(|| format!("--log {filter:?}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(parsed)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -369,7 +369,7 @@ fn show(local: &Local, label: &str, requests: &[Request]) {
             } => outln!("    the node would call {method} {url} for {action}"),
             Request::Event { action, .. } => outln!("    the node would add events for {action}"),
             Request::Timer { state, due } => outln!("    {state} times out at {due} ms"),
-            Request::Broken { action, reason } => {
+            Request::Broken { action, reason, .. } => {
                 outln!("    the system action {action} cannot run: {reason}")
             }
             Request::Nop { .. } => {}

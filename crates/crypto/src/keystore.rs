@@ -277,6 +277,24 @@ impl Keystore {
         Self::seal_with(secret, key_type, passphrase, params, salt, nonce)
     }
 
+    /// A new ed25519 key from a fresh 15-word seed phrase (nonce 0, the reference client's
+    /// default), sealed under `passphrase`: the key, its secret and the keystore.
+    pub fn new_ed25519(
+        passphrase: &[u8],
+        params: KdfParams,
+    ) -> Result<(KeyPair, Secret, Keystore), KeystoreError> {
+        let phrase = crate::SeedPhrase::generate(15)
+            .map_err(|err| KeystoreError::Params(format!("no randomness: {err}")))?;
+        let pair = KeyPair::from_seed_phrase(phrase.as_str(), 0);
+        let secret = Secret::SeedPhrase {
+            phrase: phrase.as_str().to_owned(),
+            nonce: 0,
+            path: None,
+        };
+        let store = Self::seal(&secret, KeyType::Ed25519, passphrase, params)?;
+        Ok((pair, secret, store))
+    }
+
     /// Reads a keystore file's JSON (without opening it).
     pub fn from_json(json: &[u8]) -> Result<Keystore, KeystoreError> {
         let keystore: Keystore =
@@ -362,6 +380,19 @@ impl Keystore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_ed25519_keystore_opens_to_its_key() {
+        let (pair, secret, store) = Keystore::new_ed25519(b"pass", cheap()).unwrap();
+        let (opened, opened_secret) = store.open(b"pass").unwrap();
+        assert_eq!(opened.public_key(), pair.public_key());
+        assert!(matches!(
+            (&secret, &opened_secret),
+            (Secret::SeedPhrase { phrase: a, nonce: 0, .. }, Secret::SeedPhrase { phrase: b, .. }) if a == b && a.split(' ').count() == 15
+        ));
+        let (other, _, _) = Keystore::new_ed25519(b"pass", cheap()).unwrap();
+        assert_ne!(other.public_key(), pair.public_key());
+    }
 
     fn cheap() -> KdfParams {
         KdfParams {

@@ -304,6 +304,8 @@ pub enum Request {
     Broken {
         /// The action (empty when the state's conditions themselves failed).
         action: String,
+        /// The actor who would have done it (empty when the action is not known).
+        actor: String,
         /// What failed.
         reason: String,
     },
@@ -1172,11 +1174,12 @@ impl Process {
                         let Some(by) = actors.first().cloned() else {
                             continue;
                         };
-                        match self.system_request(action, by, actor, &mut view) {
+                        match self.system_request(action, by.clone(), actor, &mut view) {
                             Ok(Some(r)) => requests.push(r),
                             Ok(None) => {}
                             Err(e) => requests.push(Request::Broken {
                                 action: akey.clone(),
+                                actor: by,
                                 reason: e.to_string(),
                             }),
                         }
@@ -1184,6 +1187,7 @@ impl Process {
                 }
                 Err(e) => requests.push(Request::Broken {
                     action: String::new(),
+                    actor: String::new(),
                     reason: e.to_string(),
                 }),
             }

@@ -258,8 +258,18 @@ async fn metrics(State(app): Shared) -> Response {
     match app.store.outbox_counts().await {
         Ok(counts) => {
             text.push_str("# HELP accord_outbox_rows Outbox rows (one per peer node and chain) by peer and state.\n# TYPE accord_outbox_rows gauge\n");
+            // Configured peers by key (base58: nothing to escape); anything an identity named
+            // that is not one, summed under one label (users write those names).
+            let mut rows: std::collections::BTreeMap<(String, String), u64> = Default::default();
             for (peer, state, n) in counts {
-                let peer = peer.replace('\\', "\\\\").replace('"', "\\\"");
+                let peer = if app.peers.is_peer(&peer) {
+                    peer
+                } else {
+                    "unconfigured".to_string()
+                };
+                *rows.entry((peer, state)).or_default() += n;
+            }
+            for ((peer, state), n) in rows {
                 text.push_str(&format!(
                     "accord_outbox_rows{{peer=\"{peer}\",state=\"{state}\"}} {n}\n"
                 ));
@@ -374,7 +384,15 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
             )));
         }
         if origin == Origin::Peer {
-            // A peer brings a chain new to this node: its identities must name both nodes.
+            // A peer brings a chain new to this node: from its start (the sender restarts
+            // from there on this answer), and its identities must name both nodes.
+            if chain.start.is_some() {
+                return Err(Problem::conflict(
+                    "unknown-chain",
+                    format!("this node does not hold chain {id}: send it from its genesis event"),
+                )
+                .with("chain", id.clone()));
+            }
             let (theirs, ours) = named_nodes(&chain, &app.peers, &caller.key, &app.node_key);
             if !(theirs && ours) {
                 return Err(Problem::forbidden(format!(
@@ -426,7 +444,9 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
         .submit(verified.clone(), caller.key.clone(), origin)
         .await
     {
-        Err(problem) if matches!(problem.kind, "missing-events" | "unknown-chain") => {
+        // Only for a chain this node holds: a chain new here comes whole, from its start,
+        // and is authorized as such above.
+        Err(problem) if problem.kind == "missing-events" => {
             catch_up(app, &caller.key, &id, &problem).await?;
             app.pipeline
                 .submit(verified, caller.key.clone(), origin)
@@ -442,7 +462,7 @@ const MAX_CATCH_UP_PAGES: usize = 1000;
 /// Fetches the events of chain `id` that this node lacks from the peer `peer` (its
 /// `GET /event-chains/{id}/events?after=`, signed with this node's key), page by page, and
 /// adds them as the peer's. `missing` is the pipeline's answer that showed the gap: its `tip`
-/// is where this node stands (none: the chain is new here, fetched from its start).
+/// is where this node stands.
 async fn catch_up(app: &App, peer: &str, id: &str, missing: &Problem) -> Result<(), Problem> {
     let fail = |why: String| {
         missing

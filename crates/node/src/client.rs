@@ -8,6 +8,9 @@ use serde_json::Value;
 
 use crate::auth::httpsig;
 
+/// The largest answer read: a page of 1,000 events of the largest size a node takes.
+pub const MAX_ANSWER: usize = 96 << 20;
+
 /// What a request to a node came back with, when it was not a success.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -106,6 +109,8 @@ impl Client {
             .ok_or_else(|| ClientError::Key("the ed25519 key has no seed".into()))?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
+            // A signed request goes where it was addressed, or nowhere.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Transport {
                 url: base.into(),
@@ -230,11 +235,18 @@ impl Client {
                     .map(|v| (n.as_str().to_string(), v.to_string()))
             })
             .collect();
-        let body = response
-            .bytes()
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
             .map_err(|e| transport(e.to_string()))?
-            .to_vec();
+        {
+            if body.len() + chunk.len() > MAX_ANSWER {
+                return Err(transport(format!("the answer is over {MAX_ANSWER} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(Answer {
             status,
             headers,

@@ -61,6 +61,31 @@ pub struct Config {
     pub max_clock_skew: u64,
     /// How events reach the other parties' nodes.
     pub delivery: Delivery,
+    /// How this node runs system actions.
+    pub system: System,
+}
+
+/// How this node runs system actions (the `[system]` table).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct System {
+    /// Hosts HTTP triggers may call; empty: any host (default empty).
+    pub hosts: Vec<String>,
+    /// Whether HTTP triggers may call private, loopback and link-local addresses (default
+    /// false).
+    pub allow_private: bool,
+    /// How long an HTTP trigger's call may take, in milliseconds (default 10000).
+    pub timeout_ms: u64,
+}
+
+impl Default for System {
+    fn default() -> Self {
+        System {
+            hosts: Vec::new(),
+            allow_private: false,
+            timeout_ms: 10_000,
+        }
+    }
 }
 
 /// How events reach the other parties' nodes (the `[delivery]` table).
@@ -108,6 +133,7 @@ impl Default for Config {
             rate_burst: 2000,
             max_clock_skew: 300,
             delivery: Delivery::default(),
+            system: System::default(),
         }
     }
 }
@@ -147,6 +173,9 @@ impl Config {
                 "delivery.max_attempts, delivery.concurrency and delivery.timeout_ms must be above 0"
                     .into(),
             ));
+        }
+        if self.system.timeout_ms == 0 {
+            return Err(ConfigError("system.timeout_ms must be above 0".into()));
         }
         if d.backoff_max_ms < d.backoff_ms {
             return Err(ConfigError(format!(
@@ -255,6 +284,15 @@ max_attempts = 3
         )
         .unwrap_err();
         assert!(err.0.contains("backoff_max_ms"), "{err}");
+        let err = Config::from_toml("[system]\ntimeout_ms = 0", Path::new("n.toml")).unwrap_err();
+        assert!(err.0.contains("system.timeout_ms"), "{err}");
+        let c = Config::from_toml(
+            "[system]\nhosts = [\"hooks.example\"]\nallow_private = true",
+            Path::new("n.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.system.hosts, vec!["hooks.example".to_string()]);
+        assert!(c.system.allow_private);
         let err = Config::from_toml("[delivery]\nretries = 1", Path::new("n.toml")).unwrap_err();
         assert!(err.0.contains("retries"), "{err}");
     }

@@ -8,8 +8,10 @@
 //! - stored: the peer holds the chain up to what was sent;
 //! - `missing-events` or `unknown-chain`: the peer says where it is; the next attempt, at
 //!   once, starts there (a peer new to a chain gets it whole);
-//! - 5xx, 429, a timeout or no connection: tried again after an exponential backoff with
-//!   jitter (429: after its `Retry-After`), and dead after `max_attempts`;
+//! - 5xx, 413, 429, a timeout or no connection: tried again after an exponential backoff
+//!   with jitter (429: after its `Retry-After`, at most the longest backoff), and dead after
+//!   `max_attempts`. A delivery carries at most 1 MiB of events, so a long chain goes in
+//!   several;
 //! - any other refusal (a fork, a bad signature, not a party): dead at once, with the peer's
 //!   reason; retrying would not change it.
 //!
@@ -31,6 +33,9 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::client::Client;
 use crate::peers::Peers;
+
+/// The most event JSON one delivery carries (a peer's default body limit is 4 MiB).
+const PAGE_BYTES: usize = 1 << 20;
 
 /// How deliveries are retried.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,9 +118,18 @@ async fn run<S: Store>(
     // A claimed row is leased for longer than an attempt can take.
     let lease = settings.timeout.saturating_mul(2) + Duration::from_secs(5);
     loop {
+        // Slots first, then as many rows as there are slots: a claimed row's lease runs from
+        // when its attempt starts.
+        let Ok(first) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut permits = vec![first];
+        while let Ok(p) = slots.clone().try_acquire_owned() {
+            permits.push(p);
+        }
         let now = now_ms();
         let claimed = match store
-            .claim_deliveries(now, 64, now + lease.as_millis() as u64)
+            .claim_deliveries(now, permits.len() as u32, now + lease.as_millis() as u64)
             .await
         {
             Ok(rows) => rows,
@@ -125,13 +139,14 @@ async fn run<S: Store>(
             }
         };
         if claimed.is_empty() {
+            drop(permits);
             // Woken by a commit that raised rows, or a replay; else look again for retries.
             let _ = tokio::time::timeout(Duration::from_millis(250), wake.notified()).await;
             continue;
         }
         for row in claimed {
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                return;
+            let Some(slot) = permits.pop() else {
+                break;
             };
             let (store, key, peers, clients, settings) = (
                 store.clone(),
@@ -141,7 +156,19 @@ async fn run<S: Store>(
                 settings.clone(),
             );
             tokio::spawn(async move {
-                let outcome = attempt(&*store, &key, &peers, &clients, &settings, &row).await;
+                // The whole attempt, reads included, within the lease.
+                let outcome = tokio::time::timeout(
+                    settings.timeout + Duration::from_secs(2),
+                    attempt(&*store, &key, &peers, &clients, &settings, &row),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    retry(
+                        &settings,
+                        &row,
+                        "the attempt took longer than its time-out".into(),
+                    )
+                });
                 match &outcome {
                     Delivered::Reached { length } => {
                         tracing::debug!(peer = %row.peer, chain = %row.chain, length, "delivered")
@@ -278,19 +305,21 @@ async fn attempt<S: Store>(
         }
         (409, "unknown-chain") if row.sent > 0 => Delivered::Reached { length: 0 },
         (429, _) => {
-            let wait = answer
+            // The peer's Retry-After, at most the longest backoff.
+            let asked = answer
                 .header("retry-after")
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or(1);
+                .map_or(Duration::from_secs(1), Duration::from_secs)
+                .min(settings.backoff_max);
             if row.attempts >= settings.max_attempts {
                 return retry(settings, row, error);
             }
             Delivered::Retry {
                 error,
-                retry_at: now_ms() + wait * 1000,
+                retry_at: now_ms().saturating_add(asked.as_millis() as u64),
             }
         }
-        (status, _) if status >= 500 => retry(settings, row, error),
+        (status, _) if status >= 500 || status == 413 => retry(settings, row, error),
         _ => Delivered::Dead { error },
     }
 }
@@ -330,6 +359,17 @@ async fn partial_chain<S: Store>(
     if events.is_empty() {
         return Ok(None);
     }
+    // At most PAGE_BYTES of events (at least one), well under a peer's default body limit.
+    let mut bytes = 0;
+    let mut take = 0;
+    for e in events {
+        bytes += e.json.len() + 1;
+        if take > 0 && bytes > PAGE_BYTES {
+            break;
+        }
+        take += 1;
+    }
+    let events = &events[..take];
     let reached = events.last().map_or(row.sent, |e| e.seq + 1);
     let json = accord_chain::json::chain_json(
         &row.chain,

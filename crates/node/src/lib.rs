@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod peers;
 pub mod pipeline;
 pub mod problem;
+pub mod system;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -24,7 +25,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use accord_crypto::keystore::{KdfParams, Keystore, Secret};
-use accord_crypto::{KeyPair, KeyType, SeedPhrase};
+use accord_crypto::{KeyPair, KeyType};
 use accord_store::sql::Durability as StoreDurability;
 use accord_store::{SqlStore, Store};
 use tokio::sync::oneshot;
@@ -45,6 +46,7 @@ pub struct Running {
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
     delivery: tokio::task::JoinHandle<()>,
+    system: tokio::task::JoinHandle<()>,
     store: Arc<SqlStore>,
 }
 
@@ -57,6 +59,7 @@ impl Running {
         let _ = (&mut self.server).await;
         // Deliveries under way are abandoned; their rows come back when their leases end.
         self.delivery.abort();
+        self.system.abort();
         self.store.close().await;
     }
 
@@ -121,21 +124,8 @@ fn node_key(config: &Config, path: &Path) -> Result<(KeyPair, Seed), StartError>
         }
         return Ok((pair, seed_of(&secret)));
     }
-    let phrase = SeedPhrase::generate(15)
-        .map_err(|e| StartError(format!("no randomness for the node key: {e}")))?;
-    let pair = KeyPair::from_seed_phrase(phrase.as_str(), 0);
-    let secret = Secret::SeedPhrase {
-        phrase: phrase.as_str().to_owned(),
-        nonce: 0,
-        path: None,
-    };
-    let store = Keystore::seal(
-        &secret,
-        KeyType::Ed25519,
-        passphrase.as_bytes(),
-        KdfParams::default(),
-    )
-    .map_err(|e| StartError(format!("cannot seal the node key: {e}")))?;
+    let (pair, secret, store) = Keystore::new_ed25519(passphrase.as_bytes(), KdfParams::default())
+        .map_err(|e| StartError(format!("cannot make the node key: {e}")))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -201,15 +191,29 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             }
         }
     }
+    if config.peers.iter().any(|p| p.key == node_key) {
+        return Err(StartError(format!(
+            "peers lists this node's own key {node_key}: list only the other nodes"
+        )));
+    }
     let metrics = Arc::new(metrics::Metrics::default());
     let peers = Arc::new(peers::Peers::new(&config.peers));
     let outbox = Arc::new(tokio::sync::Notify::new());
+    let queued = Arc::new(tokio::sync::Notify::new());
     let (pipeline, _writer) = pipeline::Pipeline::start(
         store.clone(),
         key.clone(),
         metrics.clone(),
         peers.clone(),
         outbox.clone(),
+        queued.clone(),
+    );
+    let system = system::start(
+        store.clone(),
+        pipeline.clone(),
+        key.clone(),
+        config.system.clone(),
+        queued,
     );
     let delivery = deliver::start(
         store.clone(),
@@ -258,6 +262,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         stop: Some(stop),
         server,
         delivery,
+        system,
         store,
     })
 }

@@ -24,7 +24,7 @@ use std::time::Instant;
 use accord_chain::chain::next_state;
 use accord_chain::{ChainId, Event, PartialStart, VerifiedChain};
 use accord_crypto::{KeyPair, base58};
-use accord_engine::process::Request;
+use accord_engine::process::{Process, Request};
 use accord_engine::replay::{Applied, EventIn, Replay};
 use accord_store::{Append, EventRow, Head, NewWork, ProcessRow, Store};
 use serde_json::{Value, json};
@@ -150,6 +150,7 @@ impl Pipeline {
         metrics: Arc<Metrics>,
         peers: Arc<Peers>,
         delivered: Arc<tokio::sync::Notify>,
+        queued: Arc<tokio::sync::Notify>,
     ) -> (Pipeline, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4096);
         let writer = Writer {
@@ -159,6 +160,7 @@ impl Pipeline {
             metrics,
             peers,
             delivered,
+            queued,
             live: HashMap::new(),
             clock: 0,
         };
@@ -255,10 +257,14 @@ fn work_for(chain: &str, process: &str, request: &Request, now: u64) -> NewWork 
             now,
             json!({"process": process, "action": action, "actor": actor, "body": body}),
         ),
-        Request::Broken { action, reason } => (
+        Request::Broken {
+            action,
+            actor,
+            reason,
+        } => (
             "broken",
             now,
-            json!({"process": process, "action": action, "reason": reason}),
+            json!({"process": process, "action": action, "actor": actor, "reason": reason}),
         ),
         Request::Timer { state, due } => (
             "timer",
@@ -283,6 +289,8 @@ struct Writer<S> {
     peers: Arc<Peers>,
     /// Woken after a commit that raised outbox rows.
     delivered: Arc<tokio::sync::Notify>,
+    /// Woken after a commit that queued work (system actions, timers).
+    queued: Arc<tokio::sync::Notify>,
     live: HashMap<String, Live>,
     clock: u64,
 }
@@ -492,6 +500,9 @@ impl<S: Store> Writer<S> {
             if appends.iter().any(|a| !a.deliveries.is_empty()) {
                 self.delivered.notify_one();
             }
+            if appends.iter().any(|a| !a.work.is_empty()) {
+                self.queued.notify_one();
+            }
         }
         self.answer(answers, result.map_err(Problem::from));
     }
@@ -630,7 +641,12 @@ impl<S: Store> Writer<S> {
             let event = event.as_ref();
             let hash58 = base58::encode(&hash);
             push(live, pending, event, hash, &signer);
-            if let Some(reason) = apply_one(live, pending, id, event, &hash58, &signer, now) {
+            let ctx = Ctx {
+                now,
+                origin,
+                own: &self.own,
+            };
+            if let Some(reason) = apply_one(live, pending, id, event, &hash58, &signer, &ctx) {
                 refused_hashes.push(Value::from(hash58.clone()));
                 refused.push(RefusedEvent {
                     hash: hash58.clone(),
@@ -651,7 +667,12 @@ impl<S: Store> Writer<S> {
                     let hash58 = base58::encode(&hash);
                     let signer = self.key.public_key().to_base58();
                     push(live, pending, &event, hash, &signer);
-                    apply_one(live, pending, id, &event, &hash58, &signer, now);
+                    let ctx = Ctx {
+                        now,
+                        origin,
+                        own: &self.own,
+                    };
+                    apply_one(live, pending, id, &event, &hash58, &signer, &ctx);
                     added.push(hash58.clone());
                     error_event = Some(hash58);
                 }
@@ -785,7 +806,7 @@ fn apply_one(
     event: &Event,
     hash: &str,
     signer: &str,
-    now: u64,
+    ctx: &Ctx<'_>,
 ) -> Option<String> {
     let body = match json_body(event)? {
         Ok(body) => body,
@@ -820,12 +841,67 @@ fn apply_one(
                 p.and_then(|p| p.doc().get("id").and_then(Value::as_str).map(String::from))
             })
             .unwrap_or_default();
-            for r in &requests {
-                pending.append.work.push(work_for(chain, &pid, r, now));
+            // Only what this node runs is queued here: every node applies the same events.
+            let process = live.replay.process_by_id(&pid);
+            for r in requests
+                .iter()
+                .filter(|r| process.is_some_and(|p| runs_here(p, r, ctx)))
+            {
+                pending.append.work.push(work_for(chain, &pid, r, ctx.now));
             }
             None
         }
         _ => None,
+    }
+}
+
+/// What applying an event needs to know besides the event.
+struct Ctx<'a> {
+    /// The writer's clock for this batch.
+    now: u64,
+    /// Where the event came from.
+    origin: Origin,
+    /// This node's key, base58.
+    own: &'a str,
+}
+
+/// The system key of the identity bound to `actor` in a process.
+fn system_key<'p>(process: &'p Process, actor: &str) -> Option<&'p str> {
+    process
+        .doc()
+        .get("actors")?
+        .get(actor)?
+        .get("identity")?
+        .get("signkeys")?
+        .get("system")?
+        .as_str()
+}
+
+/// Whether this node runs a request of the engine. An actor's system actions are run by the
+/// node whose key is that actor's identity's `system` key; a time-out by the node whose key is
+/// the system key of the first actor (by name) that has one; a broken step with no actor by
+/// the node that took the event. Every node applies the same events, so each decides the same,
+/// and exactly one runs each request.
+fn runs_here(process: &Process, request: &Request, ctx: &Ctx<'_>) -> bool {
+    match request {
+        Request::Http { actor, .. } | Request::Nop { actor, .. } | Request::Event { actor, .. } => {
+            system_key(process, actor) == Some(ctx.own)
+        }
+        Request::Broken { actor, .. } if !actor.is_empty() => {
+            system_key(process, actor) == Some(ctx.own)
+        }
+        Request::Broken { .. } => ctx.origin == Origin::Local,
+        Request::Timer { .. } => {
+            let Some(Value::Object(actors)) = process.doc().get("actors") else {
+                return false;
+            };
+            let mut names: Vec<&String> = actors.keys().collect();
+            names.sort();
+            names
+                .into_iter()
+                .find_map(|a| system_key(process, a))
+                .is_some_and(|k| k == ctx.own)
+        }
     }
 }
 

@@ -245,11 +245,8 @@ async fn three_nodes_run_biomass_to_identical_chains_and_projections() {
             let operator = operator.clone();
             async move {
                 let rows = operator.get("/outbox").await.unwrap();
-                rows["rows"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .all(|r| r["state"] == "done")
+                let rows = rows["rows"].as_array().unwrap();
+                !rows.is_empty() && rows.iter().all(|r| r["state"] == "done")
             }
         })
         .await;
@@ -494,4 +491,157 @@ async fn a_delivery_after_a_gap_makes_the_receiver_fetch_what_it_lacks() {
         .await
         .unwrap_err();
     assert_eq!(refused.status(), Some(403), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_node_holding_the_system_key_runs_a_system_action() {
+    let net = net(2, |c| c).await;
+    let (a_key, b_key) = (net.node(0).node_key.clone(), net.node(1).node_key.clone());
+    let nop = "https://specs.livecontracts.io/v0.2.0/action/nop/schema.json#";
+    let scenario = serde_json::json!({
+        "id": "system-at-b",
+        "title": "A system action run by B",
+        "actors": {"user": {}, "system": {}},
+        "actions": {
+            "note": {"$schema": nop, "actor": "system", "trigger_response": "ok", "data": "noted",
+                     "responses": {"ok": {}}},
+            "finish": {"actor": "user", "responses": {"ok": {}}}
+        },
+        "states": {
+            "initial": {"action": "note", "transitions": [
+                {"action": "note", "response": "ok", "transition": "finishing"}]},
+            "finishing": {"action": "finish", "transitions": [
+                {"action": "finish", "response": "ok", "transition": ":success"}]}
+        }
+    });
+    let buyer = user("buyer");
+    client(net.node(0), "buyer")
+        .post("/identities", identity_at("buyer", &a_key).to_string())
+        .await
+        .unwrap();
+    let mut system = events::identity(
+        "system-identity",
+        &user("operator").public_key().to_base58(),
+        Some(&b_key),
+    );
+    system["node"] = Value::from(b_key.clone());
+    let bodies = [
+        events::scenario(scenario.clone(), "system-at-b"),
+        identity_at("buyer", &a_key),
+        system,
+        events::process(
+            "p-system-at-b",
+            "system-at-b",
+            &[
+                ("user".into(), "buyer-identity".into()),
+                ("system".into(), "system-identity".into()),
+            ],
+        ),
+    ];
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &buyer)).collect();
+    let chain = events::new_chain(
+        &buyer,
+        b'T',
+        &Nonce::from_text("system at b"),
+        &signed,
+        1_767_225_600_000,
+    )
+    .unwrap();
+    let id = chain.id().to_base58();
+    client(net.node(0), "buyer")
+        .post("/event-chains", chain.to_json())
+        .await
+        .unwrap();
+    // B runs the nop; its response reaches A; nobody else answers.
+    let at_a = client(net.node(0), "buyer");
+    eventually("A sees the system action's response", || {
+        let at_a = at_a.clone();
+        async move {
+            at_a.get("/processes/p-system-at-b")
+                .await
+                .is_ok_and(|p| p["current"]["key"] == "finishing")
+        }
+    })
+    .await;
+    // Give a wrong second runner time to show itself.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let p = at_a.get("/processes/p-system-at-b").await.unwrap();
+    let previous = p["previous"].as_array().unwrap();
+    assert_eq!(previous.len(), 1, "{previous:?}");
+    assert_eq!(previous[0]["signkey"], b_key.as_str());
+    assert_eq!(
+        length(net.node(0), "buyer", &id).await,
+        5,
+        "no second response, no error event"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_over_a_peers_body_limit_reaches_it_in_several_deliveries() {
+    // Each node takes bodies up to 1.2 MB; the chain is 1.6 MB, sent to A in two parts.
+    let mut net = net(2, |c| accord_node::Config {
+        body_limit: 1_200_000,
+        delivery: accord_node::config::Delivery {
+            backoff_ms: 50,
+            backoff_max_ms: 200,
+            max_attempts: 1000,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
+    let (a_key, b_key) = (net.node(0).node_key.clone(), net.node(1).node_key.clone());
+    let at_a = client(net.node(0), "buyer");
+    at_a.post("/identities", identity_at("buyer", &a_key).to_string())
+        .await
+        .unwrap();
+    let buyer = user("buyer");
+    let mut bodies = vec![
+        identity_at("buyer", &a_key),
+        identity_at("supplier", &b_key),
+    ];
+    for n in 0..40 {
+        let mut extra = identity_at(&format!("extra{n}"), &a_key);
+        extra["pad"] = Value::from("x".repeat(30_000));
+        bodies.push(extra);
+    }
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &buyer)).collect();
+    let chain = events::new_chain(
+        &buyer,
+        b'T',
+        &Nonce::from_text("big"),
+        &signed,
+        1_767_225_600_000,
+    )
+    .unwrap();
+    let id = chain.id().to_base58();
+    let whole: Value = serde_json::from_str(&chain.to_json()).unwrap();
+    let all = whole["events"].as_array().unwrap();
+    assert!(chain.to_json().len() > 1_500_000);
+    // B is down while A takes the whole chain, so A owes it 1.6 MB at once.
+    net.stop(1).await;
+    let first = serde_json::json!({"id": id, "events": all[..22]});
+    at_a.post("/event-chains", first.to_string()).await.unwrap();
+    let head = at_a.get(&format!("/event-chains/{id}/head")).await.unwrap();
+    let mut rest = vec![serde_json::json!({"hash": head["tip"], "state": head["state"]})];
+    rest.extend(all[22..].iter().cloned());
+    let second = serde_json::json!({"id": id, "events": rest});
+    at_a.post("/event-chains", second.to_string())
+        .await
+        .unwrap();
+
+    let held = length(net.node(0), "buyer", &id).await;
+    assert_eq!(held, 42, "no event refused");
+    net.restart(1).await;
+    let b = net.node(1);
+    eventually("B holds every event", || async {
+        length(b, "supplier", &id).await == held
+    })
+    .await;
+    let whole_a = at_a.get(&format!("/event-chains/{id}")).await.unwrap();
+    let whole_b = client(b, "supplier")
+        .get(&format!("/event-chains/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(whole_a, whole_b);
 }

@@ -165,6 +165,9 @@ async fn the_outbox(s: &impl Store) {
     let mut more = append("c1", 3, 2);
     more.deliveries = vec!["peer-b".into()];
     s.commit(&[more], 300).await.unwrap();
+    let leased = &s.outbox(None, 0, 10).await.unwrap()[0];
+    assert_eq!((leased.wanted, leased.due_at), (5, 5_000));
+    assert!(s.claim_deliveries(400, 10, 9_000).await.unwrap().is_empty());
     s.finish_delivery(b.id, &Delivered::Reached { length: 3 }, 400)
         .await
         .unwrap();
@@ -241,11 +244,15 @@ async fn the_outbox(s: &impl Store) {
     assert_eq!((revived[0].attempts, revived[0].sent), (1, 0));
 
     // A peer that says it is behind what it confirmed: sent follows it down.
-    s.finish_delivery(c.id, &Delivered::Reached { length: 2 }, 3_100)
+    s.finish_delivery(c.id, &Delivered::Reached { length: 5 }, 3_100)
+        .await
+        .unwrap();
+    assert_eq!(s.outbox(Some("pending"), 0, 10).await.unwrap()[0].sent, 5);
+    s.finish_delivery(c.id, &Delivered::Reached { length: 2 }, 3_200)
         .await
         .unwrap();
     let row = s.outbox(Some("pending"), 0, 10).await.unwrap();
-    assert_eq!((row[0].sent, row[0].due_at), (2, 3_100));
+    assert_eq!((row[0].sent, row[0].due_at), (2, 3_200));
 
     // A failed commit raises nothing.
     let mut bad = append("c1", 0, 1);

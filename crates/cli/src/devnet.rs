@@ -1,0 +1,253 @@
+//! `accord devnet`: several organisations' nodes on loopback, in one process, until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use accord_crypto::KeyPair;
+use accord_crypto::keystore::{KdfParams, Keystore};
+use accord_node::client::Client;
+use accord_node::config::Peer;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::{Value, json};
+
+use crate::Outcome;
+
+/// The example scenarios every node of a devnet holds from the start.
+const SCENARIOS: &[(&str, &str)] = &[
+    (
+        "biomass.json",
+        include_str!("../../../examples/scenarios/biomass.json"),
+    ),
+    (
+        "biomass-partial-delivery.json",
+        include_str!("../../../examples/scenarios/biomass-partial-delivery.json"),
+    ),
+    (
+        "document-signing.json",
+        include_str!("../../../examples/scenarios/document-signing.json"),
+    ),
+    (
+        "information-trade.json",
+        include_str!("../../../examples/scenarios/information-trade.json"),
+    ),
+];
+
+/// The passphrase of every keystore in a devnet: a devnet is for trying Accord, not for keys
+/// that matter.
+const PASSPHRASE: &str = "accord devnet";
+
+/// Run several organisations' nodes on loopback: separate data directories and keys, each
+/// node knowing the others, one user identity per organisation registered at its node, the
+/// example scenarios loaded. Ctrl-C stops them. A second run on the same directory brings the
+/// same network back, with what it held.
+#[derive(Args)]
+pub struct DevnetArgs {
+    /// How many organisations (1–16).
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Where the organisations' directories go (`org1`, `org2`, …).
+    #[arg(long, value_name = "DIR", default_value = "accord-devnet")]
+    dir: PathBuf,
+    /// The first node's port; the others take the next ones (0: any free ports).
+    #[arg(long, default_value_t = 4000)]
+    port: u16,
+    /// Log filter (tracing's syntax).
+    #[arg(
+        long,
+        value_name = "FILTER",
+        env = "ACCORD_LOG",
+        default_value = "warn"
+    )]
+    log: String,
+    /// Print the summary as one JSON line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One organisation of the devnet.
+struct Org {
+    name: String,
+    dir: PathBuf,
+    user: KeyPair,
+    keystore: PathBuf,
+}
+
+/// The organisation's user key: from its keystore, made on first run.
+fn user_key(path: &Path) -> Result<KeyPair> {
+    if path.exists() {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let store = Keystore::from_json(&bytes).with_context(|| path.display().to_string())?;
+        let (pair, _) = store
+            .open(PASSPHRASE.as_bytes())
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        return Ok(pair);
+    }
+    let (pair, _, store) = Keystore::new_ed25519(PASSPHRASE.as_bytes(), KdfParams::default())?;
+    std::fs::write(path, store.to_json())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(pair)
+}
+
+pub fn run(args: DevnetArgs) -> Result<Outcome> {
+    if !(1..=16).contains(&args.nodes) {
+        bail!("--nodes must be between 1 and 16, not {}", args.nodes);
+    }
+    if args.port != 0 && usize::from(args.port) + args.nodes > usize::from(u16::MAX) {
+        bail!(
+            "--port {} leaves no room for {} nodes",
+            args.port,
+            args.nodes
+        );
+    }
+    crate::node::init_logging(&args.log)?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let passphrase = args.dir.join("passphrase");
+    if !passphrase.exists() {
+        std::fs::write(&passphrase, PASSPHRASE)
+            .with_context(|| format!("cannot write {}", passphrase.display()))?;
+    }
+    let mut orgs = Vec::new();
+    for n in 1..=args.nodes {
+        let name = format!("org{n}");
+        let dir = args.dir.join(&name);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let keystore = dir.join("user-key.json");
+        let user = user_key(&keystore)?;
+        orgs.push(Org {
+            name,
+            dir,
+            user,
+            keystore,
+        });
+    }
+    let config = |org: &Org, listen: SocketAddr| accord_node::Config {
+        data_dir: org.dir.join("data"),
+        listen,
+        passphrase_file: Some(passphrase.clone()),
+        ..accord_node::Config::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        // First each node alone, to make its key and take its port; then all of them, each
+        // knowing the others.
+        let mut known = Vec::new();
+        for (i, org) in orgs.iter().enumerate() {
+            let port = if args.port == 0 { 0 } else { args.port + i as u16 };
+            let node = accord_node::start(config(org, SocketAddr::from(([127, 0, 0, 1], port))))
+                .await
+                .with_context(|| format!("{}'s node", org.name))?;
+            known.push((node.addr, node.node_key.clone()));
+            node.stop().await;
+        }
+        let mut nodes = Vec::new();
+        for (i, org) in orgs.iter().enumerate() {
+            let peers = known
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, (addr, key))| Peer {
+                    url: format!("http://{addr}"),
+                    key: key.clone(),
+                })
+                .collect();
+            let node = accord_node::start(accord_node::Config {
+                peers,
+                ..config(org, known[i].0)
+            })
+            .await
+            .with_context(|| format!("{}'s node", org.name))?;
+            nodes.push(node);
+        }
+        let mut summary = Vec::new();
+        for (org, node) in orgs.iter().zip(&nodes) {
+            let url = format!("http://{}", node.addr);
+            let client = Client::new(&url, &org.user)?;
+            let user_key = org.user.public_key().to_base58();
+            let identity = json!({
+                "$schema": format!("{}identity/schema.json#", accord_node::events::LC),
+                "id": format!("{}-user", org.name),
+                "node": node.node_key,
+                "signkeys": {"user": user_key},
+            });
+            client
+                .post("/identities", identity.to_string())
+                .await
+                .with_context(|| format!("registering {}'s user", org.name))?;
+            let mut scenarios = Vec::new();
+            for (file, text) in SCENARIOS {
+                let doc: Value = serde_json::from_str(text)
+                    .with_context(|| format!("the bundled {file}"))?;
+                let stored = client
+                    .post("/scenarios", doc.to_string())
+                    .await
+                    .with_context(|| format!("loading {file} into {}'s node", org.name))?;
+                scenarios.push(stored["id"].clone());
+            }
+            summary.push(json!({
+                "organisation": org.name,
+                "url": url,
+                "node_key": node.node_key,
+                "identity": format!("{}-user", org.name),
+                "user_key": user_key,
+                "keystore": org.keystore.display().to_string(),
+                "scenarios": scenarios,
+            }));
+        }
+        if args.json {
+            outln!(
+                "{}",
+                json!({"passphrase_file": passphrase.display().to_string(), "nodes": summary})
+            );
+        } else {
+            outln!(
+                "accord devnet: {} organisations on loopback (keystores' passphrase: {})",
+                orgs.len(),
+                passphrase.display()
+            );
+            for s in &summary {
+                outln!(
+                    "  {:<6} {}  node {}\n         user {} (identity {}, keystore {})",
+                    s["organisation"].as_str().unwrap_or(""),
+                    s["url"].as_str().unwrap_or(""),
+                    s["node_key"].as_str().unwrap_or(""),
+                    s["user_key"].as_str().unwrap_or(""),
+                    s["identity"].as_str().unwrap_or(""),
+                    s["keystore"].as_str().unwrap_or("")
+                );
+            }
+            let first = &summary[0];
+            outln!(
+                "  scenarios on every node: {}",
+                first["scenarios"]
+                    .as_array()
+                    .map(|a| a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default()
+            );
+            outln!(
+                "  try: accord process start accord-example-document-signing --node {} --keystore {} --passphrase-file {} --actor drafter=me --actor reviewer=me --id doc-1",
+                first["url"].as_str().unwrap_or(""),
+                first["keystore"].as_str().unwrap_or(""),
+                passphrase.display()
+            );
+            outln!("Ctrl-C stops them.");
+        }
+        crate::node::shutdown_signal().await;
+        tracing::info!("stopping");
+        for node in nodes {
+            node.stop().await;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(Outcome::Success)
+}

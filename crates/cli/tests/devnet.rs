@@ -1,0 +1,156 @@
+//! `accord devnet` as a real process: nodes that know each other, an identity per
+//! organisation naming its node, the examples loaded, a clean stop on SIGTERM, and the same
+//! network back on a second run.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use accord_crypto::KeyPair;
+use accord_node::client::Client;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_accord");
+
+/// Starts a devnet and reads its summary.
+fn devnet(dir: &Path, nodes: usize) -> (Child, Value) {
+    let mut child = Command::new(BIN)
+        .args(["devnet", "--port", "0", "--json", "--nodes"])
+        .arg(nodes.to_string())
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {}
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the devnet prints its summary");
+    (child, serde_json::from_str(&line).unwrap())
+}
+
+fn stop(mut child: Child) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(
+        exit.success(),
+        "the devnet exits cleanly on SIGTERM: {exit}"
+    );
+}
+
+#[test]
+fn a_devnet_starts_knowing_itself_stops_cleanly_and_comes_back_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, summary) = devnet(dir.path(), 2);
+    let nodes = summary["nodes"].as_array().unwrap().clone();
+    assert_eq!(nodes.len(), 2);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let reader = KeyPair::from_seed_phrase("devnet test reader", 0);
+    runtime.block_on(async {
+        for node in &nodes {
+            let url = node["url"].as_str().unwrap();
+            let client = Client::new(url, &reader).unwrap();
+            // Each node holds its organisation's identity, naming the node.
+            let identity = client
+                .get(&format!(
+                    "/identities/{}",
+                    node["identity"].as_str().unwrap()
+                ))
+                .await
+                .unwrap();
+            assert_eq!(identity["node"], node["node_key"]);
+            assert_eq!(identity["signkeys"]["user"], node["user_key"]);
+            let scenario = client
+                .get("/scenarios/accord-example-biomass")
+                .await
+                .unwrap();
+            assert_eq!(scenario["id"], "accord-example-biomass");
+        }
+    });
+    // The nodes know each other: a chain started at org1 naming org2's node reaches it.
+    let user = |n: usize| {
+        let path = dir.path().join(format!("org{n}")).join("user-key.json");
+        let store =
+            accord_crypto::keystore::Keystore::from_json(&std::fs::read(path).unwrap()).unwrap();
+        store.open(b"accord devnet").unwrap().0
+    };
+    let (one, two) = (user(1), user(2));
+    let identity = |org: usize, key: &KeyPair| {
+        serde_json::json!({
+            "$schema": format!("{}identity/schema.json#", accord_node::events::LC),
+            "id": format!("org{org}-user"),
+            "node": nodes[org - 1]["node_key"],
+            "signkeys": {"user": key.public_key().to_base58()},
+        })
+    };
+    let bodies = [identity(1, &one), identity(2, &two)];
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &one)).collect();
+    let chain = accord_node::events::new_chain(
+        &one,
+        b'T',
+        &accord_chain::Nonce::from_text("devnet"),
+        &signed,
+        1_767_225_600_000,
+    )
+    .unwrap();
+    let id = chain.id().to_base58();
+    runtime.block_on(async {
+        Client::new(nodes[0]["url"].as_str().unwrap(), &one)
+            .unwrap()
+            .post("/event-chains", chain.to_json())
+            .await
+            .unwrap();
+        let at_two = Client::new(nodes[1]["url"].as_str().unwrap(), &two).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let head = at_two.get(&format!("/event-chains/{id}/head")).await;
+            if head.is_ok_and(|h| h["length"] == 2) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "org2's node never got the chain"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    assert_ne!(nodes[0]["node_key"], nodes[1]["node_key"]);
+    assert_ne!(nodes[0]["user_key"], nodes[1]["user_key"]);
+    stop(child);
+
+    // The same directory: the same keys.
+    let (child, again) = devnet(dir.path(), 2);
+    for (before, after) in nodes.iter().zip(again["nodes"].as_array().unwrap()) {
+        assert_eq!(before["node_key"], after["node_key"]);
+        assert_eq!(before["user_key"], after["user_key"]);
+    }
+    stop(child);
+}
+
+#[test]
+fn a_devnet_refuses_impossible_sizes() {
+    let out = Command::new(BIN)
+        .args(["devnet", "--nodes", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--nodes must be between 1 and 16"));
+}

@@ -1,0 +1,355 @@
+//! System actions: the engine's requests this node runs, answered by events it signs.
+//!
+//! The pipeline queues a `work` row, in the same transaction as the event that asked for it,
+//! only on the node that runs the request (see `pipeline::runs_here`: the node whose key is
+//! the acting identity's `system` key). This task claims due rows and turns each into a
+//! response event built on the chain's tip and signed with this node's key, through the same
+//! pipeline as everything else (so it is delivered to the other parties like any event):
+//!
+//! - `nop`: the trigger's response and data;
+//! - `http`: the call's outcome: `ok` with the answer's body for a 2xx (nothing for a 202: the
+//!   service answers later itself), `error` with the status and body otherwise, or with the
+//!   reason when the call could not be made (a refused host or address, a timeout, no
+//!   connection). Only `http` URLs, hosts in `system.hosts` when that list is not empty, and
+//!   no private, loopback or link-local address unless `system.allow_private`; redirects are
+//!   not followed, and the address checked is the address called;
+//! - `broken` (the action's instructions failed): `error` with the reason;
+//! - `timer`: `:timeout`, if the process is still in the state that timed out.
+//!
+//! Timers are rows with a due time, so they survive a restart. A row is leased while it runs
+//! and marked done once its event is stored; if the node stops first, the row comes back when
+//! the lease ends (an HTTP call may then be made twice; the second answer is refused by the
+//! process, which has moved on).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use accord_chain::ChainId;
+use accord_crypto::KeyPair;
+use accord_store::{Store, WorkRow};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::config::System;
+use crate::events;
+use crate::pipeline::{Origin, Pipeline, Work};
+
+/// The kinds of work this task runs.
+const KINDS: [&str; 4] = ["nop", "http", "broken", "timer"];
+
+/// How long a claimed row is leased.
+const LEASE: Duration = Duration::from_secs(120);
+
+/// The largest HTTP answer read.
+const MAX_ANSWER: usize = 1 << 20;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Starts the task. It runs until the runtime stops.
+pub fn start<S: Store>(
+    store: Arc<S>,
+    pipeline: Pipeline,
+    key: Arc<KeyPair>,
+    settings: System,
+    wake: Arc<Notify>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(store, pipeline, key, Arc::new(settings), wake))
+}
+
+async fn run<S: Store>(
+    store: Arc<S>,
+    pipeline: Pipeline,
+    key: Arc<KeyPair>,
+    settings: Arc<System>,
+    wake: Arc<Notify>,
+) {
+    let slots = Arc::new(Semaphore::new(16));
+    loop {
+        let now = now_ms();
+        let mut claimed = Vec::new();
+        for kind in KINDS {
+            match store
+                .claim_work(kind, now, 32, now + LEASE.as_millis() as u64)
+                .await
+            {
+                Ok(rows) => claimed.extend(rows),
+                Err(e) => tracing::warn!(error = %e, "cannot read the work queue"),
+            }
+        }
+        if claimed.is_empty() {
+            let _ = tokio::time::timeout(Duration::from_millis(250), wake.notified()).await;
+            continue;
+        }
+        for row in claimed {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let (store, pipeline, key, settings) = (
+                store.clone(),
+                pipeline.clone(),
+                key.clone(),
+                settings.clone(),
+            );
+            tokio::spawn(async move {
+                let state = match carry_out(&*store, &pipeline, &key, &settings, &row).await {
+                    Ok(()) => "done",
+                    Err(Some(why)) => {
+                        tracing::warn!(id = row.id, kind = %row.kind, chain = %row.chain, %why, "a system action cannot be carried out");
+                        "dead"
+                    }
+                    // The pipeline is not taking work now: the lease brings the row back.
+                    Err(None) => return,
+                };
+                if let Err(e) = store.finish_work(row.id, state).await {
+                    tracing::warn!(error = %e, id = row.id, "cannot mark work as {state}");
+                }
+                drop(slot);
+            });
+        }
+    }
+}
+
+fn text<'v>(payload: &'v Value, field: &str) -> &'v str {
+    payload.get(field).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Runs one row: `Err(Some(why))` when it never can be, `Err(None)` to try again later.
+async fn carry_out<S: Store>(
+    store: &S,
+    pipeline: &Pipeline,
+    key: &Arc<KeyPair>,
+    settings: &System,
+    row: &WorkRow,
+) -> Result<(), Option<String>> {
+    let payload: Value = serde_json::from_str(&row.payload)
+        .map_err(|e| Some(format!("the queued payload is not JSON: {e}")))?;
+    let chain: ChainId = row
+        .chain
+        .parse()
+        .map_err(|e| Some(format!("chain id {}: {e}", row.chain)))?;
+    let action = text(&payload, "action");
+    let body = match row.kind.as_str() {
+        "nop" => events::response(
+            action,
+            Some(text(&payload, "response")),
+            payload.get("data").cloned().unwrap_or(Value::Null),
+        ),
+        "broken" if action.is_empty() => {
+            return Err(Some(format!(
+                "the state's conditions failed, so no action can answer: {}",
+                text(&payload, "reason")
+            )));
+        }
+        "broken" => events::response(
+            action,
+            Some("error"),
+            json!({"reason": text(&payload, "reason")}),
+        ),
+        "timer" => {
+            let process = text(&payload, "process");
+            let state = text(&payload, "state");
+            let current = store
+                .process(process)
+                .await
+                .map_err(|_| None)?
+                .and_then(|p| serde_json::from_str::<Value>(&p.json).ok())
+                .and_then(|p| p["current"]["key"].as_str().map(String::from));
+            if current.as_deref() != Some(state) {
+                tracing::debug!(%process, %state, "a time-out for a state the process has left");
+                return Ok(());
+            }
+            events::response(":timeout", Some("ok"), Value::Null)
+        }
+        "http" => match call(settings, &payload).await {
+            Some((response, data)) => events::response(action, Some(response), data),
+            None => return Ok(()),
+        },
+        other => return Err(Some(format!("unknown work kind {other:?}"))),
+    };
+    let outcome = pipeline
+        .queue(
+            Work::Build {
+                chain,
+                body,
+                key: key.clone(),
+            },
+            key.public_key().to_base58(),
+            Origin::Local,
+        )
+        .await;
+    match outcome {
+        Ok(o) if !o.refused.is_empty() => {
+            tracing::info!(chain = %row.chain, kind = %row.kind, %action, reason = %o.refused[0].reason, "the process refused the system action's response");
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(p) if p.status.as_u16() == 503 => Err(None),
+        Err(p) => Err(Some(p.detail)),
+    }
+}
+
+/// Whether an address is one a system action may not call unless `allow_private`: loopback,
+/// private, link-local, shared (100.64/10), unspecified, broadcast, multicast or unique local.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                || o[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Makes an HTTP trigger's call: the response key and data, or `None` when the service took
+/// the request for later (202).
+async fn call(settings: &System, payload: &Value) -> Option<(&'static str, Value)> {
+    match call_checked(settings, payload).await {
+        Ok(None) => None,
+        Ok(Some((status, body))) if (200..300).contains(&status) => Some(("ok", body)),
+        Ok(Some((status, body))) => Some(("error", json!({"status": status, "body": body}))),
+        Err(why) => Some(("error", json!({"error": why}))),
+    }
+}
+
+async fn call_checked(settings: &System, payload: &Value) -> Result<Option<(u16, Value)>, String> {
+    let url = payload
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or("the trigger's url is not text")?;
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("url {url:?}: {e}"))?;
+    if parsed.scheme() != "http" {
+        return Err(format!(
+            "url {url:?}: only http is supported (this build makes no TLS connections)"
+        ));
+    }
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| format!("url {url:?} has no host"))?
+        .to_string();
+    if !settings.hosts.is_empty() && !settings.hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+        return Err(format!("host {host} is not in system.hosts"));
+    }
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    let addr = *addrs
+        .first()
+        .ok_or_else(|| format!("{host} resolves to no address"))?;
+    if !settings.allow_private
+        && let Some(bad) = addrs.iter().find(|a| is_private(a.ip()))
+    {
+        return Err(format!(
+            "{host} resolves to {}, a private or loopback address (allow with system.allow_private)",
+            bad.ip()
+        ));
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_millis(settings.timeout_ms))
+        .resolve(&host, addr)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let method = reqwest::Method::from_bytes(
+        payload
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("GET")
+            .as_bytes(),
+    )
+    .map_err(|e| format!("method: {e}"))?;
+    let mut request = client.request(method, parsed);
+    if let Some(Value::Object(headers)) = payload.get("headers") {
+        for (name, value) in headers {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            request = request.header(name.as_str(), value);
+        }
+    }
+    match payload.get("body") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => request = request.body(s.clone()),
+        Some(other) => {
+            request = request
+                .header("content-type", "application/json")
+                .body(other.to_string());
+        }
+    }
+    let mut response = request.send().await.map_err(|e| {
+        if e.is_timeout() {
+            format!("{url} did not answer within {} ms", settings.timeout_ms)
+        } else {
+            format!("cannot call {url}: {e}")
+        }
+    })?;
+    let status = response.status().as_u16();
+    if status == 202 {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("reading {url}'s answer: {e}"))?
+    {
+        if bytes.len() + chunk.len() > MAX_ANSWER {
+            return Err(format!("{url}'s answer is over {MAX_ANSWER} bytes"));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::from(String::from_utf8_lossy(&bytes).into_owned()));
+    Ok(Some((status, body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+}

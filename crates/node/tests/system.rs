@@ -1,0 +1,249 @@
+//! System actions, in process on loopback: HTTP and nop triggers run by the node that holds
+//! the acting identity's system key, answered by events it signs, with the error transition
+//! when the call fails or is refused.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use accord_chain::Nonce;
+use accord_crypto::KeyPair;
+use accord_node::{Running, events};
+use common::*;
+use serde_json::{Value, json};
+
+const HTTP: &str = "https://specs.livecontracts.io/v0.2.0/action/http/schema.json#";
+const NOP: &str = "https://specs.livecontracts.io/v0.2.0/action/nop/schema.json#";
+
+/// A service on loopback answering every request with `status` and `body`; it counts them.
+async fn service(
+    status: u16,
+    body: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = vec![0u8; 1 << 16];
+            let _ = socket.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    (url, calls)
+}
+
+/// A scenario: the system calls `url`, then answers a nop, then the user finishes.
+fn scenario(url: &str, tag: &str) -> Value {
+    json!({
+        "id": format!("system-actions-{tag}"),
+        "title": "System actions",
+        "actors": {"user": {}, "system": {}},
+        "actions": {
+            "call": {"$schema": HTTP, "actor": "system", "url": url, "method": "POST",
+                     "body": {"hello": "world"}, "responses": {"ok": {}, "error": {}}},
+            "note": {"$schema": NOP, "actor": "system", "trigger_response": "ok", "data": "noted",
+                     "responses": {"ok": {}, "error": {}}},
+            "finish": {"actor": "user", "responses": {"ok": {}}}
+        },
+        "states": {
+            "initial": {"action": "call", "transitions": [
+                {"action": "call", "response": "ok", "transition": "noting"},
+                {"action": "call", "response": "error", "transition": ":failed"}]},
+            "noting": {"action": "note", "transitions": [
+                {"action": "note", "response": "ok", "transition": "finishing"}]},
+            "finishing": {"action": "finish", "transitions": [
+                {"action": "finish", "response": "ok", "transition": ":success"}]}
+        }
+    })
+}
+
+/// Starts a process of `scenario` at `node`, the system actor's identity holding the node's
+/// key as its system key. Returns the process id.
+async fn start_process(node: &Running, scenario: &Value, tag: &str) -> String {
+    start_process_at(node, scenario, tag, 1_767_225_600_000).await
+}
+
+/// As [`start_process`], the events stamped from `timestamp`.
+async fn start_process_at(node: &Running, scenario: &Value, tag: &str, timestamp: u64) -> String {
+    let user_key = user("user");
+    let sid = scenario["id"].as_str().unwrap();
+    client(node, "user")
+        .post(
+            "/identities",
+            events::identity("user-identity", &user_key.public_key().to_base58(), None).to_string(),
+        )
+        .await
+        .unwrap();
+    let operator = user("operator").public_key().to_base58();
+    let pid = format!("{sid}-{tag}");
+    let bodies = [
+        events::scenario(scenario.clone(), sid),
+        events::identity("user-identity", &user_key.public_key().to_base58(), None),
+        events::identity("system-identity", &operator, Some(&node.node_key)),
+        events::process(
+            &pid,
+            sid,
+            &[
+                ("user".into(), "user-identity".into()),
+                ("system".into(), "system-identity".into()),
+            ],
+        ),
+    ];
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &user_key)).collect();
+    let chain =
+        events::new_chain(&user_key, b'T', &Nonce::from_text(&pid), &signed, timestamp).unwrap();
+    client(node, "user")
+        .post("/event-chains", chain.to_json())
+        .await
+        .unwrap();
+    pid
+}
+
+/// Waits until the process is in `state`; its projection.
+async fn reaches(node: &Running, pid: &str, state: &str) -> Value {
+    let c = client(node, "user");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let p = c.get(&format!("/processes/{pid}")).await.unwrap();
+        if p["current"]["key"] == state {
+            return p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the process never reached {state}: it is in {}",
+            p["current"]["key"]
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn allow_private(c: accord_node::Config) -> accord_node::Config {
+    accord_node::Config {
+        system: accord_node::config::System {
+            allow_private: true,
+            timeout_ms: 2000,
+            ..Default::default()
+        },
+        ..c
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_trigger_and_a_nop_run_and_the_user_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), allow_private).await;
+    let (url, calls) = service(200, r#"{"received": true}"#).await;
+    let pid = start_process(&node, &scenario(&url, "ok"), "ok").await;
+    let p = reaches(&node, &pid, "finishing").await;
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let previous = p["previous"].as_array().unwrap();
+    assert_eq!(previous.len(), 2, "{previous:?}");
+    assert_eq!(
+        (previous[0]["action"].as_str(), previous[0]["key"].as_str()),
+        (Some("call"), Some("ok"))
+    );
+    assert_eq!(previous[0]["data"], json!({"received": true}));
+    assert_eq!(previous[1]["data"], "noted");
+    // Signed by the node: its key is the system identity's.
+    assert_eq!(previous[0]["signkey"], node.node_key.as_str());
+    act_on_process(&node, &pid, "user", "finish").await;
+    let done = reaches(&node, &pid, ":success").await;
+    assert_eq!(done["previous"].as_array().unwrap().len(), 3);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_call_takes_the_error_transition() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), allow_private).await;
+    let (url, _) = service(500, r#"{"oops": 1}"#).await;
+    let pid = start_process(&node, &scenario(&url, "err"), "err").await;
+    let p = reaches(&node, &pid, ":failed").await;
+    let last = &p["previous"][0];
+    assert_eq!(last["key"], "error");
+    assert_eq!(last["data"], json!({"status": 500, "body": {"oops": 1}}));
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_is_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let (url, calls) = service(200, "{}").await;
+    let pid = start_process(&node, &scenario(&url, "private"), "private").await;
+    let p = reaches(&node, &pid, ":failed").await;
+    let error = p["previous"][0]["data"]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("private or loopback"), "{error}");
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "never called"
+    );
+    node.stop().await;
+}
+
+/// The user's response to `action` on the process's current head; the node's outcome.
+async fn act_on_process(node: &Running, pid: &str, actor: &str, action: &str) -> Value {
+    let c = client(node, actor);
+    let p = c.get(&format!("/processes/{pid}")).await.unwrap();
+    let chain: accord_chain::ChainId = p["chain"].as_str().unwrap().parse().unwrap();
+    act(node, &chain, pid, actor, action, Some("ok"), Value::Null)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_time_out_fires_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let doc = json!({
+        "id": "system-actions-timeout",
+        "title": "A time-out",
+        "actors": {"user": {}, "system": {}},
+        "actions": {"finish": {"actor": "user", "responses": {"ok": {}}}},
+        "states": {
+            "initial": {"action": "finish", "timeout": "PT2S", "transitions": [
+                {"action": "finish", "response": "ok", "transition": ":success"},
+                {"action": ":timeout", "transition": ":failed"}]}
+        }
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let pid = start_process_at(&node, &doc, "timeout", now).await;
+    let p = client(&node, "user")
+        .get(&format!("/processes/{pid}"))
+        .await
+        .unwrap();
+    assert_eq!(p["current"]["key"], "initial");
+    // The node stops before the time-out is due; the timer is a stored row.
+    node.stop().await;
+    let node = start(dir.path()).await;
+    let p = reaches(&node, &pid, ":failed").await;
+    assert!(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            >= now + 2000
+    );
+    let last = &p["previous"][0];
+    assert_eq!(last["action"], ":timeout");
+    assert_eq!(last["signkey"], node.node_key.as_str());
+    node.stop().await;
+}
