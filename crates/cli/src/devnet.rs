@@ -234,8 +234,19 @@ pub fn run(args: DevnetArgs) -> Result<Outcome> {
                         .join(", "))
                     .unwrap_or_default()
             );
+            // The reviewer at the second organisation's node, when there is one.
+            let reviewer = summary.get(1).map_or_else(
+                || "me".to_string(),
+                |s| {
+                    format!(
+                        "{}@{}",
+                        s["user_key"].as_str().unwrap_or(""),
+                        s["node_key"].as_str().unwrap_or("")
+                    )
+                },
+            );
             outln!(
-                "  try: accord process start accord-example-document-signing --node {} --keystore {} --passphrase-file {} --actor drafter=me --actor reviewer=me --id doc-1",
+                "  try: accord process start accord-example-document-signing --node {} --keystore {} --passphrase-file {} --actor drafter=me --actor reviewer={reviewer} --id doc-1",
                 first["url"].as_str().unwrap_or(""),
                 first["keystore"].as_str().unwrap_or(""),
                 passphrase.display()

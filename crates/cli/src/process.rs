@@ -47,9 +47,11 @@ pub enum ProcessCommand {
     Start {
         /// The scenario: a file (.json, .yaml), or the id of a scenario stored on the node.
         scenario: String,
-        /// Bind an actor to a key: ACTOR=KEY (a base58 public key) or ACTOR=me (your key).
+        /// Bind an actor to a key: ACTOR=KEY (a base58 public key) or ACTOR=me (your key, held
+        /// at the node you talk to). ACTOR=KEY@NODE also names the node that holds that key
+        /// (its key, or its URL as the nodes' `peers` list it), so the process reaches it.
         /// Repeat for each actor.
-        #[arg(long = "actor", value_name = "ACTOR=KEY")]
+        #[arg(long = "actor", value_name = "ACTOR=KEY[@NODE]")]
         actors: Vec<String>,
         /// The process id (default: random).
         #[arg(long)]
@@ -240,12 +242,23 @@ fn start(
     });
     let network = b'T';
     let my_key = me.public_key().to_base58();
+    // The node this command talks to holds "me".
+    let this_node = rt
+        .block_on(c.get("/readyz"))
+        .ok()
+        .and_then(|r| r["node"].as_str().map(String::from));
     let mut bindings = Vec::new();
-    let mut identities = Vec::new();
+    let mut identities: Vec<(String, String, Option<String>)> = Vec::new();
     for spec in actors {
-        let (actor, key) = spec
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--actor {spec:?}: write ACTOR=KEY or ACTOR=me"))?;
+        let (actor, key) = spec.split_once('=').ok_or_else(|| {
+            anyhow!("--actor {spec:?}: write ACTOR=KEY, ACTOR=KEY@NODE or ACTOR=me")
+        })?;
+        let (key, node) = match key.split_once('@') {
+            Some((key, node)) if !node.is_empty() => (key, Some(node.to_string())),
+            Some(_) => bail!("--actor {spec:?}: name a node after the @"),
+            None if key == "me" => (key, this_node.clone()),
+            None => (key, None),
+        };
         if !model.actors.contains_key(actor) {
             bail!(
                 "--actor {spec:?}: the scenario has no actor `{actor}` (it has: {})",
@@ -260,11 +273,8 @@ fn start(
         let public = accord_crypto::PublicKey::from_base58(accord_crypto::KeyType::Ed25519, &key)
             .map_err(|e| anyhow!("--actor {spec:?}: {e}"))?;
         let identity_id = public.address(network).to_string();
-        if !identities
-            .iter()
-            .any(|(i, _): &(String, String)| *i == identity_id)
-        {
-            identities.push((identity_id.clone(), key.clone()));
+        if !identities.iter().any(|(i, _, _)| *i == identity_id) {
+            identities.push((identity_id.clone(), key.clone(), node));
         }
         bindings.push((actor.to_string(), identity_id));
     }
@@ -273,8 +283,12 @@ fn start(
         None => random_id()?,
     };
     let mut bodies = vec![events::scenario(doc, &scenario_id)];
-    for (identity_id, key) in &identities {
-        bodies.push(events::identity(identity_id, key, None));
+    for (identity_id, key, node) in &identities {
+        let mut identity = events::identity(identity_id, key, None);
+        if let Some(node) = node {
+            identity["node"] = Value::from(node.clone());
+        }
+        bodies.push(identity);
     }
     bodies.push(events::process(&pid, &scenario_id, &bindings));
     let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &me)).collect();

@@ -132,6 +132,83 @@ fn a_devnet_starts_knowing_itself_stops_cleanly_and_comes_back_the_same() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
+    // Through the CLI: org1's user starts a process with org2's user as reviewer, at org2's
+    // node; each acts at their own node.
+    let cli = |org: usize, args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--node")
+            .arg(nodes[org - 1]["url"].as_str().unwrap())
+            .arg("--keystore")
+            .arg(nodes[org - 1]["keystore"].as_str().unwrap())
+            .arg("--passphrase-file")
+            .arg(summary["passphrase_file"].as_str().unwrap())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let reviewer = format!(
+        "reviewer={}@{}",
+        nodes[1]["user_key"].as_str().unwrap(),
+        nodes[1]["node_key"].as_str().unwrap()
+    );
+    let (ok, out) = cli(
+        1,
+        &[
+            "process",
+            "start",
+            "accord-example-document-signing",
+            "--actor",
+            "drafter=me",
+            "--actor",
+            &reviewer,
+            "--id",
+            "doc-across",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = cli(1, &["process", "act", "doc-across", "request_review"]);
+    assert!(ok, "{out}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (ok, out) = cli(2, &["process", "next", "doc-across"]);
+        if ok && out.contains("reviewer may: review") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "org2 never saw the review open: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ok, out) = cli(
+        2,
+        &[
+            "process",
+            "act",
+            "doc-across",
+            "review",
+            "--response",
+            "accept",
+        ],
+    );
+    assert!(ok, "{out}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (ok, out) = cli(1, &["process", "next", "doc-across"]);
+        if ok && out.contains("drafter may: sign_a") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "org1 never saw the review: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_ne!(nodes[0]["node_key"], nodes[1]["node_key"]);
     assert_ne!(nodes[0]["user_key"], nodes[1]["user_key"]);
     stop(child);
