@@ -13,6 +13,8 @@
 //!   connection). Only `http` URLs, hosts in `system.hosts` when that list is not empty, and
 //!   no private, loopback or link-local address unless `system.allow_private`; redirects are
 //!   not followed, and the address checked is the address called;
+//! - `event`: the trigger's body (one event body, or a list of them) added to the chain as
+//!   events this node signs, then `ok`;
 //! - `broken` (the action's instructions failed): `error` with the reason;
 //! - `timer`: `:timeout`, if the process is still in the state that timed out.
 //!
@@ -36,7 +38,7 @@ use crate::events;
 use crate::pipeline::{Origin, Pipeline, Work};
 
 /// The kinds of work this task runs.
-const KINDS: [&str; 4] = ["nop", "http", "broken", "timer"];
+const KINDS: [&str; 5] = ["nop", "http", "event", "broken", "timer"];
 
 /// How long a claimed row is leased.
 const LEASE: Duration = Duration::from_secs(120);
@@ -165,12 +167,41 @@ async fn carry_out<S: Store>(
             }
             events::response(":timeout", Some("ok"), Value::Null)
         }
+        "event" => {
+            let bodies = match payload.get("body") {
+                Some(Value::Array(list)) => list.clone(),
+                Some(Value::Object(one)) => vec![Value::Object(one.clone())],
+                _ => {
+                    return Err(Some(
+                        "the event trigger's body is neither an event body nor a list of them"
+                            .into(),
+                    ));
+                }
+            };
+            for body in bodies {
+                if !body.is_object() {
+                    return Err(Some(format!("an event body is not an object: {body}")));
+                }
+                build_event(pipeline, key, chain, body).await?;
+            }
+            events::response(action, Some("ok"), Value::Null)
+        }
         "http" => match call(settings, &payload).await {
             Some((response, data)) => events::response(action, Some(response), data),
             None => return Ok(()),
         },
         other => return Err(Some(format!("unknown work kind {other:?}"))),
     };
+    build_event(pipeline, key, chain, body).await
+}
+
+/// Adds an event with `body` on the chain's tip, signed by this node.
+async fn build_event(
+    pipeline: &Pipeline,
+    key: &Arc<KeyPair>,
+    chain: ChainId,
+    body: Value,
+) -> Result<(), Option<String>> {
     let outcome = pipeline
         .queue(
             Work::Build {
@@ -184,7 +215,7 @@ async fn carry_out<S: Store>(
         .await;
     match outcome {
         Ok(o) if !o.refused.is_empty() => {
-            tracing::info!(chain = %row.chain, kind = %row.kind, %action, reason = %o.refused[0].reason, "the process refused the system action's response");
+            tracing::info!(chain = %chain.to_base58(), reason = %o.refused[0].reason, "the process refused an event of a system action");
             Ok(())
         }
         Ok(_) => Ok(()),

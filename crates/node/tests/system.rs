@@ -247,3 +247,52 @@ async fn a_state_time_out_fires_after_a_restart() {
     assert_eq!(last["signkey"], node.node_key.as_str());
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_trigger_adds_its_events_then_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let added = user("added").public_key().to_base58();
+    let doc = json!({
+        "id": "system-actions-event",
+        "title": "An event trigger",
+        "actors": {"user": {}, "system": {}},
+        "actions": {
+            "record": {"$schema": "https://specs.livecontracts.io/v0.2.0/action/event/schema.json#",
+                       "actor": "system",
+                       "body": [{"$schema": "https://specs.livecontracts.io/v0.2.0/identity/schema.json#",
+                                 "id": "added-by-the-system", "signkeys": {"user": added}}],
+                       "responses": {"ok": {}}}
+        },
+        "states": {
+            "initial": {"action": "record", "transitions": [
+                {"action": "record", "response": "ok", "transition": ":success"}]}
+        }
+    });
+    let pid = start_process(&node, &doc, "event").await;
+    let p = reaches(&node, &pid, ":success").await;
+    assert_eq!(p["previous"][0]["action"], "record");
+    let chain = p["chain"].as_str().unwrap().to_string();
+    let whole = client(&node, "user")
+        .get(&format!("/event-chains/{chain}"))
+        .await
+        .unwrap();
+    let parsed = accord_chain::Chain::from_json(whole.to_string().as_bytes()).unwrap();
+    let verified = parsed.verify().unwrap();
+    let bodies: Vec<(Value, String)> = verified
+        .events()
+        .iter()
+        .map(|e| {
+            (
+                serde_json::from_slice(&e.event().data).unwrap(),
+                e.sign_key().to_base58(),
+            )
+        })
+        .collect();
+    // The start (4 events), the identity the system added, its response.
+    assert_eq!(bodies.len(), 6, "{bodies:?}");
+    assert_eq!(bodies[4].0["id"], "added-by-the-system");
+    assert_eq!(bodies[4].1, node.node_key);
+    assert_eq!(bodies[5].0["action"], "record");
+    node.stop().await;
+}
