@@ -17,9 +17,9 @@
 //!
 //! Dead rows stay until `POST /outbox/{id}/replay`. Invariants: a row is sent by one attempt
 //! at a time (claims lease it), so a peer receives each chain's events in order; rows are
-//! independent, so a slow chain or peer holds up only its own rows (at most `concurrency`
-//! attempts run at once); nothing is sent to a node that is not a party (rows are raised only
-//! for the nodes of the chain's identities).
+//! independent, and one peer has at most a quarter of the `concurrency` attempts under way,
+//! so a slow chain or peer holds up only its own rows; nothing is sent to a node that is not
+//! a party (rows are raised only for the nodes of the chain's identities).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -115,6 +115,10 @@ async fn run<S: Store>(
     let settings = Arc::new(settings);
     let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let clients: Arc<Mutex<HashMap<String, Client>>> = Arc::default();
+    // Attempts under way per peer, at most a quarter of the slots each: a peer that hangs
+    // holds up its own rows, not everyone's.
+    let per_peer = (settings.concurrency / 4).max(1);
+    let busy: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
     // A claimed row is leased for longer than an attempt can take.
     let lease = settings.timeout.saturating_mul(2) + Duration::from_secs(5);
     loop {
@@ -128,8 +132,20 @@ async fn run<S: Store>(
             permits.push(p);
         }
         let now = now_ms();
+        let skip: Vec<String> = {
+            let busy = busy.lock().unwrap_or_else(|e| e.into_inner());
+            busy.iter()
+                .filter(|(_, n)| **n >= per_peer)
+                .map(|(p, _)| p.clone())
+                .collect()
+        };
         let claimed = match store
-            .claim_deliveries(now, permits.len() as u32, now + lease.as_millis() as u64)
+            .claim_deliveries(
+                now,
+                permits.len() as u32,
+                now + lease.as_millis() as u64,
+                &skip,
+            )
             .await
         {
             Ok(rows) => rows,
@@ -145,15 +161,33 @@ async fn run<S: Store>(
             continue;
         }
         for row in claimed {
+            // One claim may take more of a peer's rows than it may have under way.
+            let over = {
+                let mut busy = busy.lock().unwrap_or_else(|e| e.into_inner());
+                let n = busy.entry(row.peer.clone()).or_default();
+                if *n >= per_peer {
+                    true
+                } else {
+                    *n += 1;
+                    false
+                }
+            };
+            if over {
+                if let Err(e) = store.release_delivery(row.id, now).await {
+                    tracing::warn!(error = %e, id = row.id, "cannot give a delivery back; it comes back when its lease ends");
+                }
+                continue;
+            }
             let Some(slot) = permits.pop() else {
                 break;
             };
-            let (store, key, peers, clients, settings) = (
+            let (store, key, peers, clients, settings, busy) = (
                 store.clone(),
                 key.clone(),
                 peers.clone(),
                 clients.clone(),
                 settings.clone(),
+                busy.clone(),
             );
             tokio::spawn(async move {
                 // The whole attempt, reads included, within the lease.
@@ -182,6 +216,15 @@ async fn run<S: Store>(
                 }
                 if let Err(e) = store.finish_delivery(row.id, &outcome, now_ms()).await {
                     tracing::warn!(error = %e, id = row.id, "cannot record a delivery; it is tried again when its lease ends");
+                }
+                {
+                    let mut busy = busy.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(n) = busy.get_mut(&row.peer) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 {
+                            busy.remove(&row.peer);
+                        }
+                    }
                 }
                 drop(slot);
             });

@@ -645,3 +645,60 @@ async fn a_chain_over_a_peers_body_limit_reaches_it_in_several_deliveries() {
         .unwrap();
     assert_eq!(whole_a, whole_b);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_peer_does_not_hold_up_a_healthy_one() {
+    // Four attempts at once; a peer may have one under way.
+    let mut net = net(3, |c| accord_node::Config {
+        delivery: accord_node::config::Delivery {
+            concurrency: 4,
+            timeout_ms: 20_000,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
+    let keys: Vec<String> = (0..3).map(|i| net.node(i).node_key.clone()).collect();
+    let c_addr = net.configs[2].listen;
+    net.stop(2).await;
+    let hanging = broken_peer(c_addr, 0).await;
+    client(net.node(0), "buyer")
+        .post("/identities", identity_at("buyer", &keys[0]).to_string())
+        .await
+        .unwrap();
+    // Ten chains, each naming B and C: ten rows for each, C's first in every claim.
+    let buyer = user("buyer");
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        let bodies = [
+            identity_at("buyer", &keys[0]),
+            identity_at("carrier", &keys[2]),
+            identity_at("supplier", &keys[1]),
+        ];
+        let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &buyer)).collect();
+        let chain = events::new_chain(
+            &buyer,
+            b'T',
+            &Nonce::from_text(&format!("hang {n}")),
+            &signed,
+            1_767_225_600_000,
+        )
+        .unwrap();
+        ids.push(chain.id().to_base58());
+        client(net.node(0), "buyer")
+            .post("/event-chains", chain.to_json())
+            .await
+            .unwrap();
+    }
+    // B gets every chain long before C's first attempt could time out.
+    let started = Instant::now();
+    let b = net.node(1);
+    for id in &ids {
+        eventually("B holds the chain", || async {
+            length(b, "supplier", id).await == 3
+        })
+        .await;
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+    hanging.abort();
+}

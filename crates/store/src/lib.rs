@@ -349,14 +349,24 @@ pub trait Store: Send + Sync + 'static {
     fn work_of(&self, chain: &str)
     -> impl Future<Output = Result<Vec<WorkRow>, StoreError>> + Send;
 
-    /// Pending deliveries due at `now`, oldest first, at most `limit`; each is leased until
-    /// `lease_until` (due again then, if not finished before) and counted as an attempt.
+    /// Pending deliveries due at `now`, oldest first, at most `limit`, none to a peer in
+    /// `skip`; each is leased until `lease_until` (due again then, if not finished before) and
+    /// counted as an attempt.
     fn claim_deliveries(
         &self,
         now: u64,
         limit: u32,
         lease_until: u64,
+        skip: &[String],
     ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
+
+    /// Gives back a claimed delivery that was not attempted: due at `now`, its claim not
+    /// counted.
+    fn release_delivery(
+        &self,
+        id: i64,
+        now: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Records what became of a claimed delivery.
     fn finish_delivery(

@@ -782,27 +782,48 @@ impl Store for SqlStore {
         now: u64,
         limit: u32,
         lease_until: u64,
+        skip: &[String],
     ) -> Result<Vec<Delivery>, StoreError> {
         let lock = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
+        // Placeholders only: the peers are bound, never written into the statement.
+        let skipping = if skip.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (0..skip.len()).map(|n| format!("${}", n + 4)).collect();
+            format!(" AND peer NOT IN ({})", marks.join(", "))
+        };
         let sql = format!(
-            "UPDATE outbox SET attempts = attempts + 1, due_at = $1 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND due_at <= $2 ORDER BY due_at, id LIMIT $3{lock}) RETURNING {DELIVERY_COLUMNS}"
+            "UPDATE outbox SET attempts = attempts + 1, due_at = $1 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND due_at <= $2{skipping} ORDER BY due_at, id LIMIT $3{lock}) RETURNING {DELIVERY_COLUMNS}"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(int(lease_until))
             .bind(int(now))
-            .bind(page(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+            .bind(page(limit));
+        for peer in skip {
+            query = query.bind(peer.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db)?;
         let mut out = rows
             .iter()
             .map(delivery_of)
             .collect::<Result<Vec<_>, _>>()?;
         out.sort_by_key(|d| d.id);
         Ok(out)
+    }
+
+    async fn release_delivery(&self, id: i64, now: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET due_at = $1, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $2 AND state = 'pending'",
+        )
+        .bind(int(now))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
     }
 
     async fn finish_delivery(

@@ -153,11 +153,21 @@ async fn the_outbox(s: &impl Store) {
             .all(|d| d.wanted == 3 && d.sent == 0 && d.state == "pending")
     );
     // Not due yet at 99; due at 100, leased until 5,000 and counted.
-    assert!(s.claim_deliveries(99, 10, 5_000).await.unwrap().is_empty());
-    let claimed = s.claim_deliveries(100, 10, 5_000).await.unwrap();
+    assert!(
+        s.claim_deliveries(99, 10, 5_000, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let claimed = s.claim_deliveries(100, 10, 5_000, &[]).await.unwrap();
     assert_eq!(claimed.len(), 2);
     assert_eq!(claimed[0].attempts, 1);
-    assert!(s.claim_deliveries(200, 10, 5_000).await.unwrap().is_empty());
+    assert!(
+        s.claim_deliveries(200, 10, 5_000, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let (b, c) = (&claimed[0], &claimed[1]);
     assert_eq!((b.peer.as_str(), c.peer.as_str()), ("peer-b", "peer-c"));
 
@@ -167,7 +177,12 @@ async fn the_outbox(s: &impl Store) {
     s.commit(&[more], 300).await.unwrap();
     let leased = &s.outbox(None, 0, 10).await.unwrap()[0];
     assert_eq!((leased.wanted, leased.due_at), (5, 5_000));
-    assert!(s.claim_deliveries(400, 10, 9_000).await.unwrap().is_empty());
+    assert!(
+        s.claim_deliveries(400, 10, 9_000, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     s.finish_delivery(b.id, &Delivered::Reached { length: 3 }, 400)
         .await
         .unwrap();
@@ -175,7 +190,7 @@ async fn the_outbox(s: &impl Store) {
     assert_eq!((b_row.sent, b_row.wanted), (3, 5));
     assert_eq!(b_row.state, "pending", "wanted rose during the delivery");
     assert_eq!(b_row.attempts, 0);
-    let again = s.claim_deliveries(400, 10, 9_000).await.unwrap();
+    let again = s.claim_deliveries(400, 10, 9_000, &[]).await.unwrap();
     assert_eq!(again.len(), 1);
     s.finish_delivery(again[0].id, &Delivered::Reached { length: 5 }, 500)
         .await
@@ -194,12 +209,12 @@ async fn the_outbox(s: &impl Store) {
     .await
     .unwrap();
     assert!(
-        s.claim_deliveries(1_999, 10, 9_000)
+        s.claim_deliveries(1_999, 10, 9_000, &[])
             .await
             .unwrap()
             .is_empty()
     );
-    let retried = s.claim_deliveries(2_000, 10, 9_000).await.unwrap();
+    let retried = s.claim_deliveries(2_000, 10, 9_000, &[]).await.unwrap();
     assert_eq!(retried.len(), 1);
     assert_eq!(retried[0].attempts, 2);
     assert_eq!(retried[0].error.as_deref(), Some("503"));
@@ -222,7 +237,7 @@ async fn the_outbox(s: &impl Store) {
         (6, Some("gone"))
     );
     assert!(
-        s.claim_deliveries(1_000_000, 10, 2_000_000)
+        s.claim_deliveries(1_000_000, 10, 2_000_000, &[])
             .await
             .unwrap()
             .is_empty()
@@ -239,7 +254,7 @@ async fn the_outbox(s: &impl Store) {
         "b is not dead"
     );
     assert!(s.replay_delivery(c.id, 3_000).await.unwrap());
-    let revived = s.claim_deliveries(3_000, 10, 9_000).await.unwrap();
+    let revived = s.claim_deliveries(3_000, 10, 9_000, &[]).await.unwrap();
     assert_eq!(revived.len(), 1);
     assert_eq!((revived[0].attempts, revived[0].sent), (1, 0));
 
@@ -253,6 +268,20 @@ async fn the_outbox(s: &impl Store) {
         .unwrap();
     let row = s.outbox(Some("pending"), 0, 10).await.unwrap();
     assert_eq!((row[0].sent, row[0].due_at), (2, 3_200));
+
+    // Claims skip busy peers; a row given back unattempted keeps its attempt count.
+    let mut two = append("c2", 0, 1);
+    two.deliveries = vec!["peer-x".into(), "peer-y".into()];
+    s.commit(&[two], 10_000).await.unwrap();
+    let busy = ["peer-x".to_string(), "peer-c".to_string()];
+    let y = s.claim_deliveries(10_000, 10, 20_000, &busy).await.unwrap();
+    assert_eq!(y.len(), 1);
+    assert_eq!((y[0].peer.as_str(), y[0].attempts), ("peer-y", 1));
+    s.release_delivery(y[0].id, 10_100).await.unwrap();
+    let all = s.claim_deliveries(10_100, 10, 20_000, &[]).await.unwrap();
+    let peers: Vec<&str> = all.iter().map(|d| d.peer.as_str()).collect();
+    assert_eq!(peers, vec!["peer-c", "peer-x", "peer-y"]);
+    assert_eq!(all[2].attempts, 1, "the released claim was not counted");
 
     // A failed commit raises nothing.
     let mut bad = append("c1", 0, 1);
