@@ -347,7 +347,14 @@ pub struct ChainList {
         (status = 409, description = "A fork, missing events, or an unknown chain sent partially", body = Value, content_type = "application/problem+json"),
         (status = 413, description = "The body is over the limit", body = Value, content_type = "application/problem+json")))]
 async fn post_event_chain(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
-    let outcome = submit(&app, &signed.caller, &signed.body, false).await?;
+    let outcome = submit(&app, &signed.caller, &signed.body, false)
+        .await
+        .inspect_err(|problem| {
+            // What a peer node sends wrongly is worth an operator's look.
+            if app.peers.is_peer(&signed.caller.key) {
+                tracing::warn!(peer = %signed.caller.key, kind = problem.kind, detail = %problem.detail, "a peer's delivery was refused");
+            }
+        })?;
     Ok(json_response(StatusCode::OK, &outcome))
 }
 

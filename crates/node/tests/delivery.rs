@@ -702,3 +702,75 @@ async fn a_hanging_peer_does_not_hold_up_a_healthy_one() {
     assert!(started.elapsed() < Duration::from_secs(15));
     hanging.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_peer_sends_wrongly_is_refused_and_changes_nothing() {
+    let net = net(2, |c| c).await;
+    let (a_key, b_key) = (net.node(0).node_key.clone(), net.node(1).node_key.clone());
+    let as_a = accord_node::client::Client::new(&url(net.node(1)), &node_pair(net.dirs[0].path()))
+        .unwrap();
+    let operator = client(net.node(1), "operator");
+
+    // Garbage.
+    let err = as_a.post("/event-chains", "{\"id\": 3,").await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.kind()),
+        (Some(400), Some("urn:accord:problem:malformed-json"))
+    );
+
+    // A forged event: a valid chain with an event's signature changed.
+    let chain = two_parties(&a_key, &b_key, "forged");
+    let id = chain.id().to_base58();
+    let mut forged: Value = serde_json::from_str(&chain.to_json()).unwrap();
+    let signature = forged["events"][1]["signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = events::new_chain(
+        &user("mallory"),
+        b'T',
+        &Nonce::from_text("other"),
+        &[(&identity_at("x", &a_key), &user("mallory"))],
+        1_767_225_600_000,
+    )
+    .unwrap();
+    let theirs: Value = serde_json::from_str(&other.to_json()).unwrap();
+    assert_ne!(
+        theirs["events"][0]["signature"].as_str().unwrap(),
+        signature
+    );
+    forged["events"][1]["signature"] = theirs["events"][0]["signature"].clone();
+    let err = as_a
+        .post("/event-chains", forged.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+
+    // A chain that does not name B.
+    let buyer = user("buyer");
+    let elsewhere = events::new_chain(
+        &buyer,
+        b'T',
+        &Nonce::from_text("not for b"),
+        &[(&identity_at("buyer", &a_key), &buyer)],
+        1_767_225_600_000,
+    )
+    .unwrap();
+    let err = as_a
+        .post("/event-chains", elsewhere.to_json())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+
+    // Nothing of it is on B.
+    for id in [&id, &elsewhere.id().to_base58()] {
+        let err = operator
+            .get(&format!("/event-chains/{id}/head"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(404), "{err}");
+    }
+    // The real chain still goes through afterwards.
+    as_a.post("/event-chains", chain.to_json()).await.unwrap();
+    assert_eq!(length(net.node(1), "supplier", &id).await, 2);
+}
