@@ -9,7 +9,7 @@ use accord_node::client::Client;
 use accord_node::config::Peer;
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::Outcome;
 
@@ -71,6 +71,18 @@ struct Org {
     dir: PathBuf,
     user: KeyPair,
     keystore: PathBuf,
+}
+
+/// What the devnet prints about one organisation (`--json`: these names).
+#[derive(serde::Serialize)]
+struct Summary {
+    organisation: String,
+    url: String,
+    node_key: String,
+    identity: String,
+    user_key: String,
+    keystore: String,
+    scenarios: Vec<String>,
 }
 
 /// The organisation's user key: from its keystore, made on first run.
@@ -170,35 +182,32 @@ pub fn run(args: DevnetArgs) -> Result<Outcome> {
             let url = format!("http://{}", node.addr);
             let client = Client::new(&url, &org.user)?;
             let user_key = org.user.public_key().to_base58();
-            let identity = json!({
-                "$schema": format!("{}identity/schema.json#", accord_node::events::LC),
-                "id": format!("{}-user", org.name),
-                "node": node.node_key,
-                "signkeys": {"user": user_key},
-            });
+            let identity = format!("{}-user", org.name);
             client
-                .post("/identities", identity.to_string())
+                .post(
+                    "/identities",
+                    accord_node::events::identity_at(&identity, &user_key, &node.node_key)
+                        .to_string(),
+                )
                 .await
                 .with_context(|| format!("registering {}'s user", org.name))?;
             let mut scenarios = Vec::new();
             for (file, text) in SCENARIOS {
-                let doc: Value = serde_json::from_str(text)
-                    .with_context(|| format!("the bundled {file}"))?;
                 let stored = client
-                    .post("/scenarios", doc.to_string())
+                    .post("/scenarios", *text)
                     .await
                     .with_context(|| format!("loading {file} into {}'s node", org.name))?;
-                scenarios.push(stored["id"].clone());
+                scenarios.push(stored["id"].as_str().unwrap_or_default().to_string());
             }
-            summary.push(json!({
-                "organisation": org.name,
-                "url": url,
-                "node_key": node.node_key,
-                "identity": format!("{}-user", org.name),
-                "user_key": user_key,
-                "keystore": org.keystore.display().to_string(),
-                "scenarios": scenarios,
-            }));
+            summary.push(Summary {
+                organisation: org.name.clone(),
+                url,
+                node_key: node.node_key.clone(),
+                identity,
+                user_key,
+                keystore: org.keystore.display().to_string(),
+                scenarios,
+            });
         }
         if args.json {
             outln!(
@@ -214,41 +223,27 @@ pub fn run(args: DevnetArgs) -> Result<Outcome> {
             for s in &summary {
                 outln!(
                     "  {:<6} {}  node {}\n         user {} (identity {}, keystore {})",
-                    s["organisation"].as_str().unwrap_or(""),
-                    s["url"].as_str().unwrap_or(""),
-                    s["node_key"].as_str().unwrap_or(""),
-                    s["user_key"].as_str().unwrap_or(""),
-                    s["identity"].as_str().unwrap_or(""),
-                    s["keystore"].as_str().unwrap_or("")
+                    s.organisation,
+                    s.url,
+                    s.node_key,
+                    s.user_key,
+                    s.identity,
+                    s.keystore
                 );
             }
             let first = &summary[0];
             outln!(
                 "  scenarios on every node: {}",
-                first["scenarios"]
-                    .as_array()
-                    .map(|a| a
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", "))
-                    .unwrap_or_default()
+                first.scenarios.join(", ")
             );
             // The reviewer at the second organisation's node, when there is one.
-            let reviewer = summary.get(1).map_or_else(
-                || "me".to_string(),
-                |s| {
-                    format!(
-                        "{}@{}",
-                        s["user_key"].as_str().unwrap_or(""),
-                        s["node_key"].as_str().unwrap_or("")
-                    )
-                },
-            );
+            let reviewer = summary
+                .get(1)
+                .map_or_else(|| "me".to_string(), |s| format!("{}@{}", s.user_key, s.node_key));
             outln!(
                 "  try: accord process start accord-example-document-signing --node {} --keystore {} --passphrase-file {} --actor drafter=me --actor reviewer={reviewer} --id doc-1",
-                first["url"].as_str().unwrap_or(""),
-                first["keystore"].as_str().unwrap_or(""),
+                first.url,
+                first.keystore,
                 passphrase.display()
             );
             outln!("Ctrl-C stops them.");

@@ -284,11 +284,10 @@ fn start(
     };
     let mut bodies = vec![events::scenario(doc, &scenario_id)];
     for (identity_id, key, node) in &identities {
-        let mut identity = events::identity(identity_id, key, None);
-        if let Some(node) = node {
-            identity["node"] = Value::from(node.clone());
-        }
-        bodies.push(identity);
+        bodies.push(match node {
+            Some(node) => events::identity_at(identity_id, key, node),
+            None => events::identity(identity_id, key, None),
+        });
     }
     bodies.push(events::process(&pid, &scenario_id, &bindings));
     let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &me)).collect();

@@ -94,12 +94,11 @@ fn a_devnet_starts_knowing_itself_stops_cleanly_and_comes_back_the_same() {
     };
     let (one, two) = (user(1), user(2));
     let identity = |org: usize, key: &KeyPair| {
-        serde_json::json!({
-            "$schema": format!("{}identity/schema.json#", accord_node::events::LC),
-            "id": format!("org{org}-user"),
-            "node": nodes[org - 1]["node_key"],
-            "signkeys": {"user": key.public_key().to_base58()},
-        })
+        accord_node::events::identity_at(
+            &format!("org{org}-user"),
+            &key.public_key().to_base58(),
+            nodes[org - 1]["node_key"].as_str().unwrap(),
+        )
     };
     let bodies = [identity(1, &one), identity(2, &two)];
     let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &one)).collect();

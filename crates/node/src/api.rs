@@ -27,6 +27,7 @@ use utoipa_axum::routes;
 use crate::auth::{self, Caller, RateLimiter};
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::now_ms;
 use crate::pipeline::{Origin, Outcome, Pipeline};
 use crate::problem::{Problem, parse_json};
 
@@ -107,6 +108,17 @@ impl Facts {
 impl App {
     fn is_admin(&self, key: &str) -> bool {
         self.admins.contains(key)
+    }
+
+    /// `Ok` for this node's key and the configured administrators, 403 for any other.
+    fn admin_only(&self, key: &str) -> Result<(), Problem> {
+        if self.is_admin(key) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(format!(
+                "key {key} is not an administrator of this node"
+            )))
+        }
     }
 
     fn is_registered(&self, key: &str) -> bool {
@@ -551,10 +563,12 @@ fn named_nodes(
         let Ok(body) = serde_json::from_slice::<Value>(&event.data) else {
             continue;
         };
+        // The engine's reading of `$schema`, so only what it takes as an identity counts.
         let is_identity = body
             .get("$schema")
             .and_then(Value::as_str)
-            .is_some_and(|s| s.contains("/identity/"));
+            .and_then(accord_engine::replay::Kind::of)
+            == Some(accord_engine::replay::Kind::Identity);
         if let (true, Some(node)) = (is_identity, body.get("node").and_then(Value::as_str)) {
             let node = peers.resolve(node);
             found_theirs |= node == theirs;
@@ -1164,12 +1178,7 @@ pub struct CustodyList {
         (status = 400, description = "Malformed JSON or a bad controller key", body = Value, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator", body = Value, content_type = "application/problem+json")))]
 async fn post_custody(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
-    if !app.is_admin(&signed.caller.key) {
-        return Err(Problem::forbidden(format!(
-            "key {} is not an administrator of this node",
-            signed.caller.key
-        )));
-    }
+    app.admin_only(&signed.caller.key)?;
     let new: NewCustody = if signed.body.iter().all(u8::is_ascii_whitespace) {
         NewCustody {
             controllers: Vec::new(),
@@ -1191,12 +1200,7 @@ async fn post_custody(State(app): Shared, signed: Signed) -> Result<Response, Pr
     responses((status = 200, description = "The keys", body = CustodyList),
         (status = 403, description = "Not an administrator", body = Value, content_type = "application/problem+json")))]
 async fn list_custody(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
-    if !app.is_admin(&signed.caller.key) {
-        return Err(Problem::forbidden(format!(
-            "key {} is not an administrator of this node",
-            signed.caller.key
-        )));
-    }
+    app.admin_only(&signed.caller.key)?;
     Ok(json_response(
         StatusCode::OK,
         &CustodyList {
@@ -1252,16 +1256,6 @@ pub struct OutboxList {
     pub next: Option<i64>,
 }
 
-fn admin_only(app: &App, key: &str) -> Result<(), Problem> {
-    if app.is_admin(key) {
-        Ok(())
-    } else {
-        Err(Problem::forbidden(format!(
-            "key {key} is not an administrator of this node"
-        )))
-    }
-}
-
 /// What this node owes its peers: one row per peer node and chain (administrators only).
 #[utoipa::path(get, path = "/outbox", tag = "node", params(OutboxQuery),
     responses((status = 200, description = "A page of rows", body = OutboxList),
@@ -1272,7 +1266,7 @@ async fn list_outbox(
     Query(q): Query<OutboxQuery>,
     signed: Signed,
 ) -> Result<Response, Problem> {
-    admin_only(&app, &signed.caller.key)?;
+    app.admin_only(&signed.caller.key)?;
     if let Some(state) = q.state.as_deref()
         && !matches!(state, "pending" | "done" | "dead")
     {
@@ -1317,7 +1311,7 @@ async fn replay_outbox(
     Path(id): Path<i64>,
     signed: Signed,
 ) -> Result<Response, Problem> {
-    admin_only(&app, &signed.caller.key)?;
+    app.admin_only(&signed.caller.key)?;
     if !app.store.replay_delivery(id, now_ms()).await? {
         return Err(Problem::not_found(format!(
             "there is no dead outbox row {id}"
@@ -1462,12 +1456,6 @@ async fn delete_identity(
         registered.remove(&k);
     }
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,21 @@ use crate::auth::httpsig;
 /// The largest answer read: a page of 1,000 events of the largest size a node takes.
 pub const MAX_ANSWER: usize = 96 << 20;
 
+/// Reads an answer's body, refusing one over `max` bytes without reading past it.
+pub(crate) async fn read_capped(
+    response: &mut reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("the answer is over {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// What a request to a node came back with, when it was not a success.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -236,17 +251,9 @@ impl Client {
             })
             .collect();
         let mut response = response;
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let body = read_capped(&mut response, MAX_ANSWER)
             .await
-            .map_err(|e| transport(e.to_string()))?
-        {
-            if body.len() + chunk.len() > MAX_ANSWER {
-                return Err(transport(format!("the answer is over {MAX_ANSWER} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(transport)?;
         Ok(Answer {
             status,
             headers,

@@ -32,6 +32,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::client::Client;
+use crate::now_ms;
 use crate::peers::Peers;
 
 /// The most event JSON one delivery carries (a peer's default body limit is 4 MiB).
@@ -74,12 +75,6 @@ impl From<&crate::config::Delivery> for Settings {
             concurrency: c.concurrency,
         }
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The delay before retry number `attempts` (1 for the first): `backoff · 2^(attempts−1)`, at
@@ -289,12 +284,11 @@ async fn attempt<S: Store>(
             },
         }
     };
-    let body = match partial_chain(store, row).await {
-        Ok(Some((body, upto))) => (body, upto),
+    let (json, upto) = match partial_chain(store, row).await {
+        Ok(Some(page)) => page,
         Ok(None) => return Delivered::Reached { length: row.sent },
         Err(e) => return retry(settings, row, format!("cannot read the chain: {e}")),
     };
-    let (json, upto) = body;
     let sent = tokio::time::timeout(
         settings.timeout,
         client.send(

@@ -19,6 +19,13 @@ pub fn identity(id: &str, user_key: &str, system_key: Option<&str>) -> Value {
     json!({"$schema": format!("{LC}identity/schema.json#"), "id": id, "signkeys": signkeys})
 }
 
+/// An identity document with a user key, naming the node that holds it (its key, or a URL).
+pub fn identity_at(id: &str, user_key: &str, node: &str) -> Value {
+    let mut body = identity(id, user_key, None);
+    body["node"] = Value::from(node);
+    body
+}
+
 /// A process start: its id, its scenario's id, and the identity id of each actor.
 pub fn process(id: &str, scenario: &str, actors: &[(String, String)]) -> Value {
     let actors: Map<String, Value> = actors

@@ -32,6 +32,13 @@ use tokio::sync::oneshot;
 
 pub use config::Config;
 
+/// Milliseconds since the epoch, by the system clock (0 before 1970).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

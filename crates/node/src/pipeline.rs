@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
+use crate::now_ms;
 use crate::peers::{Peers, is_key};
 use crate::problem::Problem;
 
@@ -200,12 +201,6 @@ impl Pipeline {
             .await
             .map_err(|_| Problem::unavailable("the event pipeline stopped before answering"))?
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The body of an event as JSON, when its media type says JSON.
@@ -633,6 +628,11 @@ impl<S: Store> Writer<S> {
             now,
             origin,
         } = how;
+        let ctx = Ctx {
+            now,
+            origin,
+            own: &self.own,
+        };
         let live = self.live.get_mut(id).expect("placed chains are loaded");
         let mut added = Vec::new();
         let mut refused = Vec::new();
@@ -641,11 +641,6 @@ impl<S: Store> Writer<S> {
             let event = event.as_ref();
             let hash58 = base58::encode(&hash);
             push(live, pending, event, hash, &signer);
-            let ctx = Ctx {
-                now,
-                origin,
-                own: &self.own,
-            };
             if let Some(reason) = apply_one(live, pending, id, event, &hash58, &signer, &ctx) {
                 refused_hashes.push(Value::from(hash58.clone()));
                 refused.push(RefusedEvent {
@@ -667,11 +662,6 @@ impl<S: Store> Writer<S> {
                     let hash58 = base58::encode(&hash);
                     let signer = self.key.public_key().to_base58();
                     push(live, pending, &event, hash, &signer);
-                    let ctx = Ctx {
-                        now,
-                        origin,
-                        own: &self.own,
-                    };
                     apply_one(live, pending, id, &event, &hash58, &signer, &ctx);
                     added.push(hash58.clone());
                     error_event = Some(hash58);

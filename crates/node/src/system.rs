@@ -35,6 +35,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::config::System;
 use crate::events;
+use crate::now_ms;
 use crate::pipeline::{Origin, Pipeline, Work};
 
 /// The kinds of work this task runs.
@@ -45,12 +46,6 @@ const LEASE: Duration = Duration::from_secs(120);
 
 /// The largest HTTP answer read.
 const MAX_ANSWER: usize = 1 << 20;
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// Starts the task. It runs until the runtime stops.
 pub fn start<S: Store>(
@@ -72,11 +67,24 @@ async fn run<S: Store>(
 ) {
     let slots = Arc::new(Semaphore::new(16));
     loop {
+        // Slots first, then at most as many rows as there are slots, so a row's lease runs
+        // from when it starts.
+        let Ok(first) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut permits = vec![first];
+        while let Ok(p) = slots.clone().try_acquire_owned() {
+            permits.push(p);
+        }
         let now = now_ms();
         let mut claimed = Vec::new();
         for kind in KINDS {
+            let free = permits.len().saturating_sub(claimed.len()) as u32;
+            if free == 0 {
+                break;
+            }
             match store
-                .claim_work(kind, now, 32, now + LEASE.as_millis() as u64)
+                .claim_work(kind, now, free, now + LEASE.as_millis() as u64)
                 .await
             {
                 Ok(rows) => claimed.extend(rows),
@@ -84,12 +92,13 @@ async fn run<S: Store>(
             }
         }
         if claimed.is_empty() {
+            drop(permits);
             let _ = tokio::time::timeout(Duration::from_millis(250), wake.notified()).await;
             continue;
         }
         for row in claimed {
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                return;
+            let Some(slot) = permits.pop() else {
+                break;
             };
             let (store, pipeline, key, settings) = (
                 store.clone(),
@@ -342,17 +351,9 @@ async fn call_checked(settings: &System, payload: &Value) -> Result<Option<(u16,
     if status == 202 {
         return Ok(None);
     }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+    let bytes = crate::client::read_capped(&mut response, MAX_ANSWER)
         .await
-        .map_err(|e| format!("reading {url}'s answer: {e}"))?
-    {
-        if bytes.len() + chunk.len() > MAX_ANSWER {
-            return Err(format!("{url}'s answer is over {MAX_ANSWER} bytes"));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+        .map_err(|e| format!("reading {url}'s answer: {e}"))?;
     let body = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::from(String::from_utf8_lossy(&bytes).into_owned()));
     Ok(Some((status, body)))

@@ -72,15 +72,13 @@ async fn net(n: usize, change: impl Fn(accord_node::Config) -> accord_node::Conf
     net
 }
 
-/// An identity whose node is `node`.
+/// An actor's identity (`<actor>-identity`, `user(actor)`'s key) whose node is `node`.
 fn identity_at(actor: &str, node: &str) -> Value {
-    let mut body = events::identity(
+    events::identity_at(
         &format!("{actor}-identity"),
         &user(actor).public_key().to_base58(),
-        None,
-    );
-    body["node"] = Value::from(node);
-    body
+        node,
+    )
 }
 
 /// A chain the buyer starts: the buyer's identity at node `a`, the supplier's at node `b`.

@@ -49,7 +49,7 @@ pub enum Durability {
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pool: AnyPool,
-    /// Where [`Store::commit`] writes: for SQLite, a pool of one connection kept for it.
+    /// Where every write goes: for SQLite, a pool of one connection kept for it.
     writer: AnyPool,
     /// SQLite: the task that copies the WAL back into the database file.
     checkpointer: Option<Arc<Checkpointer>>,
@@ -78,14 +78,10 @@ const WAL_RESTART_FRAMES: i64 = 16_384;
 /// SQLite checkpoints, off the commit path. A commit appends its pages to the WAL; this task
 /// copies them into the database file (and syncs it) every [`CHECKPOINT_EVERY`] without
 /// blocking commits (`PASSIVE`), and restarts the WAL once it holds more than
-/// `restart_frames` frames. With SQLite's default instead (the commit that takes the WAL past
+/// [`WAL_RESTART_FRAMES`] frames. With SQLite's default instead (the commit that takes the WAL past
 /// 1,000 pages runs the checkpoint itself), the single writer spent much of its time in
 /// checkpoints: 20–30% fewer actions a second under `accord bench node` (BENCHMARKS.md).
-async fn checkpoints(
-    connection: AnyPool,
-    mut stop: tokio::sync::oneshot::Receiver<()>,
-    restart_frames: i64,
-) {
+async fn checkpoints(connection: AnyPool, mut stop: tokio::sync::oneshot::Receiver<()>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Warn when checkpoints start failing and when they recover, not on every attempt.
@@ -96,7 +92,7 @@ async fn checkpoints(
             _ = tick.tick() => {}
         }
         let mut result = checkpoint(&connection, "PASSIVE").await;
-        if matches!(result, Ok(frames) if frames > restart_frames) {
+        if matches!(result, Ok(frames) if frames > WAL_RESTART_FRAMES) {
             result = restart(&connection).await;
         }
         match result {
@@ -304,9 +300,11 @@ impl SqlStore {
         .connect_with(options.clone())
         .await
         .map_err(db)?;
-        // SQLite: the pipeline's commits go through one connection of their own. A connection
-        // drops its page cache whenever another one has written to the file, so with commits
-        // spread over the pool every commit read its pages back from the file.
+        // SQLite: writes (the pipeline's commits, and the queues' claims and outcomes) go
+        // through one connection of their own. A connection drops its page cache whenever
+        // another one has written to the file, so with commits spread over the pool every
+        // commit read its pages back from the file; and writers on one connection wait their
+        // turn in line instead of in SQLite's busy handler.
         let writer = match backend {
             Backend::Sqlite => pool_of(1).connect_with(options.clone()).await.map_err(db)?,
             Backend::Postgres => pool.clone(),
@@ -315,7 +313,7 @@ impl SqlStore {
             Backend::Sqlite => {
                 let connection = pool_of(1).connect_with(options).await.map_err(db)?;
                 let (stop, stopped) = tokio::sync::oneshot::channel();
-                tokio::spawn(checkpoints(connection.clone(), stopped, WAL_RESTART_FRAMES));
+                tokio::spawn(checkpoints(connection.clone(), stopped));
                 Some(Arc::new(Checkpointer {
                     connection,
                     _stop: stop,
@@ -651,7 +649,7 @@ impl Store for SqlStore {
         .bind(id)
         .bind(json)
         .bind(int(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         if done.rows_affected() == 1 {
@@ -684,7 +682,7 @@ impl Store for SqlStore {
         .bind(id)
         .bind(json)
         .bind(int(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(!existed)
@@ -718,7 +716,7 @@ impl Store for SqlStore {
     async fn delete_identity(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM identities WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db)?;
         Ok(done.rows_affected() > 0)
@@ -743,7 +741,7 @@ impl Store for SqlStore {
             .bind(kind)
             .bind(int(now))
             .bind(page(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await
             .map_err(db)?;
         let mut out = rows.iter().map(work_of).collect::<Result<Vec<_>, _>>()?;
@@ -760,7 +758,7 @@ impl Store for SqlStore {
         sqlx::query("UPDATE work SET state = $1 WHERE id = $2")
             .bind(state)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db)?;
         Ok(())
@@ -805,7 +803,7 @@ impl Store for SqlStore {
         for peer in skip {
             query = query.bind(peer.as_str());
         }
-        let rows = query.fetch_all(&self.pool).await.map_err(db)?;
+        let rows = query.fetch_all(&self.writer).await.map_err(db)?;
         let mut out = rows
             .iter()
             .map(delivery_of)
@@ -820,7 +818,7 @@ impl Store for SqlStore {
         )
         .bind(int(now))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(())
@@ -853,7 +851,7 @@ impl Store for SqlStore {
             .bind(int(now))
             .bind(id),
         };
-        query.execute(&self.pool).await.map_err(db)?;
+        query.execute(&self.writer).await.map_err(db)?;
         Ok(())
     }
 
@@ -888,7 +886,7 @@ impl Store for SqlStore {
         )
         .bind(int(now))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(done.rows_affected() == 1)

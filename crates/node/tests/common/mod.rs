@@ -134,15 +134,11 @@ pub fn start_chain_at(
     let pid = format!("{sid}-{tag}");
     let mut bodies = vec![events::scenario(scenario.clone(), &sid)];
     for a in &actors {
-        let mut body = events::identity(
-            &format!("{a}-identity"),
-            &user(a).public_key().to_base58(),
-            None,
-        );
-        if let Some(node) = node_of(a) {
-            body["node"] = Value::from(node);
-        }
-        bodies.push(body);
+        let (id, key) = (format!("{a}-identity"), user(a).public_key().to_base58());
+        bodies.push(match node_of(a) {
+            Some(node) => events::identity_at(&id, &key, &node),
+            None => events::identity(&id, &key, None),
+        });
     }
     let bindings: Vec<(String, String)> = actors
         .iter()
