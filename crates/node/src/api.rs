@@ -60,6 +60,8 @@ pub struct App {
     pub peers: Arc<crate::peers::Peers>,
     /// Wakes the delivery task (after a replay).
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Requests to peers (catch-up).
+    pub links: Arc<dyn crate::links::Links>,
 }
 
 /// Remembered facts, each only ever true once stored (so they never go stale).
@@ -493,7 +495,6 @@ async fn catch_up(app: &App, peer: &str, id: &str, missing: &Problem) -> Result<
         .peers
         .url(peer)
         .ok_or_else(|| fail("no URL is configured for it".into()))?;
-    let client = crate::client::Client::new(url, &app.key).map_err(|e| fail(e.to_string()))?;
     let mut after = missing
         .extra
         .get("tip")
@@ -506,11 +507,11 @@ async fn catch_up(app: &App, peer: &str, id: &str, missing: &Problem) -> Result<
         };
         let answer = tokio::time::timeout(
             std::time::Duration::from_millis(app.config.delivery.timeout_ms),
-            client.send("GET", &target, None),
+            app.links.send(peer, "GET", &target, None),
         )
         .await
         .map_err(|_| fail(format!("{url}{target} did not answer in time")))?
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(fail)?;
         if answer.status != 200 {
             return Err(fail(format!("{url}{target} answered {}", answer.status)));
         }
