@@ -123,7 +123,7 @@ impl App {
         }
     }
 
-    fn is_registered(&self, key: &str) -> bool {
+    pub(crate) fn is_registered(&self, key: &str) -> bool {
         self.is_admin(key)
             || self
                 .registered
@@ -1153,6 +1153,32 @@ async fn custodial_response(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Invitations
+
+/// Accept an invitation for the signing key (registered on this node): this node fetches the
+/// chain from the inviting node with the invitation's one-time key, and sends it the identity
+/// again with the signing key as `user`, this node's key as `system` and this node as `node`,
+/// signed with the one-time key, which it replaces. The inviting node then delivers the chain
+/// here; the answer says whether it has arrived (within 10 s).
+#[utoipa::path(post, path = "/invitations", tag = "invitations",
+    request_body(content = crate::invitations::Acceptance, description = "The invitation", content_type = "application/json"),
+    responses((status = 201, description = "Accepted", body = crate::invitations::Accepted),
+        (status = 400, description = "Malformed JSON, a bad key or chain id, or a node that is not a peer", body = Value, content_type = "application/problem+json"),
+        (status = 403, description = "The signing key is not registered on this node", body = Value, content_type = "application/problem+json"),
+        (status = 422, description = "The inviting node refused: the invitation is used, or for another chain", body = Value, content_type = "application/problem+json"),
+        (status = 502, description = "The inviting node could not be reached or failed", body = Value, content_type = "application/problem+json")))]
+async fn post_invitation(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
+    let acceptance: crate::invitations::Acceptance =
+        serde_json::from_slice(&signed.body).map_err(|e| {
+            Problem::bad_json(format!("line {}, column {}: {e}", e.line(), e.column()))
+                .with("line", e.line())
+                .with("column", e.column())
+        })?;
+    let accepted = crate::invitations::accept(&app, &signed.caller.key, acceptance).await?;
+    Ok(json_response(StatusCode::CREATED, &accepted))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Custody
 
 /// A custodial key to create.
@@ -1473,6 +1499,7 @@ async fn delete_identity(
         (name = "scenarios", description = "Scenarios stored on this node"),
         (name = "processes", description = "Projections of processes"),
         (name = "identities", description = "Identities registered on this node"),
+        (name = "invitations", description = "Joining a process another organisation's node invited you to"),
         (name = "node", description = "Health and metrics")
     )
 )]
@@ -1495,6 +1522,7 @@ fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_next))
         .routes(routes!(post_response))
         .routes(routes!(post_identity))
+        .routes(routes!(post_invitation))
         .routes(routes!(post_custody, list_custody))
         .routes(routes!(get_identity, delete_identity))
         .routes(routes!(list_outbox))

@@ -12,6 +12,7 @@ pub mod config;
 pub mod custody;
 pub mod deliver;
 pub mod events;
+pub mod invitations;
 pub mod links;
 pub mod metrics;
 pub mod peers;

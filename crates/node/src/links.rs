@@ -22,14 +22,27 @@ pub type Sending<'a> = Pin<Box<dyn Future<Output = Result<Answer, String>> + Sen
 /// peer's answer lost); any answer, whatever its status, is `Ok`.
 pub trait Links: Send + Sync {
     /// Sends `method target` (the path with its query) to the node whose key is `peer`,
-    /// with a JSON body when there is one.
+    /// with a JSON body when there is one, signed with `signer` (the node key when `None`:
+    /// an invitation's one-time key signs for its invitee).
+    fn send_as<'a>(
+        &'a self,
+        peer: &'a str,
+        signer: Option<&'a KeyPair>,
+        method: &'a str,
+        target: &'a str,
+        body: Option<Vec<u8>>,
+    ) -> Sending<'a>;
+
+    /// [`Links::send_as`], signed with the node key.
     fn send<'a>(
         &'a self,
         peer: &'a str,
         method: &'a str,
         target: &'a str,
         body: Option<Vec<u8>>,
-    ) -> Sending<'a>;
+    ) -> Sending<'a> {
+        self.send_as(peer, None, method, target, body)
+    }
 }
 
 /// Peers over HTTP, at their configured URLs; one client (and connection pool) per peer.
@@ -49,7 +62,15 @@ impl HttpLinks {
         }
     }
 
-    fn client(&self, peer: &str) -> Result<Client, String> {
+    fn client(&self, peer: &str, signer: Option<&KeyPair>) -> Result<Client, String> {
+        if let Some(signer) = signer {
+            let url = self
+                .peers
+                .url(peer)
+                .ok_or_else(|| format!("no URL is configured for node {peer}"))?;
+            return Client::new(url, signer)
+                .map_err(|e| format!("cannot make a client for {url}: {e}"));
+        }
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(peer) {
             return Ok(c.clone());
@@ -66,15 +87,16 @@ impl HttpLinks {
 }
 
 impl Links for HttpLinks {
-    fn send<'a>(
+    fn send_as<'a>(
         &'a self,
         peer: &'a str,
+        signer: Option<&'a KeyPair>,
         method: &'a str,
         target: &'a str,
         body: Option<Vec<u8>>,
     ) -> Sending<'a> {
         Box::pin(async move {
-            let client = self.client(peer)?;
+            let client = self.client(peer, signer)?;
             client
                 .send(method, target, body.map(|b| ("application/json", b)))
                 .await

@@ -175,9 +175,10 @@ struct SimLinks {
 }
 
 impl Links for SimLinks {
-    fn send<'a>(
+    fn send_as<'a>(
         &'a self,
         peer: &'a str,
+        signer: Option<&'a KeyPair>,
         method: &'a str,
         target: &'a str,
         body: Option<Vec<u8>>,
@@ -194,7 +195,11 @@ impl Links for SimLinks {
                     _ => return Err(format!("{BASE}{target}: lost")),
                 }
             };
-            Ok(call(&router, &self.client, method, target, body).await)
+            let client = match signer {
+                Some(key) => Client::new(BASE, key).map_err(|e| e.to_string())?,
+                None => self.client.clone(),
+            };
+            Ok(call(&router, &client, method, target, body).await)
         })
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use accord_chain::Nonce;
 use accord_crypto::KeyPair;
+use accord_node::client::Client;
 use accord_node::config::Peer;
 use accord_node::{Running, events};
 use common::*;
@@ -771,4 +772,227 @@ async fn what_a_peer_sends_wrongly_is_refused_and_changes_nothing() {
     // The real chain still goes through afterwards.
     as_a.post("/event-chains", chain.to_json()).await.unwrap();
     assert_eq!(length(net.node(1), "supplier", &id).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitee_joins_through_its_own_node_and_the_one_time_key_is_spent() {
+    let net = net(3, |c| c).await;
+    let (a, b, c) = (net.node(0), net.node(1), net.node(2));
+    let drafter = user("drafter").public_key().to_base58();
+    client(a, "drafter")
+        .post(
+            "/identities",
+            identity_at("drafter", &a.node_key).to_string(),
+        )
+        .await
+        .unwrap();
+    // The invitee has a key of its own, registered at its own node (B), and nothing else.
+    client(b, "invitee")
+        .post(
+            "/identities",
+            events::identity(
+                "invitee-own",
+                &user("invitee").public_key().to_base58(),
+                None,
+            )
+            .to_string(),
+        )
+        .await
+        .unwrap();
+
+    // The drafter starts document signing at A with the reviewer invited: an identity whose
+    // only key is a one-time key, naming no node.
+    let seed = [7u8; 32];
+    let one_time = KeyPair::from_ed25519_seed(&seed);
+    let doc = scenario("document-signing.json");
+    let sid = doc["id"].as_str().unwrap().to_string();
+    let pid = "invited-review";
+    let bodies = [
+        events::scenario(doc.clone(), &sid),
+        events::identity_at("drafter-identity", &drafter, &a.node_key),
+        events::identity(
+            "reviewer-identity",
+            &one_time.public_key().to_base58(),
+            None,
+        ),
+        events::process(
+            pid,
+            &sid,
+            &[
+                ("drafter".into(), "drafter-identity".into()),
+                ("reviewer".into(), "reviewer-identity".into()),
+            ],
+        ),
+    ];
+    let creator = user("drafter");
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &creator)).collect();
+    let chain = events::new_chain(
+        &creator,
+        b'T',
+        &Nonce::from_text(pid),
+        &signed,
+        1_767_225_600_000,
+    )
+    .unwrap();
+    let id = chain.id().to_base58();
+    let chain_id = *chain.id();
+    client(a, "drafter")
+        .post("/event-chains", chain.to_json())
+        .await
+        .unwrap();
+    assert_eq!(length(b, "invitee", &id).await, 0, "B is not a party yet");
+
+    let acceptance = |key: &str, node: &str, chain: &str| {
+        serde_json::json!({"chain": chain, "identity": "reviewer-identity", "key": key, "node": node})
+            .to_string()
+    };
+    let key = accord_crypto::base58::encode(&seed);
+    // What cannot be accepted, and says why.
+    let err = client(b, "stranger")
+        .post("/invitations", acceptance(&key, &a.node_key, &id))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    let not_peer = user("not a node").public_key().to_base58();
+    let err = client(b, "invitee")
+        .post("/invitations", acceptance(&key, &not_peer, &id))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert!(
+        err.to_string().contains("not one of this node's peers"),
+        "{err}"
+    );
+    let err = client(b, "invitee")
+        .post("/invitations", acceptance("not-a-seed", &a.node_key, &id))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    let other = two_parties(&a.node_key, &c.node_key, "another chain");
+    let err = client(b, "invitee")
+        .post(
+            "/invitations",
+            acceptance(&key, &a.node_key, &other.id().to_base58()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert_eq!(err.kind(), Some("urn:accord:problem:invitation-refused"));
+    assert_eq!(length(a, "drafter", &id).await, 4, "nothing changed at A");
+
+    // Accepted through B: the identity now holds the invitee's key and names B; the chain
+    // comes to B whole.
+    let accepted = client(b, "invitee")
+        .post("/invitations", acceptance(&key, &a.node_key, &id))
+        .await
+        .unwrap();
+    assert_eq!(accepted["held"], true, "{accepted}");
+    assert_eq!(accepted["length"], 5, "{accepted}");
+    assert_eq!(accepted["node"], a.node_key.as_str());
+    let process = client(b, "invitee")
+        .get(&format!("/processes/{pid}"))
+        .await
+        .unwrap();
+    let reviewer = &process["actors"]["reviewer"]["identity"];
+    assert_eq!(
+        reviewer["signkeys"]["user"],
+        user("invitee").public_key().to_base58().as_str(),
+        "{process}"
+    );
+    assert_eq!(reviewer["node"], b.node_key.as_str(), "{process}");
+
+    // The invitation is spent.
+    let err = client(b, "invitee")
+        .post("/invitations", acceptance(&key, &a.node_key, &id))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert!(err.to_string().contains("accepted already"), "{err}");
+
+    // The process runs across the two nodes: the drafter at A, the invitee at B.
+    act(
+        a,
+        &chain_id,
+        pid,
+        "drafter",
+        "request_review",
+        None,
+        serde_json::json!({"title": "the contract"}),
+    )
+    .await
+    .unwrap();
+    eventually("B holds the review request", || async {
+        length(b, "invitee", &id).await == 6
+    })
+    .await;
+    act(
+        b,
+        &chain_id,
+        pid,
+        "invitee",
+        "review",
+        Some("accept"),
+        Value::Null,
+    )
+    .await
+    .unwrap();
+    eventually("A holds the review", || async {
+        length(a, "drafter", &id).await == 7
+    })
+    .await;
+    let at_a = client(a, "drafter")
+        .get(&format!("/processes/{pid}"))
+        .await
+        .unwrap();
+    assert_eq!(at_a["current"]["key"], "accepted", "{at_a}");
+
+    // The one-time key acts for no one now.
+    let head = client(a, "drafter")
+        .get(&format!("/event-chains/{id}/head"))
+        .await
+        .unwrap();
+    let b32 = |field: &str| -> [u8; 32] {
+        accord_crypto::base58::decode(head[field].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    let body = events::response("sign_b", None, Value::Null);
+    let partial = events::next_event(
+        &chain_id,
+        b32("tip"),
+        b32("state"),
+        &body,
+        &one_time,
+        1_767_225_700_000,
+    )
+    .unwrap();
+    let err = Client::new(&url(a), &one_time)
+        .unwrap()
+        .post(&format!("/processes/{pid}/responses"), partial.to_json())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+
+    // Both nodes hold the same events; C, no party, holds nothing.
+    let at_a = client(a, "drafter")
+        .get(&format!("/event-chains/{id}"))
+        .await
+        .unwrap();
+    eventually("B holds what A holds", || {
+        let (b, id, want) = (
+            b,
+            id.clone(),
+            at_a["events"].as_array().unwrap().len() as u64,
+        );
+        async move { length(b, "invitee", &id).await == want }
+    })
+    .await;
+    let at_b = client(b, "invitee")
+        .get(&format!("/event-chains/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(at_a["events"], at_b["events"]);
+    assert_eq!(length(c, "drafter", &id).await, 0);
+    assert_eq!(length(c, "invitee", &id).await, 0);
 }
