@@ -378,7 +378,7 @@ const VERIFY_INLINE: usize = 16;
 /// Decodes, verifies, authorizes and queues a chain. `party` says the caller is known to be a
 /// party to it already.
 async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<Outcome, Problem> {
-    let chain = Chain::from_json(body).map_err(|e| {
+    let mut chain = Chain::from_json(body).map_err(|e| {
         let mut p = Problem::bad_json(e.to_string());
         if e.line > 0 {
             p = p.with("line", e.line).with("column", e.column);
@@ -414,7 +414,14 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
                 )
                 .with("chain", id.clone()));
             }
-            let (theirs, ours) = named_nodes(&chain, &app.peers, &caller.key, &app.node_key);
+            let (theirs, mut ours) = named_nodes(&chain, &app.peers, &caller.key, &app.node_key);
+            if theirs && !ours {
+                // A delivery carries one page: the event naming this node may come later on
+                // the chain (an invitee's node is named by the last event). Fetch the rest
+                // from the peer, where this node is a party, and look again.
+                chain = rest_of(app, &caller.key, chain).await?;
+                ours = named_nodes(&chain, &app.peers, &caller.key, &app.node_key).1;
+            }
             if !(theirs && ours) {
                 return Err(Problem::forbidden(format!(
                     "node {} sent chain {id}, but no identity on it names {}",
@@ -479,6 +486,51 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
 
 /// Pages a catch-up fetches at most (1,000 events each).
 const MAX_CATCH_UP_PAGES: usize = 1000;
+
+/// Pages fetched at most to find the event that names this node on a chain new to it (it is
+/// held in memory whole, to be placed in one submission).
+const MAX_PULL_PAGES: usize = 100;
+
+/// `chain` (a peer's first page of a chain new here) with the events the peer holds after it,
+/// fetched page by page (`GET /event-chains/{id}/events?after=`, signed with this node's key).
+async fn rest_of(app: &App, peer: &str, mut chain: Chain) -> Result<Chain, Problem> {
+    let id = chain.id.to_base58();
+    let fail = |why: String| {
+        Problem::forbidden(format!(
+            "node {peer} sent chain {id}, but no identity in what it sent names this node, and fetching the rest of the chain from it failed: {why}"
+        ))
+    };
+    for _ in 0..MAX_PULL_PAGES {
+        let after = base58::encode(&chain.latest_hash());
+        let target = format!("/event-chains/{id}/events?after={after}");
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_millis(app.config.delivery.timeout_ms),
+            app.links.send(peer, "GET", &target, None),
+        )
+        .await
+        .map_err(|_| fail(format!("{target} got no answer in time")))?
+        .map_err(fail)?;
+        if answer.status != 200 {
+            return Err(fail(format!("{target} answered {}", answer.status)));
+        }
+        let page = Chain::from_json(&answer.body)
+            .map_err(|e| fail(format!("{target} sent a chain that does not parse: {e}")))?;
+        if page.id != chain.id {
+            return Err(fail(format!("{target} sent another chain")));
+        }
+        let more = answer
+            .header("link")
+            .is_some_and(|l| l.contains("rel=\"next\""));
+        if page.events.is_empty() {
+            break;
+        }
+        chain.events.extend(page.events);
+        if !more {
+            break;
+        }
+    }
+    Ok(chain)
+}
 
 /// Fetches the events of chain `id` that this node lacks from the peer `peer` (its
 /// `GET /event-chains/{id}/events?after=`, signed with this node's key), page by page, and

@@ -577,6 +577,17 @@ async fn only_the_node_holding_the_system_key_runs_a_system_action() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_over_a_peers_body_limit_reaches_it_in_several_deliveries() {
+    big_chain_reaches_b(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_named_only_past_the_first_page_pulls_the_rest_and_takes_the_chain() {
+    big_chain_reaches_b(true).await;
+}
+
+/// A 1.6 MB chain, owed to B at once, reaches it in pages under its 1.2 MB body limit. With
+/// `named_last`, the identity naming B is the chain's last event, past the first page.
+async fn big_chain_reaches_b(named_last: bool) {
     // Each node takes bodies up to 1.2 MB; the chain is 1.6 MB, sent to A in two parts.
     let mut net = net(2, |c| accord_node::Config {
         body_limit: 1_200_000,
@@ -595,14 +606,17 @@ async fn a_chain_over_a_peers_body_limit_reaches_it_in_several_deliveries() {
         .await
         .unwrap();
     let buyer = user("buyer");
-    let mut bodies = vec![
-        identity_at("buyer", &a_key),
-        identity_at("supplier", &b_key),
-    ];
+    let mut bodies = vec![identity_at("buyer", &a_key)];
+    if !named_last {
+        bodies.push(identity_at("supplier", &b_key));
+    }
     for n in 0..40 {
         let mut extra = identity_at(&format!("extra{n}"), &a_key);
         extra["pad"] = Value::from("x".repeat(30_000));
         bodies.push(extra);
+    }
+    if named_last {
+        bodies.push(identity_at("supplier", &b_key));
     }
     let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &buyer)).collect();
     let chain = events::new_chain(
