@@ -1010,3 +1010,68 @@ async fn an_invitee_joins_through_its_own_node_and_the_one_time_key_is_spent() {
     assert_eq!(length(c, "drafter", &id).await, 0);
     assert_eq!(length(c, "invitee", &id).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_peer_is_rate_limited_and_its_deliveries_still_arrive() {
+    // B allows each key 20 requests a second, 20 at once.
+    let net = net(2, |c| accord_node::Config {
+        rate_limit: 20,
+        rate_burst: 20,
+        delivery: accord_node::config::Delivery {
+            backoff_ms: 50,
+            backoff_max_ms: 1_000,
+            max_attempts: 1000,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
+    let (a_key, b_key) = (net.node(0).node_key.clone(), net.node(1).node_key.clone());
+    let as_a = Client::new(&url(net.node(1)), &node_pair(net.dirs[0].path())).unwrap();
+    // A flood of requests signed with A's node key: past the burst, 429 with Retry-After.
+    let mut limited = 0;
+    for _ in 0..60 {
+        match as_a.get("/event-chains").await {
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.status(), Some(429), "{e}");
+                assert_eq!(e.kind(), Some("urn:accord:problem:rate-limited"));
+                limited += 1;
+            }
+        }
+    }
+    assert!(limited >= 30, "only {limited} of 60 requests were limited");
+    let metrics = client(net.node(1), "operator")
+        .send("GET", "/metrics", None)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&metrics.body);
+    let counted = text
+        .lines()
+        .find(|l| l.starts_with("accord_requests_rate_limited_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no limited-requests metric in {text}"));
+    assert!(counted >= limited, "{counted} < {limited}");
+    // A's real deliveries meet the same limit at B, for the key the flood has just spent;
+    // a 429 is retried after its Retry-After, and they arrive.
+    let at_a = client(net.node(0), "buyer");
+    at_a.post("/identities", identity_at("buyer", &a_key).to_string())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let chain = two_parties(&a_key, &b_key, &format!("flood {n}"));
+        ids.push(chain.id().to_base58());
+        at_a.post("/event-chains", chain.to_json()).await.unwrap();
+        // The buyer keeps under A's limit (the same settings).
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    let b = net.node(1);
+    for id in &ids {
+        eventually("B holds every chain", || async {
+            length(b, "supplier", id).await == 2
+        })
+        .await;
+    }
+}
