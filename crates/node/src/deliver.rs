@@ -167,7 +167,7 @@ async fn run<S: Store>(
                 }
             };
             if over {
-                if let Err(e) = store.release_delivery(row.id, now).await {
+                if let Err(e) = store.release_delivery(&row, now).await {
                     tracing::warn!(error = %e, id = row.id, "cannot give a delivery back; it comes back when its lease ends");
                 }
                 continue;
@@ -209,7 +209,7 @@ async fn run<S: Store>(
                         tracing::warn!(peer = %row.peer, chain = %row.chain, %error, "delivery is dead until replayed (POST /outbox/{}/replay)", row.id)
                     }
                 }
-                if let Err(e) = store.finish_delivery(row.id, &outcome, now_ms()).await {
+                if let Err(e) = store.finish_delivery(&row, &outcome, now_ms()).await {
                     tracing::warn!(error = %e, id = row.id, "cannot record a delivery; it is tried again when its lease ends");
                 }
                 {

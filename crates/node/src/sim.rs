@@ -534,7 +534,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
                 let Some((json, upto)) = deliver::partial_chain(store, &row).await.unwrap() else {
                     let length = row.sent;
                     store
-                        .finish_delivery(row.id, &Delivered::Reached { length }, t)
+                        .finish_delivery(&row, &Delivered::Reached { length }, t)
                         .await
                         .unwrap();
                     continue;
@@ -655,7 +655,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
                     nodes[to]
                         .app
                         .store
-                        .finish_delivery(row, &outcome, t)
+                        .finish_delivery(&flight.row, &outcome, t)
                         .await
                         .unwrap();
                 }
@@ -683,7 +683,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
                 );
                 node.app
                     .store
-                    .finish_delivery(id, &outcome, t)
+                    .finish_delivery(&flight.row, &outcome, t)
                     .await
                     .unwrap();
             }

@@ -360,18 +360,21 @@ pub trait Store: Send + Sync + 'static {
         skip: &[String],
     ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
 
-    /// Gives back a claimed delivery that was not attempted: due at `now`, its claim not
-    /// counted.
+    /// Gives back a claimed delivery (`claimed`, as the claim returned it) that was not
+    /// attempted: due at `now`, its claim not counted. Nothing happens if the row was claimed
+    /// again since (its lease, `due_at`, differs).
     fn release_delivery(
         &self,
-        id: i64,
+        claimed: &Delivery,
         now: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Records what became of a claimed delivery.
+    /// Records what became of a claimed delivery (`claimed`, as the claim returned it). The
+    /// claim's lease (`due_at`) is the token: an attempt whose row was claimed again since
+    /// (its lease ran out), or replayed, records nothing.
     fn finish_delivery(
         &self,
-        id: i64,
+        claimed: &Delivery,
         outcome: &Delivered,
         now: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
