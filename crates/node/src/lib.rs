@@ -221,7 +221,13 @@ pub(crate) async fn open(
         )));
     }
     let metrics = Arc::new(metrics::Metrics::default());
-    let peers = Arc::new(peers::Peers::new(&config.peers));
+    let peers = Arc::new(peers::Peers::new(
+        &config.peers,
+        config
+            .public_url
+            .as_deref()
+            .map(|url| (url, node_key.as_str())),
+    ));
     let links =
         links.unwrap_or_else(|| Arc::new(links::HttpLinks::new(key.clone(), peers.clone())));
     let outbox = Arc::new(tokio::sync::Notify::new());

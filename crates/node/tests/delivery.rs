@@ -1075,3 +1075,34 @@ async fn a_flooding_peer_is_rate_limited_and_its_deliveries_still_arrive() {
         .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_may_name_nodes_by_url_when_each_node_knows_its_own() {
+    // Every node's `public_url` is the URL the others list it by.
+    let net = net(2, |c| accord_node::Config {
+        public_url: Some(format!("http://{}/", c.listen)),
+        ..c
+    })
+    .await;
+    let (a, b) = (net.node(0), net.node(1));
+    let at_a = client(a, "buyer");
+    at_a.post("/identities", identity_at("buyer", &url(a)).to_string())
+        .await
+        .unwrap();
+    let chain = two_parties(&url(a), &url(b), "by url");
+    let id = chain.id().to_base58();
+    at_a.post("/event-chains", chain.to_json()).await.unwrap();
+    eventually("B holds the chain", || async {
+        length(b, "supplier", &id).await == 2
+    })
+    .await;
+    // One row, to B: A's own URL is A, not a peer to deliver to.
+    let rows = client(a, "operator").get("/outbox").await.unwrap();
+    let peers: Vec<&str> = rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["peer"].as_str().unwrap())
+        .collect();
+    assert_eq!(peers, vec![b.node_key.as_str()], "{rows}");
+}
