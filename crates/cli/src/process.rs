@@ -357,6 +357,21 @@ fn start(
         Some(id) => id,
         None => random_id()?,
     };
+    // Where each invitation goes, checked before the process starts: an invitation that
+    // cannot be written would leave an actor no one can take.
+    let invitation_path = |actor: &str| invites.dir.join(format!("invitation-{pid}-{actor}.json"));
+    for (actor, _, _) in &one_time {
+        let path = invitation_path(actor);
+        if !invites.dir.is_dir() {
+            bail!("--invitations {}: not a directory", invites.dir.display());
+        }
+        if path.exists() {
+            bail!(
+                "{} exists already; an invitation is never overwritten",
+                path.display()
+            );
+        }
+    }
     let mut bodies = vec![events::scenario(doc, &scenario_id)];
     for (identity_id, key, node) in &identities {
         bodies.push(match node {
@@ -392,7 +407,7 @@ fn start(
             url: args.node.clone(),
             key: base58::encode(&seed[..32]),
         };
-        let path = invites.dir.join(format!("invitation-{pid}-{actor}.json"));
+        let path = invitation_path(actor);
         let mut text = serde_json::to_string_pretty(&invitation)?;
         text.push('\n');
         crate::io::write_new(&path, text.as_bytes())?;
