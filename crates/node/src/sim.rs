@@ -7,8 +7,9 @@
 //! store's outbox), and carries every request between nodes (deliveries, their answers, the
 //! receivers' catch-up fetches) as signed HTTP requests through the receiving node's router,
 //! after a random delay, or not at all (loss), or twice (duplication); independent delays
-//! reorder them. A node may be down for a while: everything to and from it is lost and it sends
-//! nothing. Users act at their own node, only on a chain whose tip that node holds (forks are
+//! reorder them. A node may be cut off for a while (everything to and from it is lost, it
+//! sends nothing), or stopped and opened again from its data directory (the attempts it had
+//! under way forgotten, their rows leased until their leases run out). Users act at their own node, only on a chain whose tip that node holds (forks are
 //! another matter).
 //!
 //! When the actions stop the network heals, and the run goes on until nothing is pending.
@@ -77,8 +78,19 @@ struct Params {
     duplication: f64,
     /// Delays are uniform in [1, max_delay] milliseconds.
     max_delay: u64,
-    /// Whether one node goes down for a while in the middle.
-    outage: bool,
+    /// What befalls one node for a while in the middle.
+    outage: Outage,
+}
+
+/// One node's time away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outage {
+    None,
+    /// Cut off: everything to and from it is lost.
+    Cut,
+    /// Stopped (its attempts under way forgotten, its database closed), then opened again
+    /// from its data directory.
+    Restart,
 }
 
 /// What went through the network in a run (summed over the seeds, to show each path ran).
@@ -91,6 +103,7 @@ struct Stats {
     missing_events: u64,
     catch_ups: u64,
     actions: u64,
+    restarts: u64,
 }
 
 impl std::ops::AddAssign for Stats {
@@ -102,6 +115,7 @@ impl std::ops::AddAssign for Stats {
         self.missing_events += o.missing_events;
         self.catch_ups += o.catch_ups;
         self.actions += o.actions;
+        self.restarts += o.restarts;
     }
 }
 
@@ -206,6 +220,9 @@ impl Links for SimLinks {
 
 struct Node {
     key: String,
+    /// How it is opened again after a restart.
+    config: Config,
+    links: Arc<SimLinks>,
     app: Arc<crate::api::App>,
     router: Router,
     /// Signs this node's requests.
@@ -335,7 +352,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
             own: key_of[n].clone(),
             client: client.clone(),
         });
-        let opened = crate::open(config, Some(links))
+        let opened = crate::open(config.clone(), Some(links.clone()))
             .await
             .expect("a sim node opens");
         let (router, _) = crate::api::router(opened.app.clone());
@@ -362,6 +379,8 @@ async fn run(seed: u64, p: &Params) -> Stats {
         );
         nodes.push(Node {
             key: key_of[n].clone(),
+            config,
+            links,
             app: opened.app,
             router,
             client,
@@ -390,13 +409,27 @@ async fn run(seed: u64, p: &Params) -> Stats {
     loop {
         tick += 1;
         t += step;
-        if p.outage {
-            let mut net = net.lock().unwrap();
-            if tick == outage_from {
-                net.down.insert(key_of[outage_node].clone());
-            } else if tick == outage_to {
-                net.down.remove(&key_of[outage_node]);
+        if p.outage != Outage::None && tick == outage_from {
+            net.lock().unwrap().down.insert(key_of[outage_node].clone());
+            if p.outage == Outage::Restart {
+                let node = &mut nodes[outage_node];
+                node.in_flight.clear();
+                node.app.store.close().await;
             }
+        }
+        if p.outage != Outage::None && tick == outage_to {
+            if p.outage == Outage::Restart {
+                let node = &mut nodes[outage_node];
+                let opened = crate::open(node.config.clone(), Some(node.links.clone()))
+                    .await
+                    .unwrap_or_else(|e| panic!("{tag}: reopening n{outage_node}: {e}"));
+                let (router, _) = crate::api::router(opened.app.clone());
+                node.app = opened.app;
+                node.router = router.clone();
+                net.lock().unwrap().routers.insert(node.key.clone(), router);
+                stats.restarts += 1;
+            }
+            net.lock().unwrap().down.remove(&key_of[outage_node]);
         }
         if tick == acting {
             net.lock().unwrap().loss = 0.0;
@@ -846,20 +879,24 @@ async fn nodes_converge_over_a_lossy_duplicating_reordering_network() {
     let mut total = Stats::default();
     for seed in 0..seeds(24) {
         let p = Params {
-            nodes: 3 + (seed % 3) as usize,
+            nodes: 3 + (seed / 3 % 3) as usize,
             processes: 4,
             actions: 40,
             loss: 0.2,
             duplication: 0.2,
             max_delay: 300,
-            outage: seed % 2 == 1,
+            outage: [Outage::None, Outage::Cut, Outage::Restart][(seed % 3) as usize],
         };
         total += run(seed, &p).await;
     }
     eprintln!("simulation: {total:?}");
     // Every path the simulation is for ran somewhere.
     assert!(
-        total.lost > 0 && total.duplicated > 0 && total.timeouts > 0 && total.actions > 0,
+        total.lost > 0
+            && total.duplicated > 0
+            && total.timeouts > 0
+            && total.actions > 0
+            && total.restarts > 0,
         "{total:?}"
     );
 }
