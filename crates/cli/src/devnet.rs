@@ -147,6 +147,8 @@ pub fn run(args: DevnetArgs) -> Result<Outcome> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        // Ctrl-C or SIGTERM from here on stops the devnet cleanly (once it has started).
+        let stop = crate::node::shutdown_signal();
         // First each node alone, to make its key and take its port; then all of them, each
         // knowing the others.
         let mut known = Vec::new();
@@ -248,7 +250,7 @@ pub fn run(args: DevnetArgs) -> Result<Outcome> {
             );
             outln!("Ctrl-C stops them.");
         }
-        crate::node::shutdown_signal().await;
+        stop.await;
         tracing::info!("stopping");
         for node in nodes {
             node.stop().await;

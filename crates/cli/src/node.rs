@@ -109,6 +109,7 @@ pub fn run(args: NodeArgs) -> Result<Outcome> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        let stop = shutdown_signal();
         let started = std::time::Instant::now();
         let node = accord_node::start(config).await?;
         tracing::info!(
@@ -117,7 +118,7 @@ pub fn run(args: NodeArgs) -> Result<Outcome> {
             node.addr,
             node.node_key
         );
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("stopping");
         node.stop().await;
         anyhow::Ok(())
@@ -137,24 +138,37 @@ pub fn init_logging(filter: &str) -> Result<()> {
     Ok(())
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Listens for Ctrl-C and SIGTERM from now on; the future it returns ends at the first one.
+/// Call it (inside the runtime) before the node starts: until a handler is in place, SIGTERM
+/// kills the process outright, and a node answers as soon as it listens.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {},
+                () = wait(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
