@@ -80,10 +80,20 @@ fn command() -> Command {
     cmd
 }
 
+/// A process that is killed (SIGKILL) when dropped: whatever fails, no node outlives its test.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A node process starting: its log goes to `node.log` in its directory (kept across
 /// restarts), and the address it listens on comes through `addr`.
 struct Starting {
-    child: Child,
+    child: Process,
     addr: Receiver<String>,
     dir: PathBuf,
 }
@@ -117,7 +127,7 @@ fn spawn(dir: &Path, args: &[&std::ffi::OsStr]) -> Starting {
         }
     });
     Starting {
-        child,
+        child: Process(child),
         addr: rx,
         dir: dir.to_path_buf(),
     }
@@ -125,12 +135,11 @@ fn spawn(dir: &Path, args: &[&std::ffi::OsStr]) -> Starting {
 
 impl Starting {
     /// Waits until the node listens; returns the process and its URL.
-    fn wait(mut self) -> (Child, String) {
+    fn wait(self) -> (Process, String) {
         match self.addr.recv_timeout(DEADLINE) {
             Ok(addr) => (self.child, format!("http://{addr}")),
             Err(e) => {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
+                drop(self.child);
                 let why = match e {
                     RecvTimeoutError::Timeout => "did not listen in time",
                     RecvTimeoutError::Disconnected => "exited before listening",
@@ -152,14 +161,14 @@ fn log_tail(dir: &Path, lines: usize) -> String {
 }
 
 /// SIGTERM, and a clean exit.
-fn terminate(mut child: Child) {
+fn terminate(mut process: Process) {
     let status = Command::new("kill")
         .arg("-TERM")
-        .arg(child.id().to_string())
+        .arg(process.0.id().to_string())
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = child.wait().unwrap();
+    let exit = process.0.wait().unwrap();
     assert!(exit.success(), "a node exits cleanly on SIGTERM: {exit}");
 }
 
@@ -169,7 +178,7 @@ struct Node {
     url: String,
     key: String,
     /// The process, while it runs.
-    child: Option<Child>,
+    child: Option<Process>,
 }
 
 impl Node {
@@ -190,18 +199,16 @@ impl Node {
 
     /// SIGKILL: no clean stop, whatever it was doing.
     fn kill(&mut self) {
-        let mut child = self.child.take().expect("the node runs");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        let mut process = self.child.take().expect("the node runs");
+        process.0.kill().unwrap();
+        process.0.wait().unwrap();
     }
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // The process first, so the log is complete.
+        drop(self.child.take());
         if std::thread::panicking() {
             eprintln!(
                 "--- the end of {}'s log ({}):\n{}",
