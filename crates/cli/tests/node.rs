@@ -542,6 +542,18 @@ fn kill_9_during_a_burst(dir: &Path, database: Option<&str>) {
     node.stop();
 }
 
+/// A SIGTERM that comes as soon as the node says it listens (it already answers then) stops it
+/// cleanly: the signal handler is in place before the node listens, not after.
+#[test]
+fn sigterm_as_soon_as_the_node_listens_stops_it_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    // The window is short: try several times.
+    for _ in 0..10 {
+        let node = Node::start(dir.path(), None);
+        node.stop();
+    }
+}
+
 #[test]
 fn sqlite_document_signing_through_the_cli_with_a_restart() {
     let dir = tempfile::tempdir().unwrap();
