@@ -197,6 +197,14 @@ pub(crate) async fn open(
             .await
             .map_err(|e| StartError(format!("database {url}: {e}")))?,
     );
+    // Deliveries the last run had under way died with it: due now, not when their leases end.
+    let released = store
+        .release_delivery_leases(now_ms())
+        .await
+        .map_err(|e| StartError(format!("database {url}: {e}")))?;
+    if released > 0 {
+        tracing::info!(rows = released, "outbox rows due again at start");
+    }
     // Keys of registered identities.
     let mut registered = HashSet::new();
     let mut after: Option<String> = None;

@@ -369,6 +369,15 @@ pub trait Store: Send + Sync + 'static {
         now: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Makes every pending delivery due at `now`: for a node starting, whose last run may
+    /// have left rows leased to attempts that died with it (a backoff under way is cut short
+    /// too: a start retries once). Only for the node that owns the database, before it
+    /// claims. Returns how many rows it changed.
+    fn release_delivery_leases(
+        &self,
+        now: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Records what became of a claimed delivery (`claimed`, as the claim returned it). The
     /// claim's lease (`due_at`) is the token: an attempt whose row was claimed again since
     /// (its lease ran out), or replayed, records nothing.

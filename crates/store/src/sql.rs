@@ -825,6 +825,16 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn release_delivery_leases(&self, now: u64) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("UPDATE outbox SET due_at = $1 WHERE state = 'pending' AND due_at > $1")
+                .bind(int(now))
+                .execute(&self.writer)
+                .await
+                .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
     async fn finish_delivery(
         &self,
         claimed: &Delivery,

@@ -295,6 +295,30 @@ async fn the_outbox(s: &impl Store) {
     assert_eq!(peers, vec!["peer-c", "peer-x", "peer-y"]);
     assert_eq!(all[2].attempts, 1, "the released claim was not counted");
 
+    // At a start, every pending row is due (leases left by a run that died, backoffs).
+    let leased = s.claim_deliveries(20_000, 10, 90_000, &[]).await.unwrap();
+    assert!(!leased.is_empty());
+    assert!(
+        s.claim_deliveries(20_001, 10, 90_000, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let released = s.release_delivery_leases(20_002).await.unwrap();
+    assert_eq!(released, leased.len() as u64);
+    assert_eq!(
+        s.claim_deliveries(20_002, 10, 90_000, &[])
+            .await
+            .unwrap()
+            .len(),
+        leased.len()
+    );
+    assert_eq!(
+        s.outbox(Some("done"), 0, 10).await.unwrap().len(),
+        1,
+        "done rows stay done"
+    );
+
     // A failed commit raises nothing.
     let mut bad = append("c1", 0, 1);
     bad.deliveries = vec!["peer-d".into()];
