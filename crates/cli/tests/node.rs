@@ -20,7 +20,8 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_accord");
 
 fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+        .join("../../examples")
 }
 
 /// A node process.

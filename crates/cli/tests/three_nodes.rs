@@ -49,7 +49,8 @@ fn operator() -> KeyPair {
 }
 
 fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+        .join("../../examples")
 }
 
 fn scenario(name: &str) -> Value {
