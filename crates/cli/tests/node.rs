@@ -71,9 +71,15 @@ impl Node {
                 }
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the node says where it listens");
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr,
+            Err(e) => {
+                // Not left running when it never comes up.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the node never said where it listens: {e}");
+            }
+        };
         eprintln!("node up in {} ms at {addr}", started.elapsed().as_millis());
         Node {
             child,
