@@ -176,13 +176,14 @@ async fn run<S: Store>(
             let Some(slot) = permits.pop() else {
                 break;
             };
-            let (store, key, peers, clients, settings, busy) = (
+            let (store, key, peers, clients, settings, busy, wake) = (
                 store.clone(),
                 key.clone(),
                 peers.clone(),
                 clients.clone(),
                 settings.clone(),
                 busy.clone(),
+                wake.clone(),
             );
             tokio::spawn(async move {
                 // The whole attempt, reads included, within the lease.
@@ -222,6 +223,10 @@ async fn run<S: Store>(
                     }
                 }
                 drop(slot);
+                // The row may be due again at once (events committed during the attempt: the
+                // commit's wake-up found it leased), and its peer may have been skipped as
+                // busy: look again now, not when the 250 ms wait runs out.
+                wake.notify_one();
             });
         }
     }
