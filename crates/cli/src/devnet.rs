@@ -251,6 +251,9 @@ pub fn run(args: DevnetArgs) -> Result<Outcome> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        // Listening for SIGTERM/Ctrl-C before the nodes listen: a SIGTERM right after they
+        // answer stops them cleanly.
+        let stop = crate::node::shutdown_signal();
         let devnet = start(&args.dir, args.nodes, args.port, |c| c).await?;
         let (summary, passphrase) = (&devnet.summary, &devnet.passphrase);
         if args.json {
@@ -292,7 +295,7 @@ pub fn run(args: DevnetArgs) -> Result<Outcome> {
             );
             outln!("Ctrl-C stops them.");
         }
-        crate::node::shutdown_signal().await;
+        stop.await;
         tracing::info!("stopping");
         devnet.stop().await;
         anyhow::Ok(())

@@ -58,6 +58,9 @@ enum Command {
     /// Processes on a node: start one, act, show it, see what is next.
     #[command(subcommand)]
     Process(process::ProcessCommand),
+    /// Invitations to processes on other organisations' nodes.
+    #[command(subcommand)]
+    Invitation(process::InvitationCommand),
     /// Keys a node holds for users who act through a front end (custody).
     #[command(subcommand)]
     Custody(process::CustodyCommand),
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         Command::Node(args) => node::run(args),
         Command::Devnet(args) => devnet::run(args),
         Command::Process(command) => process::run(command),
+        Command::Invitation(command) => process::invitation(command),
         Command::Custody(command) => process::custody(command),
         Command::Bench(command) => bench::run(command),
     };

@@ -109,6 +109,7 @@ pub fn run(args: NodeArgs) -> Result<Outcome> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        let stop = shutdown_signal();
         let started = std::time::Instant::now();
         let node = accord_node::start(config).await?;
         tracing::info!(
@@ -117,7 +118,7 @@ pub fn run(args: NodeArgs) -> Result<Outcome> {
             node.addr,
             node.node_key
         );
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("stopping");
         node.stop().await;
         anyhow::Ok(())
@@ -137,24 +138,32 @@ pub fn init_logging(filter: &str) -> Result<()> {
     Ok(())
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM, listened for from the moment this is called (inside the runtime), so a
+/// signal sent as soon as a node says it is ready is not lost to the default action.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listening = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        );
+        async move {
+            match listening {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {},
+                        _ = int.recv() => {},
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -53,6 +53,16 @@ pub enum ProcessCommand {
         /// Repeat for each actor.
         #[arg(long = "actor", value_name = "ACTOR=KEY[@NODE]")]
         actors: Vec<String>,
+        /// Invite someone whose key you do not know as ACTOR: the process gets an identity
+        /// with a one-time key, and an invitation file holding that key is written (see
+        /// `--invitations`). Send the file over a channel you trust; its holder accepts it
+        /// through their own node (`accord invitation accept`), replacing the one-time key
+        /// with their own. Until then, whoever holds the file acts as ACTOR. Repeatable.
+        #[arg(long = "invite", value_name = "ACTOR")]
+        invites: Vec<String>,
+        /// Where invitation files go (`invitation-<process>-<actor>.json`).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        invitations: PathBuf,
         /// The process id (default: random).
         #[arg(long)]
         id: Option<String>,
@@ -194,9 +204,20 @@ pub fn run(command: ProcessCommand) -> Result<Outcome> {
         ProcessCommand::Start {
             scenario,
             actors,
+            invites,
+            invitations,
             id,
             client,
-        } => start(&scenario, &actors, id, &client),
+        } => start(
+            &scenario,
+            &actors,
+            &Invites {
+                actors: invites,
+                dir: invitations,
+            },
+            id,
+            &client,
+        ),
         ProcessCommand::Act {
             process,
             action,
@@ -217,9 +238,36 @@ pub fn run(command: ProcessCommand) -> Result<Outcome> {
     }
 }
 
+/// Actors to invite, and where their invitation files go.
+struct Invites {
+    actors: Vec<String>,
+    dir: PathBuf,
+}
+
+/// What an invitation file holds (docs/design/api.md, "Invitations").
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Invitation {
+    /// Always [`INVITATION`].
+    #[serde(rename = "type")]
+    kind: String,
+    process: String,
+    chain: String,
+    actor: String,
+    identity: String,
+    /// The inviting node's key.
+    node: String,
+    /// The inviting node's URL, as the inviter reached it (for people; nodes use `node`).
+    url: String,
+    /// The one-time key's ed25519 seed, base58.
+    key: String,
+}
+
+const INVITATION: &str = "accord-invitation-v1";
+
 fn start(
     scenario: &str,
     actors: &[String],
+    invites: &Invites,
     id: Option<String>,
     args: &NodeClientArgs,
 ) -> Result<Outcome> {
@@ -278,10 +326,52 @@ fn start(
         }
         bindings.push((actor.to_string(), identity_id));
     }
+    // Invited actors: an identity with a one-time key and no node, until the invitee replaces
+    // both through its own node.
+    let mut one_time = Vec::new();
+    for actor in &invites.actors {
+        if !model.actors.contains_key(actor.as_str()) {
+            bail!(
+                "--invite {actor}: the scenario has no actor `{actor}` (it has: {})",
+                model.actors.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        if bindings.iter().any(|(a, _)| a == actor) {
+            bail!("--invite {actor}: {actor} is bound with --actor already");
+        }
+        if this_node.is_none() {
+            bail!(
+                "--invite {actor}: the node at {} did not say its key (GET /readyz); an invitation names the inviting node",
+                args.node
+            );
+        }
+        let key = KeyPair::generate(accord_crypto::KeyType::Ed25519)
+            .map_err(|e| anyhow!("no randomness for a one-time key: {e}"))?;
+        let public = key.public_key().to_base58();
+        let identity_id = key.public_key().address(network).to_string();
+        identities.push((identity_id.clone(), public, None));
+        bindings.push((actor.clone(), identity_id.clone()));
+        one_time.push((actor.clone(), identity_id, key));
+    }
     let pid = match id {
         Some(id) => id,
         None => random_id()?,
     };
+    // Where each invitation goes, checked before the process starts: an invitation that
+    // cannot be written would leave an actor no one can take.
+    let invitation_path = |actor: &str| invites.dir.join(format!("invitation-{pid}-{actor}.json"));
+    for (actor, _, _) in &one_time {
+        let path = invitation_path(actor);
+        if !invites.dir.is_dir() {
+            bail!("--invitations {}: not a directory", invites.dir.display());
+        }
+        if path.exists() {
+            bail!(
+                "{} exists already; an invitation is never overwritten",
+                path.display()
+            );
+        }
+    }
     let mut bodies = vec![events::scenario(doc, &scenario_id)];
     for (identity_id, key, node) in &identities {
         bodies.push(match node {
@@ -304,12 +394,96 @@ fn start(
     let projection = rt
         .block_on(c.get(&format!("/processes/{pid}")))
         .map_err(problem)?;
+    let mut files = Vec::new();
+    for (actor, identity, key) in &one_time {
+        let seed = key.private_key_bytes();
+        let invitation = Invitation {
+            kind: INVITATION.into(),
+            process: pid.clone(),
+            chain: chain.id().to_base58(),
+            actor: actor.clone(),
+            identity: identity.clone(),
+            node: this_node.clone().unwrap_or_default(),
+            url: args.node.clone(),
+            key: base58::encode(&seed[..32]),
+        };
+        let path = invitation_path(actor);
+        let mut text = serde_json::to_string_pretty(&invitation)?;
+        text.push('\n');
+        crate::io::write_new(&path, text.as_bytes())?;
+        files.push((actor.clone(), path));
+    }
     if args.json {
         outln!("{projection}");
     } else {
         outln!("started process {pid}");
         outln!("chain {}", chain.id().to_base58());
         summary(&projection);
+        for (actor, path) in &files {
+            outln!(
+                "invitation for {actor}: {} (send it over a channel you trust; until it is accepted, whoever holds it acts as {actor})",
+                path.display()
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+#[derive(Subcommand)]
+pub enum InvitationCommand {
+    /// Accept an invitation to a process through your own node: the node fetches the chain
+    /// from the inviting node and puts your key (and itself) in place of the invitation's
+    /// one-time key. Your node must list the inviting node among its peers.
+    Accept {
+        /// The invitation file (`-`: standard input).
+        file: PathBuf,
+        #[command(flatten)]
+        client: NodeClientArgs,
+    },
+}
+
+pub fn invitation(command: InvitationCommand) -> Result<Outcome> {
+    let InvitationCommand::Accept { file, client: args } = command;
+    let bytes = crate::io::read_input(&file)?;
+    let name = crate::io::display_name(&file);
+    let invitation: Invitation =
+        serde_json::from_slice(&bytes).map_err(|e| anyhow!("{name} is not an invitation: {e}"))?;
+    if invitation.kind != INVITATION {
+        bail!("{name} is a {:?}, not an {INVITATION}", invitation.kind);
+    }
+    let (c, me) = args.connect()?;
+    let rt = runtime()?;
+    let body = json!({
+        "chain": invitation.chain,
+        "identity": invitation.identity,
+        "key": invitation.key,
+        "node": invitation.node,
+    });
+    let accepted = rt
+        .block_on(async {
+            register_self(&c, &me).await?;
+            c.post("/invitations", body.to_string()).await
+        })
+        .map_err(problem)
+        .context("the node did not accept the invitation")?;
+    if args.json {
+        outln!("{accepted}");
+        return Ok(Outcome::Success);
+    }
+    outln!(
+        "accepted: you are {} in process {} (identity {})",
+        invitation.actor,
+        invitation.process,
+        invitation.identity
+    );
+    if accepted["held"] == true {
+        outln!("the chain is on {} now", args.node);
+    } else {
+        outln!(
+            "the chain is on its way from node {} (see `accord process show {}`)",
+            invitation.node,
+            invitation.process
+        );
     }
     Ok(Outcome::Success)
 }

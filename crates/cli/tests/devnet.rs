@@ -133,23 +133,7 @@ fn a_devnet_starts_knowing_itself_stops_cleanly_and_comes_back_the_same() {
     });
     // Through the CLI: org1's user starts a process with org2's user as reviewer, at org2's
     // node; each acts at their own node.
-    let cli = |org: usize, args: &[&str]| {
-        let out = Command::new(BIN)
-            .args(args)
-            .arg("--node")
-            .arg(nodes[org - 1]["url"].as_str().unwrap())
-            .arg("--keystore")
-            .arg(nodes[org - 1]["keystore"].as_str().unwrap())
-            .arg("--passphrase-file")
-            .arg(summary["passphrase_file"].as_str().unwrap())
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let cli = |org: usize, args: &[&str]| cli_at(&summary, org, args);
     let reviewer = format!(
         "reviewer={}@{}",
         nodes[1]["user_key"].as_str().unwrap(),
@@ -172,18 +156,7 @@ fn a_devnet_starts_knowing_itself_stops_cleanly_and_comes_back_the_same() {
     assert!(ok, "{out}");
     let (ok, out) = cli(1, &["process", "act", "doc-across", "request_review"]);
     assert!(ok, "{out}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (ok, out) = cli(2, &["process", "next", "doc-across"]);
-        if ok && out.contains("reviewer may: review") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "org2 never saw the review open: {out}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    until_next_shows(&summary, 2, "doc-across", "reviewer may: review");
     let (ok, out) = cli(
         2,
         &[
@@ -196,18 +169,7 @@ fn a_devnet_starts_knowing_itself_stops_cleanly_and_comes_back_the_same() {
         ],
     );
     assert!(ok, "{out}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (ok, out) = cli(1, &["process", "next", "doc-across"]);
-        if ok && out.contains("drafter may: sign_a") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "org1 never saw the review: {out}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    until_next_shows(&summary, 1, "doc-across", "drafter may: sign_a");
     assert_ne!(nodes[0]["node_key"], nodes[1]["node_key"]);
     assert_ne!(nodes[0]["user_key"], nodes[1]["user_key"]);
     stop(child);
@@ -229,6 +191,146 @@ fn a_devnet_refuses_impossible_sizes() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--nodes must be between 1 and 16"));
+}
+
+/// Runs the CLI as organisation `org`'s user against its node.
+fn cli_at(summary: &Value, org: usize, args: &[&str]) -> (bool, String) {
+    let node = &summary["nodes"][org - 1];
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--node")
+        .arg(node["url"].as_str().unwrap())
+        .arg("--keystore")
+        .arg(node["keystore"].as_str().unwrap())
+        .arg("--passphrase-file")
+        .arg(summary["passphrase_file"].as_str().unwrap())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Runs `accord process next` at `org` until its output shows `what` (20 s at most).
+fn until_next_shows(summary: &Value, org: usize, process: &str, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (ok, out) = cli_at(summary, org, &["process", "next", process]);
+        if ok && out.contains(what) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "org{org} never showed {what:?}: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn an_invitation_made_at_one_node_is_accepted_through_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, summary) = devnet(&dir.path().join("net"), 2);
+    let invitations = dir.path().join("invitations");
+    // Nowhere to write the invitation: the process is not started.
+    let (ok, out) = cli_at(
+        &summary,
+        1,
+        &[
+            "process",
+            "start",
+            "accord-example-document-signing",
+            "--actor",
+            "drafter=me",
+            "--invite",
+            "reviewer",
+            "--invitations",
+            invitations.to_str().unwrap(),
+            "--id",
+            "doc-invited",
+        ],
+    );
+    assert!(!ok && out.contains("not a directory"), "{out}");
+    let (ok, out) = cli_at(&summary, 1, &["process", "show", "doc-invited"]);
+    assert!(!ok, "{out}");
+    std::fs::create_dir_all(&invitations).unwrap();
+    // org1's user starts document signing, inviting a reviewer whose key it does not know.
+    let (ok, out) = cli_at(
+        &summary,
+        1,
+        &[
+            "process",
+            "start",
+            "accord-example-document-signing",
+            "--actor",
+            "drafter=me",
+            "--invite",
+            "reviewer",
+            "--invitations",
+            invitations.to_str().unwrap(),
+            "--id",
+            "doc-invited",
+        ],
+    );
+    assert!(ok, "{out}");
+    let file = invitations.join("invitation-doc-invited-reviewer.json");
+    assert!(out.contains(&file.display().to_string()), "{out}");
+    let invitation: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(invitation["type"], "accord-invitation-v1");
+    assert_eq!(invitation["node"], summary["nodes"][0]["node_key"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only its owner may read an invitation");
+    }
+    // Before it is accepted, org2's node holds nothing of the process.
+    let (ok, out) = cli_at(&summary, 2, &["process", "show", "doc-invited"]);
+    assert!(!ok, "{out}");
+
+    // org2's user accepts it through org2's node.
+    let (ok, out) = cli_at(
+        &summary,
+        2,
+        &["invitation", "accept", file.to_str().unwrap()],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("you are reviewer in process doc-invited"),
+        "{out}"
+    );
+    let (ok, out) = cli_at(
+        &summary,
+        2,
+        &["invitation", "accept", file.to_str().unwrap()],
+    );
+    assert!(!ok, "a second acceptance: {out}");
+    assert!(out.contains("accepted already"), "{out}");
+
+    // The process runs between the two organisations' nodes.
+    let (ok, out) = cli_at(
+        &summary,
+        1,
+        &["process", "act", "doc-invited", "request_review"],
+    );
+    assert!(ok, "{out}");
+    until_next_shows(&summary, 2, "doc-invited", "reviewer may: review");
+    let (ok, out) = cli_at(
+        &summary,
+        2,
+        &[
+            "process",
+            "act",
+            "doc-invited",
+            "review",
+            "--response",
+            "accept",
+        ],
+    );
+    assert!(ok, "{out}");
+    until_next_shows(&summary, 1, "doc-invited", "drafter may: sign_a");
+    stop(child);
 }
 
 /// `accord bench devnet` on tiny numbers: every action is applied on all three nodes, every

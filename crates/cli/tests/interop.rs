@@ -13,7 +13,10 @@ use accord_crypto::{KeyPair, KeyType, SeedPhrase, base58, encrypt};
 use serde_json::{Value, json};
 
 fn harness() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop");
+    let dir = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../tests/interop");
     assert!(
         dir.join("node_modules/@ltonetwork/lto").exists(),
         "the reference client is not installed: run `npm ci --prefix tests/interop` (scripts/test does this)"

@@ -20,7 +20,8 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_accord");
 
 fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+        .join("../../examples")
 }
 
 /// A node process.
@@ -540,6 +541,18 @@ fn kill_9_during_a_burst(dir: &Path, database: Option<&str>) {
         assert_eq!(p["current"]["key"], ":success", "{}", p["current"]);
     });
     node.stop();
+}
+
+/// A SIGTERM that comes as soon as the node says it listens (it already answers then) stops it
+/// cleanly: the signal handler is in place before the node listens, not after.
+#[test]
+fn sigterm_as_soon_as_the_node_listens_stops_it_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    // The window is short: try several times.
+    for _ in 0..10 {
+        let node = Node::start(dir.path(), None);
+        node.stop();
+    }
 }
 
 #[test]

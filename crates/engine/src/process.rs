@@ -278,6 +278,9 @@ pub enum Request {
         headers: Value,
         /// The body.
         body: Value,
+        /// The action's response keys that are HTTP status codes (three digits): an answer
+        /// with one of these statuses is that response.
+        statuses: Vec<String>,
     },
     /// Give a response at once.
     Nop {
@@ -1235,6 +1238,12 @@ impl Process {
                     Some(b) => ev(b)?,
                     None => Value::Null,
                 },
+                statuses: action
+                    .responses
+                    .keys()
+                    .filter(|k| k.len() == 3 && k.bytes().all(|b| b.is_ascii_digit()))
+                    .cloned()
+                    .collect(),
             },
             Trigger::Nop { response, data } => Request::Nop {
                 action: key,

@@ -156,7 +156,10 @@ fn every_reachable_final_state_of_every_example_is_driven_to() {
             &[":success", ":failed", ":cancelled"],
         ),
     ];
-    let dir = format!("{}/../../examples/scenarios", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!(
+        "{}/../../examples/scenarios",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+    );
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

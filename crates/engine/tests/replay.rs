@@ -12,7 +12,7 @@ const V: &str = "https://specs.livecontracts.io/v0.2.0/";
 fn scenario() -> Value {
     let path = format!(
         "{}/../../examples/scenarios/document-signing-extended.yaml",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
     );
     accord_scenario::doc::parse(
         &std::fs::read_to_string(path).unwrap(),
@@ -394,7 +394,7 @@ fn sub_processes_share_the_chain_but_not_the_state() {
     let mut c = started();
     let plain = std::fs::read_to_string(format!(
         "{}/../../examples/scenarios/document-signing.json",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
     ))
     .unwrap();
     let plain: Value = serde_json::from_str(&plain).unwrap();

@@ -60,6 +60,8 @@ pub struct App {
     pub peers: Arc<crate::peers::Peers>,
     /// Wakes the delivery task (after a replay).
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Requests to peers (catch-up).
+    pub links: Arc<dyn crate::links::Links>,
 }
 
 /// Remembered facts, each only ever true once stored (so they never go stale).
@@ -121,7 +123,7 @@ impl App {
         }
     }
 
-    fn is_registered(&self, key: &str) -> bool {
+    pub(crate) fn is_registered(&self, key: &str) -> bool {
         self.is_admin(key)
             || self
                 .registered
@@ -390,7 +392,7 @@ const VERIFY_INLINE: usize = 16;
 /// Decodes, verifies, authorizes and queues a chain. `party` says the caller is known to be a
 /// party to it already.
 async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<Outcome, Problem> {
-    let chain = Chain::from_json(body).map_err(|e| {
+    let mut chain = Chain::from_json(body).map_err(|e| {
         let mut p = Problem::bad_json(e.to_string());
         if e.line > 0 {
             p = p.with("line", e.line).with("column", e.column);
@@ -426,7 +428,14 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
                 )
                 .with("chain", id.clone()));
             }
-            let (theirs, ours) = named_nodes(&chain, &app.peers, &caller.key, &app.node_key);
+            let (theirs, mut ours) = named_nodes(&chain, &app.peers, &caller.key, &app.node_key);
+            if theirs && !ours {
+                // A delivery carries one page: the event naming this node may come later on
+                // the chain (an invitee's node is named by the last event). Fetch the rest
+                // from the peer, where this node is a party, and look again.
+                chain = rest_of(app, &caller.key, chain).await?;
+                ours = named_nodes(&chain, &app.peers, &caller.key, &app.node_key).1;
+            }
             if !(theirs && ours) {
                 return Err(Problem::forbidden(format!(
                     "node {} sent chain {id}, but no identity on it names {}",
@@ -492,6 +501,51 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
 /// Pages a catch-up fetches at most (1,000 events each).
 const MAX_CATCH_UP_PAGES: usize = 1000;
 
+/// Pages fetched at most to find the event that names this node on a chain new to it (it is
+/// held in memory whole, to be placed in one submission).
+const MAX_PULL_PAGES: usize = 100;
+
+/// `chain` (a peer's first page of a chain new here) with the events the peer holds after it,
+/// fetched page by page (`GET /event-chains/{id}/events?after=`, signed with this node's key).
+async fn rest_of(app: &App, peer: &str, mut chain: Chain) -> Result<Chain, Problem> {
+    let id = chain.id.to_base58();
+    let fail = |why: String| {
+        Problem::forbidden(format!(
+            "node {peer} sent chain {id}, but no identity in what it sent names this node, and fetching the rest of the chain from it failed: {why}"
+        ))
+    };
+    for _ in 0..MAX_PULL_PAGES {
+        let after = base58::encode(&chain.latest_hash());
+        let target = format!("/event-chains/{id}/events?after={after}");
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_millis(app.config.delivery.timeout_ms),
+            app.links.send(peer, "GET", &target, None),
+        )
+        .await
+        .map_err(|_| fail(format!("{target} got no answer in time")))?
+        .map_err(fail)?;
+        if answer.status != 200 {
+            return Err(fail(format!("{target} answered {}", answer.status)));
+        }
+        let page = Chain::from_json(&answer.body)
+            .map_err(|e| fail(format!("{target} sent a chain that does not parse: {e}")))?;
+        if page.id != chain.id {
+            return Err(fail(format!("{target} sent another chain")));
+        }
+        let more = answer
+            .header("link")
+            .is_some_and(|l| l.contains("rel=\"next\""));
+        if page.events.is_empty() {
+            break;
+        }
+        chain.events.extend(page.events);
+        if !more {
+            break;
+        }
+    }
+    Ok(chain)
+}
+
 /// Fetches the events of chain `id` that this node lacks from the peer `peer` (its
 /// `GET /event-chains/{id}/events?after=`, signed with this node's key), page by page, and
 /// adds them as the peer's. `missing` is the pipeline's answer that showed the gap: its `tip`
@@ -507,7 +561,6 @@ async fn catch_up(app: &App, peer: &str, id: &str, missing: &Problem) -> Result<
         .peers
         .url(peer)
         .ok_or_else(|| fail("no URL is configured for it".into()))?;
-    let client = crate::client::Client::new(url, &app.key).map_err(|e| fail(e.to_string()))?;
     let mut after = missing
         .extra
         .get("tip")
@@ -520,11 +573,11 @@ async fn catch_up(app: &App, peer: &str, id: &str, missing: &Problem) -> Result<
         };
         let answer = tokio::time::timeout(
             std::time::Duration::from_millis(app.config.delivery.timeout_ms),
-            client.send("GET", &target, None),
+            app.links.send(peer, "GET", &target, None),
         )
         .await
         .map_err(|_| fail(format!("{url}{target} did not answer in time")))?
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(fail)?;
         if answer.status != 200 {
             return Err(fail(format!("{url}{target} answered {}", answer.status)));
         }
@@ -1193,6 +1246,32 @@ async fn custodial_response(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Invitations
+
+/// Accept an invitation for the signing key (registered on this node): this node fetches the
+/// chain from the inviting node with the invitation's one-time key, and sends it the identity
+/// again with the signing key as `user`, this node's key as `system` and this node as `node`,
+/// signed with the one-time key, which it replaces. The inviting node then delivers the chain
+/// here; the answer says whether it has arrived (within 10 s).
+#[utoipa::path(post, path = "/invitations", tag = "invitations",
+    request_body(content = crate::invitations::Acceptance, description = "The invitation", content_type = "application/json"),
+    responses((status = 201, description = "Accepted", body = crate::invitations::Accepted),
+        (status = 400, description = "Malformed JSON, a bad key or chain id, or a node that is not a peer", body = Value, content_type = "application/problem+json"),
+        (status = 403, description = "The signing key is not registered on this node", body = Value, content_type = "application/problem+json"),
+        (status = 422, description = "The inviting node refused: the invitation is used, or for another chain", body = Value, content_type = "application/problem+json"),
+        (status = 502, description = "The inviting node could not be reached or failed", body = Value, content_type = "application/problem+json")))]
+async fn post_invitation(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
+    let acceptance: crate::invitations::Acceptance =
+        serde_json::from_slice(&signed.body).map_err(|e| {
+            Problem::bad_json(format!("line {}, column {}: {e}", e.line(), e.column()))
+                .with("line", e.line())
+                .with("column", e.column())
+        })?;
+    let accepted = crate::invitations::accept(&app, &signed.caller.key, acceptance).await?;
+    Ok(json_response(StatusCode::CREATED, &accepted))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Custody
 
 /// A custodial key to create.
@@ -1513,6 +1592,7 @@ async fn delete_identity(
         (name = "scenarios", description = "Scenarios stored on this node"),
         (name = "processes", description = "Projections of processes"),
         (name = "identities", description = "Identities registered on this node"),
+        (name = "invitations", description = "Joining a process another organisation's node invited you to"),
         (name = "node", description = "Health and metrics")
     )
 )]
@@ -1535,6 +1615,7 @@ fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_next))
         .routes(routes!(post_response))
         .routes(routes!(post_identity))
+        .routes(routes!(post_invitation))
         .routes(routes!(post_custody, list_custody))
         .routes(routes!(get_identity, delete_identity))
         .routes(routes!(list_outbox))

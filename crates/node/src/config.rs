@@ -48,6 +48,9 @@ pub struct Config {
     pub network: char,
     /// Known peer nodes.
     pub peers: Vec<Peer>,
+    /// This node's URL as the other nodes list it in their `peers`: an identity whose `node`
+    /// is this URL names this node (default: none; identities name it by its key).
+    pub public_url: Option<String>,
     /// Public keys (base58) allowed to administer the node besides its own key: register any
     /// identity, read any chain.
     pub admins: Vec<String>,
@@ -127,6 +130,7 @@ impl Default for Config {
             passphrase_file: None,
             network: 'T',
             peers: Vec::new(),
+            public_url: None,
             admins: Vec::new(),
             body_limit: 4 << 20,
             rate_limit: 1000,
@@ -181,6 +185,13 @@ impl Config {
             return Err(ConfigError(format!(
                 "delivery.backoff_max_ms ({}) is below delivery.backoff_ms ({})",
                 d.backoff_max_ms, d.backoff_ms
+            )));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError(format!(
+                "public_url must start with http:// or https://, not {url:?}"
             )));
         }
         for (n, peer) in self.peers.iter().enumerate() {

@@ -26,12 +26,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use accord_chain::PartialStart;
-use accord_crypto::KeyPair;
 use accord_store::{Delivered, Delivery, MAX_PAGE, Store};
 use serde_json::Value;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::client::Client;
+use crate::client::Answer;
+use crate::links::Links;
 use crate::now_ms;
 use crate::peers::Peers;
 
@@ -92,24 +92,23 @@ pub fn backoff(settings: &Settings, attempts: u32, jitter: f64) -> Duration {
 /// Starts the delivery task. It runs until the runtime stops.
 pub fn start<S: Store>(
     store: Arc<S>,
-    key: Arc<KeyPair>,
+    links: Arc<dyn Links>,
     peers: Arc<Peers>,
     wake: Arc<Notify>,
     settings: Settings,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(store, key, peers, wake, settings))
+    tokio::spawn(run(store, links, peers, wake, settings))
 }
 
 async fn run<S: Store>(
     store: Arc<S>,
-    key: Arc<KeyPair>,
+    links: Arc<dyn Links>,
     peers: Arc<Peers>,
     wake: Arc<Notify>,
     settings: Settings,
 ) {
     let settings = Arc::new(settings);
     let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
-    let clients: Arc<Mutex<HashMap<String, Client>>> = Arc::default();
     // Attempts under way per peer, at most a quarter of the slots each: a peer that hangs
     // holds up its own rows, not everyone's.
     let per_peer = (settings.concurrency / 4).max(1);
@@ -168,7 +167,7 @@ async fn run<S: Store>(
                 }
             };
             if over {
-                if let Err(e) = store.release_delivery(row.id, now).await {
+                if let Err(e) = store.release_delivery(&row, now).await {
                     tracing::warn!(error = %e, id = row.id, "cannot give a delivery back; it comes back when its lease ends");
                 }
                 continue;
@@ -176,11 +175,10 @@ async fn run<S: Store>(
             let Some(slot) = permits.pop() else {
                 break;
             };
-            let (store, key, peers, clients, settings, busy, wake) = (
+            let (store, links, peers, settings, busy, wake) = (
                 store.clone(),
-                key.clone(),
+                links.clone(),
                 peers.clone(),
-                clients.clone(),
                 settings.clone(),
                 busy.clone(),
                 wake.clone(),
@@ -189,7 +187,7 @@ async fn run<S: Store>(
                 // The whole attempt, reads included, within the lease.
                 let outcome = tokio::time::timeout(
                     settings.timeout + Duration::from_secs(2),
-                    attempt(&*store, &key, &peers, &clients, &settings, &row),
+                    attempt(&*store, &*links, &peers, &settings, &row),
                 )
                 .await
                 .unwrap_or_else(|_| {
@@ -197,6 +195,8 @@ async fn run<S: Store>(
                         &settings,
                         &row,
                         "the attempt took longer than its time-out".into(),
+                        now_ms(),
+                        jitter(),
                     )
                 });
                 match &outcome {
@@ -210,7 +210,7 @@ async fn run<S: Store>(
                         tracing::warn!(peer = %row.peer, chain = %row.chain, %error, "delivery is dead until replayed (POST /outbox/{}/replay)", row.id)
                     }
                 }
-                if let Err(e) = store.finish_delivery(row.id, &outcome, now_ms()).await {
+                if let Err(e) = store.finish_delivery(&row, &outcome, now_ms()).await {
                     tracing::warn!(error = %e, id = row.id, "cannot record a delivery; it is tried again when its lease ends");
                 }
                 {
@@ -241,26 +241,32 @@ fn jitter() -> f64 {
     }
 }
 
-/// A failure worth retrying, or dead when the attempts are spent.
-fn retry(settings: &Settings, row: &Delivery, error: String) -> Delivered {
+/// A failure worth retrying (at `now` plus the backoff, scaled by `jitter` in [0, 1)), or
+/// dead when the attempts are spent.
+pub(crate) fn retry(
+    settings: &Settings,
+    row: &Delivery,
+    error: String,
+    now: u64,
+    jitter: f64,
+) -> Delivered {
     if row.attempts >= settings.max_attempts {
         return Delivered::Dead {
             error: format!("{error} (gave up after {} attempts)", row.attempts),
         };
     }
-    let delay = backoff(settings, row.attempts, jitter());
+    let delay = backoff(settings, row.attempts, jitter);
     Delivered::Retry {
         error,
-        retry_at: now_ms() + delay.as_millis() as u64,
+        retry_at: now.saturating_add(delay.as_millis() as u64),
     }
 }
 
 /// One attempt to bring a peer up to date on one chain.
 async fn attempt<S: Store>(
     store: &S,
-    key: &KeyPair,
+    links: &dyn Links,
     peers: &Peers,
-    clients: &Mutex<HashMap<String, Client>>,
     settings: &Settings,
     row: &Delivery,
 ) -> Delivered {
@@ -272,47 +278,47 @@ async fn attempt<S: Store>(
             ),
         };
     };
-    let client = {
-        let mut clients = clients.lock().unwrap_or_else(|e| e.into_inner());
-        match clients.get(&row.peer) {
-            Some(c) => c.clone(),
-            None => match Client::new(url, key) {
-                Ok(c) => {
-                    clients.insert(row.peer.clone(), c.clone());
-                    c
-                }
-                Err(e) => {
-                    return Delivered::Dead {
-                        error: format!("cannot make a client for {url}: {e}"),
-                    };
-                }
-            },
-        }
-    };
     let (json, upto) = match partial_chain(store, row).await {
         Ok(Some(page)) => page,
         Ok(None) => return Delivered::Reached { length: row.sent },
-        Err(e) => return retry(settings, row, format!("cannot read the chain: {e}")),
-    };
-    let sent = tokio::time::timeout(
-        settings.timeout,
-        client.send(
-            "POST",
-            "/event-chains",
-            Some(("application/json", json.into_bytes())),
-        ),
-    )
-    .await;
-    let answer = match sent {
-        Err(_) => {
+        Err(e) => {
             return retry(
                 settings,
                 row,
-                format!("{url} did not answer within {:?}", settings.timeout),
+                format!("cannot read the chain: {e}"),
+                now_ms(),
+                jitter(),
             );
         }
-        Ok(Err(e)) => return retry(settings, row, e.to_string()),
-        Ok(Ok(answer)) => answer,
+    };
+    let reply = tokio::time::timeout(
+        settings.timeout,
+        links.send(&row.peer, "POST", "/event-chains", Some(json.into_bytes())),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(format!(
+            "{url} did not answer within {:?}",
+            settings.timeout
+        ))
+    });
+    judge(settings, row, upto, url, reply, now_ms(), jitter())
+}
+
+/// What an attempt that sent the row's events up to `upto` comes to, from the peer's answer
+/// (or why there was none) at `now`; `jitter` in [0, 1) scales a backoff.
+pub(crate) fn judge(
+    settings: &Settings,
+    row: &Delivery,
+    upto: u64,
+    url: &str,
+    reply: Result<Answer, String>,
+    now: u64,
+    jitter: f64,
+) -> Delivered {
+    let answer = match reply {
+        Ok(answer) => answer,
+        Err(error) => return retry(settings, row, error, now, jitter),
     };
     if (200..300).contains(&answer.status) {
         return Delivered::Reached { length: upto };
@@ -342,7 +348,7 @@ async fn attempt<S: Store>(
             if theirs < row.sent {
                 Delivered::Reached { length: theirs }
             } else {
-                retry(settings, row, error)
+                retry(settings, row, error, now, jitter)
             }
         }
         (409, "unknown-chain") if row.sent > 0 => Delivered::Reached { length: 0 },
@@ -354,21 +360,21 @@ async fn attempt<S: Store>(
                 .map_or(Duration::from_secs(1), Duration::from_secs)
                 .min(settings.backoff_max);
             if row.attempts >= settings.max_attempts {
-                return retry(settings, row, error);
+                return retry(settings, row, error, now, jitter);
             }
             Delivered::Retry {
                 error,
-                retry_at: now_ms().saturating_add(asked.as_millis() as u64),
+                retry_at: now.saturating_add(asked.as_millis() as u64),
             }
         }
-        (status, _) if status >= 500 || status == 413 => retry(settings, row, error),
+        (status, _) if status >= 500 || status == 413 => retry(settings, row, error, now, jitter),
         _ => Delivered::Dead { error },
     }
 }
 
 /// The chain's events from the peer's confirmed length on (a page at most), as a partial
 /// chain, and the length the peer reaches with them; `None` when there is nothing to send.
-async fn partial_chain<S: Store>(
+pub(crate) async fn partial_chain<S: Store>(
     store: &S,
     row: &Delivery,
 ) -> Result<Option<(String, u64)>, accord_store::StoreError> {

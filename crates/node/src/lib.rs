@@ -12,11 +12,16 @@ pub mod config;
 pub mod custody;
 pub mod deliver;
 pub mod events;
+pub mod invitations;
+pub mod links;
 pub mod metrics;
 pub mod peers;
 pub mod pipeline;
 pub mod problem;
 pub mod system;
+
+#[cfg(test)]
+mod sim;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -150,8 +155,20 @@ fn node_key(config: &Config, path: &Path) -> Result<(KeyPair, Seed), StartError>
     Ok((pair, seed_of(&secret)))
 }
 
-/// Starts a node: data directory, key, database, pipeline, listener.
-pub async fn start(config: Config) -> Result<Running, StartError> {
+/// A node put together but not yet serving or delivering: [`start`] adds the listener and
+/// the delivery and system-action tasks; the simulation tests drive delivery themselves.
+pub(crate) struct Opened {
+    pub(crate) app: Arc<api::App>,
+    pub(crate) store: Arc<SqlStore>,
+    queued: Arc<tokio::sync::Notify>,
+}
+
+/// Opens a node's data directory, key, database and pipeline. `links` reach the peers
+/// (HTTP to their configured URLs when `None`).
+pub(crate) async fn open(
+    config: Config,
+    links: Option<Arc<dyn links::Links>>,
+) -> Result<Opened, StartError> {
     config.check().map_err(|e| StartError(e.0))?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         StartError(format!(
@@ -180,6 +197,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
             .map_err(|e| StartError(format!("database {url}: {e}")))?,
     );
+    // Deliveries the last run had under way died with it: due now, not when their leases end.
+    let released = store
+        .release_delivery_leases(now_ms())
+        .await
+        .map_err(|e| StartError(format!("database {url}: {e}")))?;
+    if released > 0 {
+        tracing::info!(rows = released, "outbox rows due again at start");
+    }
     // Keys of registered identities.
     let mut registered = HashSet::new();
     let mut after: Option<String> = None;
@@ -204,7 +229,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         )));
     }
     let metrics = Arc::new(metrics::Metrics::default());
-    let peers = Arc::new(peers::Peers::new(&config.peers));
+    let peers = Arc::new(peers::Peers::new(
+        &config.peers,
+        config
+            .public_url
+            .as_deref()
+            .map(|url| (url, node_key.as_str())),
+    ));
+    let links =
+        links.unwrap_or_else(|| Arc::new(links::HttpLinks::new(key.clone(), peers.clone())));
     let outbox = Arc::new(tokio::sync::Notify::new());
     let queued = Arc::new(tokio::sync::Notify::new());
     let (pipeline, _writer) = pipeline::Pipeline::start(
@@ -215,33 +248,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         outbox.clone(),
         queued.clone(),
     );
-    let system = system::start(
-        store.clone(),
-        pipeline.clone(),
-        key.clone(),
-        config.system.clone(),
-        queued,
-    );
-    let delivery = deliver::start(
-        store.clone(),
-        key.clone(),
-        peers.clone(),
-        outbox.clone(),
-        deliver::Settings::from(&config.delivery),
-    );
     let mut admins: HashSet<String> = config.admins.iter().cloned().collect();
     admins.insert(node_key.clone());
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.listen)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| StartError(format!("cannot read the listening address: {e}")))?;
     let app = Arc::new(api::App {
         store: store.clone(),
         pipeline,
         key,
-        node_key: node_key.clone(),
+        node_key,
         metrics,
         limiter: auth::RateLimiter::new(config.rate_limit, config.rate_burst),
         config: Arc::new(config),
@@ -251,7 +264,43 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         custody,
         peers,
         outbox,
+        links,
     });
+    Ok(Opened { app, store, queued })
+}
+
+/// Starts a node: data directory, key, database, pipeline, delivery, system actions,
+/// listener.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let Opened { app, store, queued } = open(config, None).await?;
+    let system = system::start(
+        store.clone(),
+        app.pipeline.clone(),
+        app.key.clone(),
+        app.config.system.clone(),
+        queued,
+    );
+    let delivery = deliver::start(
+        store.clone(),
+        app.links.clone(),
+        app.peers.clone(),
+        app.outbox.clone(),
+        deliver::Settings::from(&app.config.delivery),
+    );
+    let listen = app.config.listen;
+    let url = app.config.database_url();
+    let node_key = app.node_key.clone();
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            delivery.abort();
+            system.abort();
+            return Err(StartError(format!("cannot listen on {listen}: {e}")));
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError(format!("cannot read the listening address: {e}")))?;
     let (router, _doc) = api::router(app);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

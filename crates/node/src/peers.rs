@@ -41,13 +41,17 @@ pub fn is_key(value: &str) -> bool {
 }
 
 impl Peers {
-    /// From the configuration.
-    pub fn new(peers: &[Peer]) -> Peers {
+    /// From the configuration. `own` is this node's public URL and key, when it has one: a
+    /// `node` naming that URL resolves to this node's key (it is not a peer).
+    pub fn new(peers: &[Peer], own: Option<(&str, &str)>) -> Peers {
         let mut p = Peers::default();
         for peer in peers {
             let url = normalize(&peer.url);
             p.url_of.insert(peer.key.clone(), url.clone());
             p.key_of.insert(url, peer.key.clone());
+        }
+        if let Some((url, key)) = own {
+            p.key_of.insert(normalize(url), key.to_string());
         }
         p
     }
@@ -83,10 +87,17 @@ mod tests {
 
     #[test]
     fn nodes_resolve_by_key_or_configured_url() {
-        let peers = Peers::new(&[Peer {
-            url: "http://Node-B.example:4001/".into(),
-            key: KEY.into(),
-        }]);
+        let own = "7VrA5hcCq3MGAmNh4YBzUeQUjUcrXHDPMFpq7eQvbGoJ";
+        let peers = Peers::new(
+            &[Peer {
+                url: "http://Node-B.example:4001/".into(),
+                key: KEY.into(),
+            }],
+            Some(("https://Me.example/", own)),
+        );
+        assert_eq!(peers.resolve("https://me.example"), own);
+        assert!(!peers.is_peer(own));
+        assert_eq!(peers.url(own), None);
         assert_eq!(peers.resolve(KEY), KEY);
         assert_eq!(peers.resolve("http://node-b.example:4001"), KEY);
         assert_eq!(peers.resolve("amqp://elsewhere"), "amqp://elsewhere");

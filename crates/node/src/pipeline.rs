@@ -326,10 +326,11 @@ fn work_for(chain: &str, process: &str, request: &Request, now: u64) -> NewWork 
             url,
             headers,
             body,
+            statuses,
         } => (
             "http",
             now,
-            json!({"process": process, "action": action, "actor": actor, "method": method, "url": url, "headers": headers, "body": body}),
+            json!({"process": process, "action": action, "actor": actor, "method": method, "url": url, "headers": headers, "body": body, "statuses": statuses}),
         ),
         Request::Nop {
             action,

@@ -196,7 +196,7 @@ async fn carry_out<S: Store>(
             events::response(action, Some("ok"), Value::Null)
         }
         "http" => match call(settings, &payload).await {
-            Some((response, data)) => events::response(action, Some(response), data),
+            Some((response, data)) => events::response(action, Some(&response), data),
             None => return Ok(()),
         },
         other => return Err(Some(format!("unknown work kind {other:?}"))),
@@ -263,13 +263,21 @@ pub fn is_private(ip: IpAddr) -> bool {
 }
 
 /// Makes an HTTP trigger's call: the response key and data, or `None` when the service took
-/// the request for later (202).
-async fn call(settings: &System, payload: &Value) -> Option<(&'static str, Value)> {
+/// the request for later (202). A status the action lists as a response key is that response,
+/// with the answer's body as data.
+async fn call(settings: &System, payload: &Value) -> Option<(String, Value)> {
+    let listed = |status: u16| {
+        payload
+            .get("statuses")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|k| k.as_str() == Some(&status.to_string())))
+    };
     match call_checked(settings, payload).await {
         Ok(None) => None,
-        Ok(Some((status, body))) if (200..300).contains(&status) => Some(("ok", body)),
-        Ok(Some((status, body))) => Some(("error", json!({"status": status, "body": body}))),
-        Err(why) => Some(("error", json!({"error": why}))),
+        Ok(Some((status, body))) if listed(status) => Some((status.to_string(), body)),
+        Ok(Some((status, body))) if (200..300).contains(&status) => Some(("ok".into(), body)),
+        Ok(Some((status, body))) => Some(("error".into(), json!({"status": status, "body": body}))),
+        Err(why) => Some(("error".into(), json!({"error": why}))),
     }
 }
 

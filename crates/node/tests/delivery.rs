@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use accord_chain::Nonce;
 use accord_crypto::KeyPair;
+use accord_node::client::Client;
 use accord_node::config::Peer;
 use accord_node::{Running, events};
 use common::*;
@@ -576,6 +577,17 @@ async fn only_the_node_holding_the_system_key_runs_a_system_action() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_over_a_peers_body_limit_reaches_it_in_several_deliveries() {
+    big_chain_reaches_b(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_named_only_past_the_first_page_pulls_the_rest_and_takes_the_chain() {
+    big_chain_reaches_b(true).await;
+}
+
+/// A 1.6 MB chain, owed to B at once, reaches it in pages under its 1.2 MB body limit. With
+/// `named_last`, the identity naming B is the chain's last event, past the first page.
+async fn big_chain_reaches_b(named_last: bool) {
     // Each node takes bodies up to 1.2 MB; the chain is 1.6 MB, sent to A in two parts.
     let mut net = net(2, |c| accord_node::Config {
         body_limit: 1_200_000,
@@ -594,14 +606,17 @@ async fn a_chain_over_a_peers_body_limit_reaches_it_in_several_deliveries() {
         .await
         .unwrap();
     let buyer = user("buyer");
-    let mut bodies = vec![
-        identity_at("buyer", &a_key),
-        identity_at("supplier", &b_key),
-    ];
+    let mut bodies = vec![identity_at("buyer", &a_key)];
+    if !named_last {
+        bodies.push(identity_at("supplier", &b_key));
+    }
     for n in 0..40 {
         let mut extra = identity_at(&format!("extra{n}"), &a_key);
         extra["pad"] = Value::from("x".repeat(30_000));
         bodies.push(extra);
+    }
+    if named_last {
+        bodies.push(identity_at("supplier", &b_key));
     }
     let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &buyer)).collect();
     let chain = events::new_chain(
@@ -771,4 +786,323 @@ async fn what_a_peer_sends_wrongly_is_refused_and_changes_nothing() {
     // The real chain still goes through afterwards.
     as_a.post("/event-chains", chain.to_json()).await.unwrap();
     assert_eq!(length(net.node(1), "supplier", &id).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitee_joins_through_its_own_node_and_the_one_time_key_is_spent() {
+    let net = net(3, |c| c).await;
+    let (a, b, c) = (net.node(0), net.node(1), net.node(2));
+    let drafter = user("drafter").public_key().to_base58();
+    client(a, "drafter")
+        .post(
+            "/identities",
+            identity_at("drafter", &a.node_key).to_string(),
+        )
+        .await
+        .unwrap();
+    // The invitee has a key of its own, registered at its own node (B), and nothing else.
+    client(b, "invitee")
+        .post(
+            "/identities",
+            events::identity(
+                "invitee-own",
+                &user("invitee").public_key().to_base58(),
+                None,
+            )
+            .to_string(),
+        )
+        .await
+        .unwrap();
+
+    // The drafter starts document signing at A with the reviewer invited: an identity whose
+    // only key is a one-time key, naming no node.
+    let seed = [7u8; 32];
+    let one_time = KeyPair::from_ed25519_seed(&seed);
+    let doc = scenario("document-signing.json");
+    let sid = doc["id"].as_str().unwrap().to_string();
+    let pid = "invited-review";
+    let bodies = [
+        events::scenario(doc.clone(), &sid),
+        events::identity_at("drafter-identity", &drafter, &a.node_key),
+        events::identity(
+            "reviewer-identity",
+            &one_time.public_key().to_base58(),
+            None,
+        ),
+        events::process(
+            pid,
+            &sid,
+            &[
+                ("drafter".into(), "drafter-identity".into()),
+                ("reviewer".into(), "reviewer-identity".into()),
+            ],
+        ),
+    ];
+    let creator = user("drafter");
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &creator)).collect();
+    let chain = events::new_chain(
+        &creator,
+        b'T',
+        &Nonce::from_text(pid),
+        &signed,
+        1_767_225_600_000,
+    )
+    .unwrap();
+    let id = chain.id().to_base58();
+    let chain_id = *chain.id();
+    client(a, "drafter")
+        .post("/event-chains", chain.to_json())
+        .await
+        .unwrap();
+    assert_eq!(length(b, "invitee", &id).await, 0, "B is not a party yet");
+
+    let acceptance = |key: &str, node: &str, chain: &str| {
+        serde_json::json!({"chain": chain, "identity": "reviewer-identity", "key": key, "node": node})
+            .to_string()
+    };
+    let key = accord_crypto::base58::encode(&seed);
+    // What cannot be accepted, and says why.
+    let err = client(b, "stranger")
+        .post("/invitations", acceptance(&key, &a.node_key, &id))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    let not_peer = user("not a node").public_key().to_base58();
+    let err = client(b, "invitee")
+        .post("/invitations", acceptance(&key, &not_peer, &id))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert!(
+        err.to_string().contains("not one of this node's peers"),
+        "{err}"
+    );
+    let err = client(b, "invitee")
+        .post("/invitations", acceptance("not-a-seed", &a.node_key, &id))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    let other = two_parties(&a.node_key, &c.node_key, "another chain");
+    let err = client(b, "invitee")
+        .post(
+            "/invitations",
+            acceptance(&key, &a.node_key, &other.id().to_base58()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert_eq!(err.kind(), Some("urn:accord:problem:invitation-refused"));
+    assert_eq!(length(a, "drafter", &id).await, 4, "nothing changed at A");
+
+    // Accepted through B: the identity now holds the invitee's key and names B; the chain
+    // comes to B whole.
+    let accepted = client(b, "invitee")
+        .post("/invitations", acceptance(&key, &a.node_key, &id))
+        .await
+        .unwrap();
+    assert_eq!(accepted["held"], true, "{accepted}");
+    assert_eq!(accepted["length"], 5, "{accepted}");
+    assert_eq!(accepted["node"], a.node_key.as_str());
+    let process = client(b, "invitee")
+        .get(&format!("/processes/{pid}"))
+        .await
+        .unwrap();
+    let reviewer = &process["actors"]["reviewer"]["identity"];
+    assert_eq!(
+        reviewer["signkeys"]["user"],
+        user("invitee").public_key().to_base58().as_str(),
+        "{process}"
+    );
+    assert_eq!(reviewer["node"], b.node_key.as_str(), "{process}");
+
+    // The invitation is spent.
+    let err = client(b, "invitee")
+        .post("/invitations", acceptance(&key, &a.node_key, &id))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert!(err.to_string().contains("accepted already"), "{err}");
+
+    // The process runs across the two nodes: the drafter at A, the invitee at B.
+    act(
+        a,
+        &chain_id,
+        pid,
+        "drafter",
+        "request_review",
+        None,
+        serde_json::json!({"title": "the contract"}),
+    )
+    .await
+    .unwrap();
+    eventually("B holds the review request", || async {
+        length(b, "invitee", &id).await == 6
+    })
+    .await;
+    act(
+        b,
+        &chain_id,
+        pid,
+        "invitee",
+        "review",
+        Some("accept"),
+        Value::Null,
+    )
+    .await
+    .unwrap();
+    eventually("A holds the review", || async {
+        length(a, "drafter", &id).await == 7
+    })
+    .await;
+    let at_a = client(a, "drafter")
+        .get(&format!("/processes/{pid}"))
+        .await
+        .unwrap();
+    assert_eq!(at_a["current"]["key"], "accepted", "{at_a}");
+
+    // The one-time key acts for no one now.
+    let head = client(a, "drafter")
+        .get(&format!("/event-chains/{id}/head"))
+        .await
+        .unwrap();
+    let b32 = |field: &str| -> [u8; 32] {
+        accord_crypto::base58::decode(head[field].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    let body = events::response("sign_b", None, Value::Null);
+    let partial = events::next_event(
+        &chain_id,
+        b32("tip"),
+        b32("state"),
+        &body,
+        &one_time,
+        1_767_225_700_000,
+    )
+    .unwrap();
+    let err = Client::new(&url(a), &one_time)
+        .unwrap()
+        .post(&format!("/processes/{pid}/responses"), partial.to_json())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+
+    // Both nodes hold the same events; C, no party, holds nothing.
+    let at_a = client(a, "drafter")
+        .get(&format!("/event-chains/{id}"))
+        .await
+        .unwrap();
+    eventually("B holds what A holds", || {
+        let (b, id, want) = (
+            b,
+            id.clone(),
+            at_a["events"].as_array().unwrap().len() as u64,
+        );
+        async move { length(b, "invitee", &id).await == want }
+    })
+    .await;
+    let at_b = client(b, "invitee")
+        .get(&format!("/event-chains/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(at_a["events"], at_b["events"]);
+    assert_eq!(length(c, "drafter", &id).await, 0);
+    assert_eq!(length(c, "invitee", &id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_peer_is_rate_limited_and_its_deliveries_still_arrive() {
+    // B allows each key 20 requests a second, 20 at once.
+    let net = net(2, |c| accord_node::Config {
+        rate_limit: 20,
+        rate_burst: 20,
+        delivery: accord_node::config::Delivery {
+            backoff_ms: 50,
+            backoff_max_ms: 1_000,
+            max_attempts: 1000,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
+    let (a_key, b_key) = (net.node(0).node_key.clone(), net.node(1).node_key.clone());
+    let as_a = Client::new(&url(net.node(1)), &node_pair(net.dirs[0].path())).unwrap();
+    // A flood of requests signed with A's node key: past the burst, 429 with Retry-After.
+    let mut limited = 0;
+    for _ in 0..60 {
+        match as_a.get("/event-chains").await {
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.status(), Some(429), "{e}");
+                assert_eq!(e.kind(), Some("urn:accord:problem:rate-limited"));
+                limited += 1;
+            }
+        }
+    }
+    assert!(limited >= 30, "only {limited} of 60 requests were limited");
+    let metrics = client(net.node(1), "operator")
+        .send("GET", "/metrics", None)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&metrics.body);
+    let counted = text
+        .lines()
+        .find(|l| l.starts_with("accord_requests_rate_limited_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no limited-requests metric in {text}"));
+    assert!(counted >= limited, "{counted} < {limited}");
+    // A's real deliveries meet the same limit at B, for the key the flood has just spent;
+    // a 429 is retried after its Retry-After, and they arrive.
+    let at_a = client(net.node(0), "buyer");
+    at_a.post("/identities", identity_at("buyer", &a_key).to_string())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let chain = two_parties(&a_key, &b_key, &format!("flood {n}"));
+        ids.push(chain.id().to_base58());
+        at_a.post("/event-chains", chain.to_json()).await.unwrap();
+        // The buyer keeps under A's limit (the same settings).
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    let b = net.node(1);
+    for id in &ids {
+        eventually("B holds every chain", || async {
+            length(b, "supplier", id).await == 2
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_may_name_nodes_by_url_when_each_node_knows_its_own() {
+    // Every node's `public_url` is the URL the others list it by.
+    let net = net(2, |c| accord_node::Config {
+        public_url: Some(format!("http://{}/", c.listen)),
+        ..c
+    })
+    .await;
+    let (a, b) = (net.node(0), net.node(1));
+    let at_a = client(a, "buyer");
+    at_a.post("/identities", identity_at("buyer", &url(a)).to_string())
+        .await
+        .unwrap();
+    let chain = two_parties(&url(a), &url(b), "by url");
+    let id = chain.id().to_base58();
+    at_a.post("/event-chains", chain.to_json()).await.unwrap();
+    eventually("B holds the chain", || async {
+        length(b, "supplier", &id).await == 2
+    })
+    .await;
+    // One row, to B: A's own URL is A, not a peer to deliver to.
+    let rows = client(a, "operator").get("/outbox").await.unwrap();
+    let peers: Vec<&str> = rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["peer"].as_str().unwrap())
+        .collect();
+    assert_eq!(peers, vec![b.node_key.as_str()], "{rows}");
 }

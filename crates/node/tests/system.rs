@@ -177,6 +177,38 @@ async fn a_failing_call_takes_the_error_transition() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_the_action_lists_is_its_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), allow_private).await;
+    let (url, _) = service(404, r#"{"no": "such thing"}"#).await;
+    let mut doc = scenario(&url, "404");
+    doc["actions"]["call"]["responses"]["404"] = json!({"title": "Not there"});
+    doc["states"]["initial"]["transitions"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"action": "call", "response": "404", "transition": "missing"}));
+    doc["states"]["missing"] = json!({"action": "finish", "transitions": [
+        {"action": "finish", "response": "ok", "transition": ":cancelled"}]});
+    let pid = start_process(&node, &doc, "404").await;
+    let p = reaches(&node, &pid, "missing").await;
+    let last = &p["previous"][0];
+    assert_eq!(last["key"], "404");
+    assert_eq!(last["data"], json!({"no": "such thing"}));
+    // A status it does not list is an error, as before.
+    let (url, _) = service(403, r#"{"not": "yours"}"#).await;
+    let mut doc = scenario(&url, "403");
+    doc["actions"]["call"]["responses"]["404"] = json!({"title": "Not there"});
+    let pid = start_process(&node, &doc, "403").await;
+    let p = reaches(&node, &pid, ":failed").await;
+    assert_eq!(p["previous"][0]["key"], "error");
+    assert_eq!(
+        p["previous"][0]["data"],
+        json!({"status": 403, "body": {"not": "yours"}})
+    );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loopback_is_refused_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path()).await;

@@ -360,18 +360,30 @@ pub trait Store: Send + Sync + 'static {
         skip: &[String],
     ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
 
-    /// Gives back a claimed delivery that was not attempted: due at `now`, its claim not
-    /// counted.
+    /// Gives back a claimed delivery (`claimed`, as the claim returned it) that was not
+    /// attempted: due at `now`, its claim not counted. Nothing happens if the row was claimed
+    /// again since (its lease, `due_at`, differs).
     fn release_delivery(
         &self,
-        id: i64,
+        claimed: &Delivery,
         now: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Records what became of a claimed delivery.
+    /// Makes every pending delivery due at `now`: for a node starting, whose last run may
+    /// have left rows leased to attempts that died with it (a backoff under way is cut short
+    /// too: a start retries once). Only for the node that owns the database, before it
+    /// claims. Returns how many rows it changed.
+    fn release_delivery_leases(
+        &self,
+        now: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Records what became of a claimed delivery (`claimed`, as the claim returned it). The
+    /// claim's lease (`due_at`) is the token: an attempt whose row was claimed again since
+    /// (its lease ran out), or replayed, records nothing.
     fn finish_delivery(
         &self,
-        id: i64,
+        claimed: &Delivery,
         outcome: &Delivered,
         now: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -812,44 +812,59 @@ impl Store for SqlStore {
         Ok(out)
     }
 
-    async fn release_delivery(&self, id: i64, now: u64) -> Result<(), StoreError> {
+    async fn release_delivery(&self, claimed: &Delivery, now: u64) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE outbox SET due_at = $1, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $2 AND state = 'pending'",
+            "UPDATE outbox SET due_at = $1, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $2 AND state = 'pending' AND due_at = $3",
         )
         .bind(int(now))
-        .bind(id)
+        .bind(claimed.id)
+        .bind(int(claimed.due_at))
         .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(())
     }
 
+    async fn release_delivery_leases(&self, now: u64) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("UPDATE outbox SET due_at = $1 WHERE state = 'pending' AND due_at > $1")
+                .bind(int(now))
+                .execute(&self.writer)
+                .await
+                .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
     async fn finish_delivery(
         &self,
-        id: i64,
+        claimed: &Delivery,
         outcome: &Delivered,
         now: u64,
     ) -> Result<(), StoreError> {
+        let (id, lease) = (claimed.id, int(claimed.due_at));
         let query = match outcome {
             Delivered::Reached { length } => sqlx::query(
-                "UPDATE outbox SET sent = $1, state = CASE WHEN state = 'dead' THEN 'dead' WHEN $1 >= wanted THEN 'done' ELSE 'pending' END, attempts = 0, due_at = $2, error = NULL, updated_at = $2 WHERE id = $3",
+                "UPDATE outbox SET sent = $1, state = CASE WHEN $1 >= wanted THEN 'done' ELSE 'pending' END, attempts = 0, due_at = $2, error = NULL, updated_at = $2 WHERE id = $3 AND state = 'pending' AND due_at = $4",
             )
             .bind(int(*length))
             .bind(int(now))
-            .bind(id),
+            .bind(id)
+            .bind(lease),
             Delivered::Retry { error, retry_at } => sqlx::query(
-                "UPDATE outbox SET due_at = $1, error = $2, updated_at = $3 WHERE id = $4 AND state = 'pending'",
+                "UPDATE outbox SET due_at = $1, error = $2, updated_at = $3 WHERE id = $4 AND state = 'pending' AND due_at = $5",
             )
             .bind(int(*retry_at))
             .bind(error.as_str())
             .bind(int(now))
-            .bind(id),
+            .bind(id)
+            .bind(lease),
             Delivered::Dead { error } => sqlx::query(
-                "UPDATE outbox SET state = 'dead', error = $1, updated_at = $2 WHERE id = $3",
+                "UPDATE outbox SET state = 'dead', error = $1, updated_at = $2 WHERE id = $3 AND state = 'pending' AND due_at = $4",
             )
             .bind(error.as_str())
             .bind(int(now))
-            .bind(id),
+            .bind(id)
+            .bind(lease),
         };
         query.execute(&self.writer).await.map_err(db)?;
         Ok(())

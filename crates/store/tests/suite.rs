@@ -183,7 +183,7 @@ async fn the_outbox(s: &impl Store) {
             .unwrap()
             .is_empty()
     );
-    s.finish_delivery(b.id, &Delivered::Reached { length: 3 }, 400)
+    s.finish_delivery(b, &Delivered::Reached { length: 3 }, 400)
         .await
         .unwrap();
     let b_row = &s.outbox(None, 0, 10).await.unwrap()[0];
@@ -192,14 +192,14 @@ async fn the_outbox(s: &impl Store) {
     assert_eq!(b_row.attempts, 0);
     let again = s.claim_deliveries(400, 10, 9_000, &[]).await.unwrap();
     assert_eq!(again.len(), 1);
-    s.finish_delivery(again[0].id, &Delivered::Reached { length: 5 }, 500)
+    s.finish_delivery(&again[0], &Delivered::Reached { length: 5 }, 500)
         .await
         .unwrap();
     assert_eq!(s.outbox(Some("done"), 0, 10).await.unwrap().len(), 1);
 
     // c: a failure, then given up; new events keep it dead; replay revives it.
     s.finish_delivery(
-        c.id,
+        c,
         &Delivered::Retry {
             error: "503".into(),
             retry_at: 2_000,
@@ -218,8 +218,19 @@ async fn the_outbox(s: &impl Store) {
     assert_eq!(retried.len(), 1);
     assert_eq!(retried[0].attempts, 2);
     assert_eq!(retried[0].error.as_deref(), Some("503"));
+    // A stale attempt (the row was claimed again since) records nothing.
     s.finish_delivery(
-        c.id,
+        c,
+        &Delivered::Dead {
+            error: "stale".into(),
+        },
+        2_050,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.outbox(Some("dead"), 0, 10).await.unwrap().len(), 0);
+    s.finish_delivery(
+        &retried[0],
         &Delivered::Dead {
             error: "gone".into(),
         },
@@ -259,11 +270,12 @@ async fn the_outbox(s: &impl Store) {
     assert_eq!((revived[0].attempts, revived[0].sent), (1, 0));
 
     // A peer that says it is behind what it confirmed: sent follows it down.
-    s.finish_delivery(c.id, &Delivered::Reached { length: 5 }, 3_100)
+    s.finish_delivery(&revived[0], &Delivered::Reached { length: 5 }, 3_100)
         .await
         .unwrap();
     assert_eq!(s.outbox(Some("pending"), 0, 10).await.unwrap()[0].sent, 5);
-    s.finish_delivery(c.id, &Delivered::Reached { length: 2 }, 3_200)
+    let behind = s.claim_deliveries(3_100, 10, 9_500, &[]).await.unwrap();
+    s.finish_delivery(&behind[0], &Delivered::Reached { length: 2 }, 3_200)
         .await
         .unwrap();
     let row = s.outbox(Some("pending"), 0, 10).await.unwrap();
@@ -277,11 +289,35 @@ async fn the_outbox(s: &impl Store) {
     let y = s.claim_deliveries(10_000, 10, 20_000, &busy).await.unwrap();
     assert_eq!(y.len(), 1);
     assert_eq!((y[0].peer.as_str(), y[0].attempts), ("peer-y", 1));
-    s.release_delivery(y[0].id, 10_100).await.unwrap();
+    s.release_delivery(&y[0], 10_100).await.unwrap();
     let all = s.claim_deliveries(10_100, 10, 20_000, &[]).await.unwrap();
     let peers: Vec<&str> = all.iter().map(|d| d.peer.as_str()).collect();
     assert_eq!(peers, vec!["peer-c", "peer-x", "peer-y"]);
     assert_eq!(all[2].attempts, 1, "the released claim was not counted");
+
+    // At a start, every pending row is due (leases left by a run that died, backoffs).
+    let leased = s.claim_deliveries(20_000, 10, 90_000, &[]).await.unwrap();
+    assert!(!leased.is_empty());
+    assert!(
+        s.claim_deliveries(20_001, 10, 90_000, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let released = s.release_delivery_leases(20_002).await.unwrap();
+    assert_eq!(released, leased.len() as u64);
+    assert_eq!(
+        s.claim_deliveries(20_002, 10, 90_000, &[])
+            .await
+            .unwrap()
+            .len(),
+        leased.len()
+    );
+    assert_eq!(
+        s.outbox(Some("done"), 0, 10).await.unwrap().len(),
+        1,
+        "done rows stay done"
+    );
 
     // A failed commit raises nothing.
     let mut bad = append("c1", 0, 1);

@@ -156,7 +156,7 @@ impl Run {
 pub fn example(file: &str) -> Run {
     let path = format!(
         "{}/../../examples/scenarios/{file}",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).expect("example exists");
     let format = accord_scenario::Format::from_path(file).expect("known extension");

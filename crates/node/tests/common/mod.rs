@@ -77,7 +77,8 @@ pub fn client(node: &Running, name: &str) -> Client {
 }
 
 pub fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+        .join("../../examples")
 }
 
 /// Reads an example scenario as JSON.

@@ -1,0 +1,271 @@
+//! Invitations across nodes: a party whose key the inviter does not know yet.
+//!
+//! The inviter puts an identity on the chain whose only key is a one-time key, with no node,
+//! and hands the one-time key to the invitee out of band (`accord process start --invite`
+//! writes it to an invitation file). The invitee gives the invitation to its own node
+//! (`POST /invitations`, signed with the invitee's key, registered there). That node fetches
+//! the chain from the inviting node, signing with the one-time key (a party while the identity
+//! holds it), and sends the inviting node one event signed with the one-time key: the same
+//! identity with the invitee's key as `user`, this node's key as `system`, and this node as
+//! its `node`. The inviting node takes it as it takes any party's event (the engine lets an
+//! identity change itself with a key it holds, so the one-time key replaces itself, once);
+//! the identity now names this node, so the inviting node's outbox delivers the whole chain
+//! here, and everything after. The one-time key then acts for no one.
+
+use std::time::Duration;
+
+use accord_chain::{Chain, ChainId};
+use accord_crypto::{KeyPair, base58};
+use accord_engine::replay::Kind;
+use accord_store::Store;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::api::App;
+use crate::now_ms;
+use crate::problem::Problem;
+
+/// An invitation handed to this node by its invitee.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Acceptance {
+    /// The chain the invitation is for (base58).
+    pub chain: String,
+    /// The invited identity's id.
+    pub identity: String,
+    /// The one-time key: its ed25519 seed, base58 (32 bytes).
+    pub key: String,
+    /// The inviting node: its key (base58), or its URL as this node's `peers` list it.
+    pub node: String,
+}
+
+/// An accepted invitation.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    /// The chain.
+    pub chain: String,
+    /// The identity, now with the invitee's key and naming this node.
+    pub identity: String,
+    /// The inviting node's key.
+    pub node: String,
+    /// Whether the chain has reached this node yet (it comes through the inviting node's
+    /// outbox; `false` means it is on its way).
+    pub held: bool,
+    /// The chain's length on this node (0 until it arrives).
+    pub length: u64,
+}
+
+/// Pages of a chain fetched at most (1,000 events each).
+const MAX_PAGES: usize = 1000;
+
+/// How long an acceptance waits for the chain to arrive before answering without it.
+const ARRIVAL: Duration = Duration::from_secs(10);
+
+fn refused(detail: impl Into<String>) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invitation-refused",
+        "The invitation cannot be accepted",
+        detail,
+    )
+}
+
+fn peer_failed(detail: impl Into<String>) -> Problem {
+    Problem::new(
+        StatusCode::BAD_GATEWAY,
+        "peer-failed",
+        "The inviting node could not be reached or failed",
+        detail,
+    )
+}
+
+/// The detail of a peer's problem answer, or the start of its body.
+fn detail_of(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("detail").and_then(Value::as_str).map(String::from))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect())
+}
+
+/// Accepts an invitation for the invitee `caller` (a key registered on this node).
+pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Accepted, Problem> {
+    if !app.is_registered(caller) {
+        return Err(Problem::forbidden(format!(
+            "key {caller} may not accept invitations on this node: register an identity with this key first (POST /identities)"
+        )));
+    }
+    let peer = app.peers.resolve(&a.node);
+    if !app.peers.is_peer(&peer) {
+        return Err(Problem::invalid(format!(
+            "node {} is not one of this node's peers: add it to `peers` in the configuration first",
+            a.node
+        ))
+        .with("node", a.node.clone()));
+    }
+    let seed: [u8; 32] = base58::decode(&a.key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| Problem::invalid("`key` must be a base58 ed25519 seed (32 bytes)"))?;
+    let one_time = KeyPair::from_ed25519_seed(&seed);
+    let one_time_key = one_time.public_key().to_base58();
+    let chain_id: ChainId = a
+        .chain
+        .parse()
+        .map_err(|e| Problem::invalid(format!("`chain` {:?}: {e}", a.chain)))?;
+    let timeout = Duration::from_millis(app.config.delivery.timeout_ms);
+    // The whole chain, as the one-time key may see it at the inviting node.
+    let mut events = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let target = format!("/event-chains/{}/events?from={}", a.chain, events.len());
+        let answer = tokio::time::timeout(
+            timeout,
+            app.links
+                .send_as(&peer, Some(&one_time), "GET", &target, None),
+        )
+        .await
+        .map_err(|_| peer_failed(format!("node {peer} did not answer {target} in time")))?
+        .map_err(peer_failed)?;
+        match answer.status {
+            200 => {}
+            404 => {
+                return Err(refused(format!(
+                    "node {peer} shows no chain {} to the invitation's key: it was accepted already, or the invitation is for another chain or node",
+                    a.chain
+                )));
+            }
+            status => {
+                return Err(peer_failed(format!(
+                    "node {peer} answered {status} to {target}: {}",
+                    detail_of(&answer.body)
+                )));
+            }
+        }
+        let page = Chain::from_json(&answer.body).map_err(|e| {
+            peer_failed(format!("node {peer} sent a chain that does not parse: {e}"))
+        })?;
+        if page.id != chain_id {
+            return Err(peer_failed(format!("node {peer} sent another chain")));
+        }
+        let more = answer
+            .header("link")
+            .is_some_and(|l| l.contains("rel=\"next\""));
+        let empty = page.events.is_empty();
+        events.extend(page.events);
+        if !more || empty {
+            break;
+        }
+    }
+    let whole = Chain {
+        id: chain_id,
+        start: None,
+        events,
+    };
+    let verified = tokio::task::spawn_blocking(move || whole.verify())
+        .await
+        .map_err(|e| Problem::internal(format!("verification task failed: {e}")))?
+        .map_err(|invalid| {
+            peer_failed(format!(
+                "node {peer} sent a chain that does not verify: {}",
+                invalid.report
+            ))
+        })?;
+    // The identity as the chain has it now.
+    let mut current: Option<Value> = None;
+    for e in verified.events() {
+        let Ok(body) = serde_json::from_slice::<Value>(&e.event().data) else {
+            continue;
+        };
+        let is_identity = body
+            .get("$schema")
+            .and_then(Value::as_str)
+            .and_then(Kind::of)
+            == Some(Kind::Identity);
+        if is_identity && body.get("id").and_then(Value::as_str) == Some(a.identity.as_str()) {
+            current = Some(body);
+        }
+    }
+    let Some(mut identity) = current else {
+        return Err(refused(format!(
+            "chain {} has no identity {}",
+            a.chain, a.identity
+        )));
+    };
+    let holds = identity
+        .get("signkeys")
+        .and_then(Value::as_object)
+        .is_some_and(|keys| {
+            keys.values()
+                .any(|k| k.as_str() == Some(one_time_key.as_str()))
+        });
+    if !holds {
+        return Err(refused(format!(
+            "identity {} no longer holds the invitation's key: the invitation was accepted already",
+            a.identity
+        )));
+    }
+    let mut signkeys = Map::new();
+    signkeys.insert("user".into(), Value::from(caller));
+    signkeys.insert("system".into(), Value::from(app.node_key.clone()));
+    identity["signkeys"] = Value::Object(signkeys);
+    identity["node"] = Value::from(app.node_key.clone());
+    let next = crate::events::next_event(
+        &chain_id,
+        verified.latest_hash(),
+        verified.state(),
+        &identity,
+        &one_time,
+        now_ms(),
+    )
+    .map_err(Problem::internal)?;
+    let length = verified.events().len() as u64 + 1;
+    let answer = tokio::time::timeout(
+        timeout,
+        app.links.send_as(
+            &peer,
+            Some(&one_time),
+            "POST",
+            "/event-chains",
+            Some(next.to_json().into_bytes()),
+        ),
+    )
+    .await
+    .map_err(|_| peer_failed(format!("node {peer} did not take the new identity in time")))?
+    .map_err(peer_failed)?;
+    if !(200..300).contains(&answer.status) {
+        let detail = detail_of(&answer.body);
+        return Err(if answer.status >= 500 {
+            peer_failed(format!("node {peer} answered {}: {detail}", answer.status))
+        } else {
+            refused(format!(
+                "node {peer} refused the new identity ({}): {detail}",
+                answer.status
+            ))
+            .with("peerStatus", answer.status)
+        });
+    }
+    tracing::info!(chain = %a.chain, identity = %a.identity, inviter = %peer, by = %caller, "accepted an invitation");
+    // The chain comes through the inviting node's outbox; wait a little for it.
+    let deadline = tokio::time::Instant::now() + ARRIVAL;
+    let mut held = 0;
+    loop {
+        if let Some(head) = app.store.head(&a.chain).await? {
+            held = head.length;
+            if held >= length {
+                break;
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(Accepted {
+        chain: a.chain,
+        identity: a.identity,
+        node: peer,
+        held: held >= length,
+        length: held,
+    })
+}

@@ -1,0 +1,902 @@
+//! The simulation: several nodes in one process, a simulated network between them, on a
+//! virtual clock, over many seeds.
+//!
+//! Each node is a real one (its own SQLite database, pipeline and HTTP router, opened by
+//! [`crate::open`]) without a listener or delivery task: the simulation drives delivery itself
+//! with the delivery task's own parts ([`deliver::partial_chain`], [`deliver::judge`] and the
+//! store's outbox), and carries every request between nodes (deliveries, their answers, the
+//! receivers' catch-up fetches) as signed HTTP requests through the receiving node's router,
+//! after a random delay, or not at all (loss), or twice (duplication); independent delays
+//! reorder them. A node may be cut off for a while (everything to and from it is lost, it
+//! sends nothing), or stopped and opened again from its data directory (the attempts it had
+//! under way forgotten, their rows leased until their leases run out). Users act at their own node, only on a chain whose tip that node holds (forks are
+//! another matter).
+//!
+//! When the actions stop the network heals, and the run goes on until nothing is pending.
+//! Then every party node holds every chain with all its events, the same as the others, and
+//! byte-identical process projections; no other node holds it; no delivery is dead.
+//!
+//! Virtual time starts a day ahead of the wall clock, so what the pipeline stamps with the
+//! wall clock (outbox rows raised by a commit) is always due; everything the simulation
+//! decides (attempts, leases, backoff) uses virtual time, and randomness comes from the seed:
+//! a failing seed runs the same way again.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use accord_chain::{ChainId, Nonce};
+use accord_crypto::KeyPair;
+use accord_crypto::keystore::{KdfParams, Keystore};
+use accord_store::{Delivered, Delivery, Store};
+use axum::Router;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::client::{Answer, Client};
+use crate::config::{Config, Peer};
+use crate::deliver::{self, Settings};
+use crate::links::{Links, Sending};
+use crate::{events, now_ms};
+
+/// splitmix64: small, fast, and the same everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// In [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// In [0, n).
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+}
+
+/// What one run simulates.
+#[derive(Clone, Debug)]
+struct Params {
+    nodes: usize,
+    processes: usize,
+    actions: usize,
+    /// Chance that a message is lost.
+    loss: f64,
+    /// Chance that a message arrives twice.
+    duplication: f64,
+    /// Delays are uniform in [1, max_delay] milliseconds.
+    max_delay: u64,
+    /// What befalls one node for a while in the middle.
+    outage: Outage,
+}
+
+/// One node's time away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outage {
+    None,
+    /// Cut off: everything to and from it is lost.
+    Cut,
+    /// Stopped (its attempts under way forgotten, its database closed), then opened again
+    /// from its data directory.
+    Restart,
+}
+
+/// What went through the network in a run (summed over the seeds, to show each path ran).
+#[derive(Debug, Default, Clone, Copy)]
+struct Stats {
+    sent: u64,
+    lost: u64,
+    duplicated: u64,
+    timeouts: u64,
+    missing_events: u64,
+    catch_ups: u64,
+    actions: u64,
+    restarts: u64,
+}
+
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, o: Stats) {
+        self.sent += o.sent;
+        self.lost += o.lost;
+        self.duplicated += o.duplicated;
+        self.timeouts += o.timeouts;
+        self.missing_events += o.missing_events;
+        self.catch_ups += o.catch_ups;
+        self.actions += o.actions;
+        self.restarts += o.restarts;
+    }
+}
+
+/// The network's shared state: the nodes' routers (by node key), who is down, and the dice.
+struct Net {
+    routers: HashMap<String, Router>,
+    down: HashSet<String>,
+    rng: Rng,
+    loss: f64,
+    catch_ups: u64,
+}
+
+/// Where requests are addressed (the signature covers it; it is never resolved).
+const BASE: &str = "http://sim.invalid";
+
+/// A signed request through `router`, as the node would get it over HTTP.
+async fn call(
+    router: &Router,
+    client: &Client,
+    method: &str,
+    target: &str,
+    body: Option<Vec<u8>>,
+) -> Answer {
+    let prepared = client
+        .prepare(method, target, body.map(|b| ("application/json", b)))
+        .expect("a request the simulation builds can be signed");
+    let mut request = axum::http::Request::builder()
+        .method(prepared.method().as_str())
+        .uri(target)
+        .header("host", "sim.invalid");
+    for (name, value) in prepared.headers() {
+        request = request.header(name.as_str(), value.as_bytes());
+    }
+    let bytes = prepared
+        .body()
+        .and_then(|b| b.as_bytes())
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    let response = router
+        .clone()
+        .oneshot(request.body(axum::body::Body::from(bytes)).unwrap())
+        .await
+        .unwrap_or_else(|e| match e {});
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("a response body in memory")
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A node's links in the simulation: a catch-up fetch reaches the peer at once, or is lost.
+struct SimLinks {
+    net: Arc<Mutex<Net>>,
+    own: String,
+    client: Client,
+}
+
+impl Links for SimLinks {
+    fn send_as<'a>(
+        &'a self,
+        peer: &'a str,
+        signer: Option<&'a KeyPair>,
+        method: &'a str,
+        target: &'a str,
+        body: Option<Vec<u8>>,
+    ) -> Sending<'a> {
+        Box::pin(async move {
+            let router = {
+                let mut net = self.net.lock().unwrap();
+                net.catch_ups += 1;
+                let loss = net.loss;
+                let lost =
+                    net.down.contains(peer) || net.down.contains(&self.own) || net.rng.chance(loss);
+                match net.routers.get(peer) {
+                    Some(r) if !lost => r.clone(),
+                    _ => return Err(format!("{BASE}{target}: lost")),
+                }
+            };
+            let client = match signer {
+                Some(key) => Client::new(BASE, key).map_err(|e| e.to_string())?,
+                None => self.client.clone(),
+            };
+            Ok(call(&router, &client, method, target, body).await)
+        })
+    }
+}
+
+struct Node {
+    key: String,
+    /// How it is opened again after a restart.
+    config: Config,
+    links: Arc<SimLinks>,
+    app: Arc<crate::api::App>,
+    router: Router,
+    /// Signs this node's requests.
+    client: Client,
+    /// This node's user: identity `u{n}`, actor `p{n}`.
+    user: KeyPair,
+    user_client: Client,
+    /// Attempts under way, by outbox row id.
+    in_flight: HashMap<i64, InFlight>,
+}
+
+struct InFlight {
+    attempt: u64,
+    upto: u64,
+    deadline: u64,
+    row: Delivery,
+}
+
+enum Message {
+    Request {
+        from: usize,
+        to: usize,
+        row: i64,
+        attempt: u64,
+        body: Vec<u8>,
+    },
+    Reply {
+        to: usize,
+        row: i64,
+        attempt: u64,
+        answer: Answer,
+    },
+}
+
+/// A process of the run: its chain, its parties (node indexes) and how many events it has.
+struct Proc {
+    id: String,
+    chain: ChainId,
+    parties: Vec<usize>,
+    length: u64,
+}
+
+/// The scenario every process follows: one state in which any actor `p{n}` may say
+/// something, as often as it likes.
+fn scenario(nodes: usize) -> Value {
+    let mut actors = serde_json::Map::new();
+    let mut actions = serde_json::Map::new();
+    let mut names = Vec::new();
+    let mut transitions = Vec::new();
+    for n in 0..nodes {
+        actors.insert(format!("p{n}"), json!({"title": format!("party {n}")}));
+        actions.insert(
+            format!("say{n}"),
+            json!({"title": format!("party {n} says something"), "actor": format!("p{n}")}),
+        );
+        names.push(format!("say{n}"));
+        transitions.push(json!({"action": format!("say{n}"), "transition": "initial"}));
+    }
+    actions.insert("close".into(), json!({"title": "close", "actor": "p0"}));
+    names.push("close".into());
+    transitions.push(json!({"action": "close", "transition": ":success"}));
+    json!({
+        "title": "Talk",
+        "actors": actors,
+        "actions": actions,
+        "states": {"initial": {"title": "Open", "actions": names, "transitions": transitions}},
+    })
+}
+
+const SETTINGS: Settings = Settings {
+    backoff: std::time::Duration::from_millis(50),
+    backoff_max: std::time::Duration::from_millis(2_000),
+    // Nothing may die of bad luck: a dead row would be a failure to converge.
+    max_attempts: 10_000,
+    timeout: std::time::Duration::from_millis(500),
+    concurrency: 8,
+};
+
+/// Runs one seed; panics with the seed when the nodes do not converge.
+async fn run(seed: u64, p: &Params) -> Stats {
+    let tag = format!("seed {seed} ({p:?})");
+    let dir = tempfile::tempdir().unwrap();
+    let pass = dir.path().join("passphrase");
+    std::fs::write(&pass, "sim").unwrap();
+    // Node keys first (cheap key stretching: these keystores protect nothing).
+    let cheap = KdfParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let mut keys = Vec::new();
+    for n in 0..p.nodes {
+        let data = dir.path().join(format!("n{n}"));
+        std::fs::create_dir_all(&data).unwrap();
+        let (pair, _, store) = Keystore::new_ed25519(b"sim", cheap).unwrap();
+        std::fs::write(data.join("node-key.json"), store.to_json()).unwrap();
+        keys.push(pair);
+    }
+    let key_of: Vec<String> = keys.iter().map(|k| k.public_key().to_base58()).collect();
+    let net = Arc::new(Mutex::new(Net {
+        routers: HashMap::new(),
+        down: HashSet::new(),
+        rng: Rng(seed ^ 0x5eed),
+        loss: p.loss,
+        catch_ups: 0,
+    }));
+    let mut nodes = Vec::new();
+    for (n, pair) in keys.iter().enumerate() {
+        let peers = (0..p.nodes)
+            .filter(|m| *m != n)
+            .map(|m| Peer {
+                url: format!("http://n{m}.sim.invalid"),
+                key: key_of[m].clone(),
+            })
+            .collect();
+        let config = Config {
+            data_dir: dir.path().join(format!("n{n}")),
+            passphrase_file: Some(pass.clone()),
+            peers,
+            rate_limit: 1_000_000,
+            rate_burst: 1_000_000,
+            ..Config::default()
+        };
+        let client = Client::new(BASE, pair).unwrap();
+        let links = Arc::new(SimLinks {
+            net: net.clone(),
+            own: key_of[n].clone(),
+            client: client.clone(),
+        });
+        let opened = crate::open(config.clone(), Some(links.clone()))
+            .await
+            .expect("a sim node opens");
+        let (router, _) = crate::api::router(opened.app.clone());
+        net.lock()
+            .unwrap()
+            .routers
+            .insert(key_of[n].clone(), router.clone());
+        let user = KeyPair::from_seed_phrase(&format!("sim user {n}"), 0);
+        let user_client = Client::new(BASE, &user).unwrap();
+        let identity =
+            events::identity_at(&format!("u{n}"), &user.public_key().to_base58(), &key_of[n]);
+        let answer = call(
+            &router,
+            &user_client,
+            "POST",
+            "/identities",
+            Some(identity.to_string().into_bytes()),
+        )
+        .await;
+        assert!(
+            (200..300).contains(&answer.status),
+            "{tag}: registering u{n}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        nodes.push(Node {
+            key: key_of[n].clone(),
+            config,
+            links,
+            app: opened.app,
+            router,
+            client,
+            user,
+            user_client,
+            in_flight: HashMap::new(),
+        });
+    }
+    let scenario = events::scenario(scenario(p.nodes), "accord-sim-talk");
+    let mut rng = Rng(seed);
+    let mut procs: Vec<Proc> = Vec::new();
+    let mut queue: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::new();
+    let mut messages: BTreeMap<u64, Message> = BTreeMap::new();
+    let mut stats = Stats::default();
+    let mut seq = 0u64;
+    let mut attempts = 0u64;
+    let start = now_ms() + 86_400_000;
+    let mut t = start;
+    let step = 5;
+    // Actions spread over this many ticks; then the network heals and drains.
+    let acting = (p.actions as u64 * 2).max(200);
+    let (outage_from, outage_to) = (acting / 4, acting / 2);
+    let outage_node = rng.below(p.nodes as u64) as usize;
+    let mut made = 0usize;
+    let mut tick = 0u64;
+    loop {
+        tick += 1;
+        t += step;
+        if p.outage != Outage::None && tick == outage_from {
+            net.lock().unwrap().down.insert(key_of[outage_node].clone());
+            if p.outage == Outage::Restart {
+                let node = &mut nodes[outage_node];
+                node.in_flight.clear();
+                node.app.store.close().await;
+            }
+        }
+        if p.outage != Outage::None && tick == outage_to {
+            if p.outage == Outage::Restart {
+                let node = &mut nodes[outage_node];
+                let opened = crate::open(node.config.clone(), Some(node.links.clone()))
+                    .await
+                    .unwrap_or_else(|e| panic!("{tag}: reopening n{outage_node}: {e}"));
+                let (router, _) = crate::api::router(opened.app.clone());
+                node.app = opened.app;
+                node.router = router.clone();
+                net.lock().unwrap().routers.insert(node.key.clone(), router);
+                stats.restarts += 1;
+            }
+            net.lock().unwrap().down.remove(&key_of[outage_node]);
+        }
+        if tick == acting {
+            net.lock().unwrap().loss = 0.0;
+        }
+        let is_down = |n: usize| net.lock().unwrap().down.contains(&key_of[n]);
+        // Users act: start processes first, then respond where the tip is held.
+        if tick < acting {
+            if procs.len() < p.processes && rng.chance(0.2) {
+                let creator = rng.below(p.nodes as u64) as usize;
+                if !is_down(creator) {
+                    let mut parties = vec![creator];
+                    for n in 0..p.nodes {
+                        if n != creator && rng.chance(0.6) {
+                            parties.push(n);
+                        }
+                    }
+                    if parties.len() == 1 {
+                        parties.push((creator + 1) % p.nodes);
+                    }
+                    parties.sort_unstable();
+                    let pid = format!("sim-{seed}-{}", procs.len());
+                    let mut bodies = vec![scenario.clone()];
+                    let mut bindings = Vec::new();
+                    for (n, node) in nodes.iter().enumerate() {
+                        let id = format!("u{n}");
+                        let key = node.user.public_key().to_base58();
+                        bodies.push(if parties.contains(&n) {
+                            events::identity_at(&id, &key, &node.key)
+                        } else {
+                            events::identity(&id, &key, None)
+                        });
+                        bindings.push((format!("p{n}"), id));
+                    }
+                    bodies.push(events::process(&pid, "accord-sim-talk", &bindings));
+                    let signer = &nodes[creator].user;
+                    let signed: Vec<(&Value, &KeyPair)> =
+                        bodies.iter().map(|b| (b, signer)).collect();
+                    let chain =
+                        events::new_chain(signer, b'T', &Nonce::from_text(&pid), &signed, now_ms())
+                            .unwrap();
+                    let answer = call(
+                        &nodes[creator].router,
+                        &nodes[creator].user_client,
+                        "POST",
+                        "/event-chains",
+                        Some(chain.to_json().into_bytes()),
+                    )
+                    .await;
+                    assert_eq!(
+                        answer.status,
+                        200,
+                        "{tag}: starting {pid} at n{creator}: {}",
+                        String::from_utf8_lossy(&answer.body)
+                    );
+                    procs.push(Proc {
+                        id: pid,
+                        chain: *chain.id(),
+                        parties,
+                        length: bodies.len() as u64,
+                    });
+                }
+            }
+            if made < p.actions && !procs.is_empty() && rng.chance(0.5) {
+                let which = rng.below(procs.len() as u64) as usize;
+                let proc = &mut procs[which];
+                let chain = proc.chain.to_base58();
+                let mut holders = Vec::new();
+                for &n in &proc.parties {
+                    if is_down(n) {
+                        continue;
+                    }
+                    if let Some(h) = nodes[n].app.store.head(&chain).await.unwrap()
+                        && h.length == proc.length
+                    {
+                        holders.push((n, h));
+                    }
+                }
+                if !holders.is_empty() {
+                    let (n, head) = holders.swap_remove(rng.below(holders.len() as u64) as usize);
+                    let body = events::response(
+                        &format!("say{n}"),
+                        None,
+                        json!({"seq": made, "tick": tick}),
+                    );
+                    let partial = events::next_event(
+                        &proc.chain,
+                        head.tip,
+                        head.state,
+                        &body,
+                        &nodes[n].user,
+                        now_ms(),
+                    )
+                    .unwrap();
+                    let answer = call(
+                        &nodes[n].router,
+                        &nodes[n].user_client,
+                        "POST",
+                        &format!("/processes/{}/responses", proc.id),
+                        Some(partial.to_json().into_bytes()),
+                    )
+                    .await;
+                    assert_eq!(
+                        answer.status,
+                        200,
+                        "{tag}: u{n} on {}: {}",
+                        proc.id,
+                        String::from_utf8_lossy(&answer.body)
+                    );
+                    proc.length += 1;
+                    made += 1;
+                    stats.actions += 1;
+                }
+            }
+        }
+        // Each node that is up claims its due rows and sends them.
+        for n in 0..p.nodes {
+            if is_down(n) {
+                continue;
+            }
+            let lease = t + 2 * SETTINGS.timeout.as_millis() as u64 + 5_000;
+            let free = SETTINGS
+                .concurrency
+                .saturating_sub(nodes[n].in_flight.len()) as u32;
+            if free == 0 {
+                continue;
+            }
+            let claimed = nodes[n]
+                .app
+                .store
+                .claim_deliveries(t, free, lease, &[])
+                .await
+                .unwrap();
+            for row in claimed {
+                let store = &*nodes[n].app.store;
+                let Some((json, upto)) = deliver::partial_chain(store, &row).await.unwrap() else {
+                    let length = row.sent;
+                    store
+                        .finish_delivery(&row, &Delivered::Reached { length }, t)
+                        .await
+                        .unwrap();
+                    continue;
+                };
+                let to = key_of
+                    .iter()
+                    .position(|k| *k == row.peer)
+                    .unwrap_or_else(|| panic!("{tag}: a row for an unknown node {}", row.peer));
+                attempts += 1;
+                let message = Message::Request {
+                    from: n,
+                    to,
+                    row: row.id,
+                    attempt: attempts,
+                    body: json.into_bytes(),
+                };
+                stats.sent += 1;
+                post(
+                    &mut net.lock().unwrap(),
+                    &mut queue,
+                    &mut messages,
+                    &mut seq,
+                    &mut stats,
+                    t,
+                    p,
+                    message,
+                );
+                let deadline = t + SETTINGS.timeout.as_millis() as u64;
+                nodes[n].in_flight.insert(
+                    row.id,
+                    InFlight {
+                        attempt: attempts,
+                        upto,
+                        deadline,
+                        row,
+                    },
+                );
+            }
+        }
+        // Messages that have arrived.
+        while let Some(Reverse((at, id))) = queue.peek().copied() {
+            if at > t {
+                break;
+            }
+            queue.pop();
+            let message = messages.remove(&id).expect("a queued message");
+            match message {
+                Message::Request {
+                    from,
+                    to,
+                    row,
+                    attempt,
+                    body,
+                } => {
+                    if is_down(to) {
+                        stats.lost += 1;
+                        continue;
+                    }
+                    let answer = call(
+                        &nodes[to].router,
+                        &nodes[from].client,
+                        "POST",
+                        "/event-chains",
+                        Some(body),
+                    )
+                    .await;
+                    let reply = Message::Reply {
+                        to: from,
+                        row,
+                        attempt,
+                        answer,
+                    };
+                    post(
+                        &mut net.lock().unwrap(),
+                        &mut queue,
+                        &mut messages,
+                        &mut seq,
+                        &mut stats,
+                        t,
+                        p,
+                        reply,
+                    );
+                }
+                Message::Reply {
+                    to,
+                    row,
+                    attempt,
+                    answer,
+                } => {
+                    if is_down(to) {
+                        stats.lost += 1;
+                        continue;
+                    }
+                    let Some(flight) = nodes[to].in_flight.get(&row) else {
+                        continue;
+                    };
+                    if flight.attempt != attempt {
+                        continue;
+                    }
+                    let flight = nodes[to].in_flight.remove(&row).unwrap();
+                    if answer.status == 409
+                        && answer.body.windows(14).any(|w| w == b"missing-events")
+                    {
+                        stats.missing_events += 1;
+                    }
+                    let outcome = deliver::judge(
+                        &SETTINGS,
+                        &flight.row,
+                        flight.upto,
+                        &format!("node n{to}'s peer"),
+                        Ok(answer),
+                        t,
+                        rng.unit(),
+                    );
+                    if let Delivered::Dead { error } = &outcome {
+                        panic!("{tag}: a delivery died: {error}");
+                    }
+                    nodes[to]
+                        .app
+                        .store
+                        .finish_delivery(&flight.row, &outcome, t)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        // Attempts that got no answer in time.
+        for node in &mut nodes {
+            let late: Vec<i64> = node
+                .in_flight
+                .iter()
+                .filter(|(_, f)| f.deadline <= t)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in late {
+                let flight = node.in_flight.remove(&id).unwrap();
+                stats.timeouts += 1;
+                let outcome = deliver::judge(
+                    &SETTINGS,
+                    &flight.row,
+                    flight.upto,
+                    "a peer",
+                    Err("no answer in time".into()),
+                    t,
+                    rng.unit(),
+                );
+                node.app
+                    .store
+                    .finish_delivery(&flight.row, &outcome, t)
+                    .await
+                    .unwrap();
+            }
+        }
+        if tick > acting && queue.is_empty() && nodes.iter().all(|n| n.in_flight.is_empty()) {
+            let mut pending = 0;
+            for node in &nodes {
+                for (_, state, count) in node.app.store.outbox_counts().await.unwrap() {
+                    if state == "pending" {
+                        pending += count;
+                    }
+                    assert_ne!(state, "dead", "{tag}: a dead delivery");
+                }
+            }
+            if pending == 0 {
+                break;
+            }
+        }
+        assert!(
+            t - start < 3_600_000,
+            "{tag}: not converged after an hour of virtual time"
+        );
+    }
+    stats.catch_ups = net.lock().unwrap().catch_ups;
+    // Every party holds every event, the same; projections are byte-identical.
+    for proc in &procs {
+        let chain = proc.chain.to_base58();
+        let mut first: Option<(Vec<String>, Vec<u8>)> = None;
+        for (n, node) in nodes.iter().enumerate() {
+            let head = node.app.store.head(&chain).await.unwrap();
+            if !proc.parties.contains(&n) {
+                assert!(head.is_none(), "{tag}: n{n} holds {chain}, not a party");
+                continue;
+            }
+            let head = head.unwrap_or_else(|| panic!("{tag}: party n{n} lacks {}", proc.id));
+            assert_eq!(
+                head.length, proc.length,
+                "{tag}: n{n}'s length of {}",
+                proc.id
+            );
+            let events: Vec<String> = node
+                .app
+                .store
+                .events(&chain, 0, u32::try_from(proc.length).unwrap())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.json)
+                .collect();
+            let projection = call(
+                &node.router,
+                &node.user_client,
+                "GET",
+                &format!("/processes/{}", proc.id),
+                None,
+            )
+            .await;
+            assert_eq!(
+                projection.status, 200,
+                "{tag}: n{n}'s projection of {}",
+                proc.id
+            );
+            match &first {
+                None => first = Some((events, projection.body)),
+                Some((e, b)) => {
+                    assert!(*e == events, "{tag}: n{n}'s events of {} differ", proc.id);
+                    assert!(
+                        *b == projection.body,
+                        "{tag}: n{n}'s projection of {} differs",
+                        proc.id
+                    );
+                }
+            }
+        }
+    }
+    for node in nodes {
+        node.app.store.close().await;
+    }
+    stats
+}
+
+/// Puts a message on the network: lost, or arriving after a delay, perhaps twice.
+#[allow(clippy::too_many_arguments)]
+fn post(
+    net: &mut Net,
+    queue: &mut BinaryHeap<Reverse<(u64, u64)>>,
+    messages: &mut BTreeMap<u64, Message>,
+    seq: &mut u64,
+    stats: &mut Stats,
+    now: u64,
+    p: &Params,
+    message: Message,
+) {
+    let loss = net.loss;
+    if net.rng.chance(loss) {
+        stats.lost += 1;
+        return;
+    }
+    let copies = if net.rng.chance(p.duplication) { 2 } else { 1 };
+    if copies == 2 {
+        stats.duplicated += 1;
+    }
+    let mut message = Some(message);
+    for copy in 0..copies {
+        let at = now + 1 + net.rng.below(p.max_delay);
+        *seq += 1;
+        let m = if copy + 1 == copies {
+            message.take().unwrap()
+        } else {
+            duplicate(message.as_ref().unwrap())
+        };
+        messages.insert(*seq, m);
+        queue.push(Reverse((at, *seq)));
+    }
+}
+
+fn duplicate(m: &Message) -> Message {
+    match m {
+        Message::Request {
+            from,
+            to,
+            row,
+            attempt,
+            body,
+        } => Message::Request {
+            from: *from,
+            to: *to,
+            row: *row,
+            attempt: *attempt,
+            body: body.clone(),
+        },
+        Message::Reply {
+            to,
+            row,
+            attempt,
+            answer,
+        } => Message::Reply {
+            to: *to,
+            row: *row,
+            attempt: *attempt,
+            answer: Answer {
+                status: answer.status,
+                headers: answer.headers.clone(),
+                body: answer.body.clone(),
+            },
+        },
+    }
+}
+
+/// Seeds to run: `ACCORD_SIM_SEEDS` (a count) or the default.
+fn seeds(default: u64) -> u64 {
+    std::env::var("ACCORD_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn nodes_converge_over_a_lossy_duplicating_reordering_network() {
+    let mut total = Stats::default();
+    for seed in 0..seeds(24) {
+        let p = Params {
+            nodes: 3 + (seed / 3 % 3) as usize,
+            processes: 4,
+            actions: 40,
+            loss: 0.2,
+            duplication: 0.2,
+            max_delay: 300,
+            outage: [Outage::None, Outage::Cut, Outage::Restart][(seed % 3) as usize],
+        };
+        total += run(seed, &p).await;
+    }
+    eprintln!("simulation: {total:?}");
+    // Every path the simulation is for ran somewhere.
+    assert!(
+        total.lost > 0
+            && total.duplicated > 0
+            && total.timeouts > 0
+            && total.actions > 0
+            && total.restarts > 0,
+        "{total:?}"
+    );
+}
