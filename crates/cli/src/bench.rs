@@ -30,6 +30,10 @@ pub enum BenchCommand {
     /// One node's HTTP API: biomass actions per second and latency, sequential and with
     /// concurrent clients, beside the signature floor and the ID-Service paper's figure.
     Node(crate::bench_node::NodeBenchArgs),
+    /// Three nodes on loopback: biomass actions per second applied on all three, and the
+    /// latency until the last holds each, beside one node alone and the ID-Service paper's
+    /// figure.
+    Devnet(crate::bench_devnet::DevnetBenchArgs),
 }
 
 #[derive(Args)]
@@ -190,6 +194,7 @@ pub fn run(command: BenchCommand) -> Result<Outcome> {
         BenchCommand::Chain(args) => chain(args),
         BenchCommand::Scenario(args) => crate::bench_scenario::run(args),
         BenchCommand::Node(args) => crate::bench_node::run(args),
+        BenchCommand::Devnet(args) => crate::bench_devnet::run(args),
     }
 }
 

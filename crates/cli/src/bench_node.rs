@@ -69,19 +69,25 @@ impl std::fmt::Display for Mode {
     }
 }
 
-const BIOMASS: &str = include_str!("../../../examples/scenarios/biomass.json");
+pub(crate) const BIOMASS: &str = include_str!("../../../examples/scenarios/biomass.json");
 const STEPS: &str = include_str!("../../../examples/steps/biomass.yaml");
 /// The ID-Service paper's throughput for the same kind of request: 180–200 a minute.
-const PAPER_PER_SECOND: f64 = 190.0 / 60.0;
+pub(crate) const PAPER_PER_SECOND: f64 = 190.0 / 60.0;
 
-struct Step {
-    actor: String,
-    action: String,
-    response: Option<String>,
-    data: Value,
+/// One response of the biomass walk.
+pub(crate) struct Step {
+    /// Who takes it.
+    pub(crate) actor: String,
+    /// The action.
+    pub(crate) action: String,
+    /// The response key, when not the default.
+    pub(crate) response: Option<String>,
+    /// The response's data.
+    pub(crate) data: Value,
 }
 
-fn steps() -> Result<Vec<Step>> {
+/// The biomass steps that the process accepts (the refused one left out), in order.
+pub(crate) fn steps() -> Result<Vec<Step>> {
     let v = accord_scenario::doc::parse(STEPS, accord_scenario::Format::Yaml)
         .map_err(|e| anyhow!("biomass steps: {e}"))?;
     let mut out = Vec::new();
@@ -99,19 +105,27 @@ fn steps() -> Result<Vec<Step>> {
     Ok(out)
 }
 
-fn key(actor: &str) -> KeyPair {
+/// An actor's key.
+pub(crate) fn key(actor: &str) -> KeyPair {
     KeyPair::from_seed_phrase(&format!("accord bench node: {actor}"), 0)
 }
 
 /// One process a client drives: its chain and where the chain is.
-struct Walk {
-    pid: String,
-    chain: ChainId,
-    tip: [u8; 32],
-    state: [u8; 32],
+pub(crate) struct Walk {
+    /// The process id.
+    pub(crate) pid: String,
+    /// Its chain.
+    pub(crate) chain: ChainId,
+    /// The chain's tip.
+    pub(crate) tip: [u8; 32],
+    /// The chain's state.
+    pub(crate) state: [u8; 32],
+    /// Events on the chain.
+    pub(crate) length: u64,
 }
 
-fn b32(v: &Value, field: &str) -> Result<[u8; 32]> {
+/// A 32-byte base58 field of a node's answer.
+pub(crate) fn b32(v: &Value, field: &str) -> Result<[u8; 32]> {
     v[field]
         .as_str()
         .and_then(|s| base58::decode(s).ok())
@@ -119,7 +133,8 @@ fn b32(v: &Value, field: &str) -> Result<[u8; 32]> {
         .ok_or_else(|| anyhow!("the node's answer has no `{field}`: {v}"))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+/// The `p` quantile (0–1) of sorted latencies.
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -144,6 +159,33 @@ fn verify_floor() -> f64 {
     n as f64 / t.elapsed().as_secs_f64()
 }
 
+/// A measurement's row: actions, seconds, actions per second, p50, p99 and max latency (ms).
+pub(crate) fn summary(mut latencies: Vec<Duration>, elapsed: Duration) -> Value {
+    latencies.sort_unstable();
+    let actions = latencies.len();
+    json!({
+        "actions": actions,
+        "seconds": elapsed.as_secs_f64(),
+        "actions_per_second": actions as f64 / elapsed.as_secs_f64(),
+        "p50_ms": percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        "p99_ms": percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        "max_ms": latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    })
+}
+
+/// A row as a line of the table: `actions in s = actions/s; latency p50, p99, max`.
+pub(crate) fn row_line(r: &Value) -> String {
+    format!(
+        "{} actions in {:.2} s = {:.0} actions/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+        r["actions"],
+        r["seconds"].as_f64().unwrap_or(0.0),
+        r["actions_per_second"].as_f64().unwrap_or(0.0),
+        r["p50_ms"].as_f64().unwrap_or(0.0),
+        r["p99_ms"].as_f64().unwrap_or(0.0),
+        r["max_ms"].as_f64().unwrap_or(0.0),
+    )
+}
+
 type ActorClients = Arc<std::collections::HashMap<String, (KeyPair, Client)>>;
 
 /// One request signed before the clock runs, and the tip the node must answer with.
@@ -155,7 +197,7 @@ struct Prepared {
 }
 
 /// The `n`th response a client sends: `step` on `walk`'s chain after `tip`, signed.
-fn response_event(
+pub(crate) fn response_event(
     walk: &Walk,
     step: &Step,
     tip: [u8; 32],
@@ -258,28 +300,38 @@ async fn live(
             latencies.push(t.elapsed());
             walk.tip = b32(&out, "tip")?;
             walk.state = b32(&out, "state")?;
+            walk.length = out["length"].as_u64().unwrap_or(walk.length + 1);
             done += 1;
         }
     }
     Ok(latencies)
 }
 
-pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
-    if args.clients.is_empty() || args.clients.contains(&0) {
-        bail!("--clients needs at least one count, each above 0");
-    }
-    if args.modes.is_empty() {
-        bail!("--modes needs at least one of live, prepared");
-    }
+/// One node's rows, for each mode and each client count.
+pub(crate) struct Measured {
+    /// One row per mode and client count ([`summary`]'s fields, `mode` and `clients`).
+    pub(crate) runs: Vec<Value>,
+    /// Submissions per storage transaction, on average.
+    pub(crate) mean_batch: f64,
+}
+
+/// Starts a node in this process (a fresh SQLite file in a temporary directory, or the
+/// PostgreSQL `database`), registers the biomass actors, and measures each mode with each
+/// client count, `actions` responses each. `bench devnet` shows its live rows beside its own.
+pub(crate) fn measure(
+    database: Option<&str>,
+    modes: &[Mode],
+    clients: &[usize],
+    actions: usize,
+) -> Result<Measured> {
     let steps = Arc::new(steps()?);
-    let floor = verify_floor();
     let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
     std::fs::write(dir.path().join("passphrase"), "accord bench node")?;
     let config = accord_node::Config {
         data_dir: dir.path().join("data"),
         listen: "127.0.0.1:0".parse().expect("a literal address"),
         passphrase_file: Some(dir.path().join("passphrase")),
-        database: args.database.clone(),
+        database: database.map(String::from),
         rate_limit: 0,
         ..accord_node::Config::default()
     };
@@ -287,7 +339,7 @@ pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let results = runtime.block_on(async {
+    let (runs, metrics) = runtime.block_on(async {
         let node = accord_node::start(config).await?;
         let url = format!("http://{}", node.addr);
         let scenario: Value = serde_json::from_str(BIOMASS)?;
@@ -308,12 +360,11 @@ pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
             .await?;
         }
         let mut results = Vec::new();
-        let rounds = args
-            .modes
+        let rounds = modes
             .iter()
-            .flat_map(|&m| args.clients.iter().map(move |&c| (m, c)));
+            .flat_map(|&m| clients.iter().map(move |&c| (m, c)));
         for (round, (mode, clients)) in rounds.enumerate() {
-            let per_client = args.actions.div_ceil(clients);
+            let per_client = actions.div_ceil(clients);
             let processes = per_client.div_ceil(steps.len());
             // Start every process first (not timed).
             let creator = key(&actors[0]);
@@ -352,6 +403,7 @@ pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
                         chain: *chain.id(),
                         tip: b32(&out, "tip")?,
                         state: b32(&out, "state")?,
+                        length: out["length"].as_u64().unwrap_or_default(),
                     });
                 }
                 walks.push(mine);
@@ -394,19 +446,10 @@ pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
             for t in tasks {
                 latencies.extend(t.await.map_err(|e| anyhow!("client task: {e}"))??);
             }
-            let elapsed = started.elapsed();
-            latencies.sort_unstable();
-            let actions = latencies.len();
-            results.push(json!({
-                "mode": mode.name(),
-                "clients": clients,
-                "actions": actions,
-                "seconds": elapsed.as_secs_f64(),
-                "actions_per_second": actions as f64 / elapsed.as_secs_f64(),
-                "p50_ms": percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-                "p99_ms": percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-                "max_ms": latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-            }));
+            let mut row = summary(latencies, started.elapsed());
+            row["mode"] = mode.name().into();
+            row["clients"] = clients.into();
+            results.push(row);
         }
         let metrics = reqwest::get(format!("{url}/metrics")).await.ok();
         let batches = match metrics {
@@ -416,7 +459,6 @@ pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
         node.stop().await;
         anyhow::Ok((results, batches))
     })?;
-    let (results, metrics) = results;
     let batch = |name: &str| -> f64 {
         metrics
             .lines()
@@ -425,6 +467,26 @@ pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
             .unwrap_or(0.0)
     };
     let mean_batch = batch("count").max(1.0).recip() * batch("sum");
+    Ok(Measured { runs, mean_batch })
+}
+
+pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
+    if args.clients.is_empty() || args.clients.contains(&0) {
+        bail!("--clients needs at least one count, each above 0");
+    }
+    if args.modes.is_empty() {
+        bail!("--modes needs at least one of live, prepared");
+    }
+    let floor = verify_floor();
+    let Measured {
+        runs: results,
+        mean_batch,
+    } = measure(
+        args.database.as_deref(),
+        &args.modes,
+        &args.clients,
+        args.actions,
+    )?;
     let backend = if args.database.is_some() {
         "postgresql"
     } else {
@@ -448,15 +510,10 @@ pub fn run(args: NodeBenchArgs) -> Result<Outcome> {
         );
         for r in &results {
             outln!(
-                "  {:<8} {:>2} client(s): {} actions in {:.2} s = {:.0} actions/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+                "  {:<8} {:>2} client(s): {}",
                 r["mode"].as_str().unwrap_or(""),
                 r["clients"],
-                r["actions"],
-                r["seconds"].as_f64().unwrap_or(0.0),
-                r["actions_per_second"].as_f64().unwrap_or(0.0),
-                r["p50_ms"].as_f64().unwrap_or(0.0),
-                r["p99_ms"].as_f64().unwrap_or(0.0),
-                r["max_ms"].as_f64().unwrap_or(0.0),
+                row_line(r)
             );
         }
         outln!(

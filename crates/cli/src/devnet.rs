@@ -75,7 +75,7 @@ struct Org {
 
 /// What the devnet prints about one organisation (`--json`: these names).
 #[derive(serde::Serialize)]
-struct Summary {
+pub(crate) struct Summary {
     organisation: String,
     url: String,
     node_key: String,
@@ -83,6 +83,30 @@ struct Summary {
     user_key: String,
     keystore: String,
     scenarios: Vec<String>,
+}
+
+/// A running devnet: each organisation's node, in order (`org1` first).
+pub(crate) struct Devnet {
+    /// The nodes, running.
+    pub(crate) nodes: Vec<accord_node::Running>,
+    /// What each organisation has (URL, keys, identity, scenarios).
+    pub(crate) summary: Vec<Summary>,
+    /// The file holding the keystores' passphrase.
+    pub(crate) passphrase: PathBuf,
+}
+
+impl Devnet {
+    /// The node of organisation `i` (from 0), as a URL.
+    pub(crate) fn url(&self, i: usize) -> String {
+        format!("http://{}", self.nodes[i].addr)
+    }
+
+    /// Stops every node.
+    pub(crate) async fn stop(self) {
+        for node in self.nodes {
+            node.stop().await;
+        }
+    }
 }
 
 /// The organisation's user key: from its keystore, made on first run.
@@ -102,6 +126,114 @@ fn user_key(path: &Path) -> Result<KeyPair> {
     Ok(pair)
 }
 
+/// Starts a devnet of `nodes` organisations in `dir` (`org1`, `org2`, …; what is there
+/// already is kept), on ports from `port` (0: any free ports): each node first alone, to make
+/// its key and take its port, then all of them, each knowing the others; one user identity
+/// per organisation registered at its node, naming it; the example scenarios loaded.
+/// `tune` adjusts each node's configuration (a benchmark turns the rate limit off).
+pub(crate) async fn start(
+    dir: &Path,
+    nodes: usize,
+    port: u16,
+    tune: impl Fn(accord_node::Config) -> accord_node::Config,
+) -> Result<Devnet> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let passphrase = dir.join("passphrase");
+    if !passphrase.exists() {
+        std::fs::write(&passphrase, PASSPHRASE)
+            .with_context(|| format!("cannot write {}", passphrase.display()))?;
+    }
+    let mut orgs = Vec::new();
+    for n in 1..=nodes {
+        let name = format!("org{n}");
+        let dir = dir.join(&name);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let keystore = dir.join("user-key.json");
+        let user = user_key(&keystore)?;
+        orgs.push(Org {
+            name,
+            dir,
+            user,
+            keystore,
+        });
+    }
+    let config = |org: &Org, listen: SocketAddr| {
+        tune(accord_node::Config {
+            data_dir: org.dir.join("data"),
+            listen,
+            passphrase_file: Some(passphrase.clone()),
+            ..accord_node::Config::default()
+        })
+    };
+    // First each node alone, to make its key and take its port; then all of them, each
+    // knowing the others.
+    let mut known = Vec::new();
+    for (i, org) in orgs.iter().enumerate() {
+        let port = if port == 0 { 0 } else { port + i as u16 };
+        let node = accord_node::start(config(org, SocketAddr::from(([127, 0, 0, 1], port))))
+            .await
+            .with_context(|| format!("{}'s node", org.name))?;
+        known.push((node.addr, node.node_key.clone()));
+        node.stop().await;
+    }
+    let mut running = Vec::new();
+    for (i, org) in orgs.iter().enumerate() {
+        let peers = known
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, (addr, key))| Peer {
+                url: format!("http://{addr}"),
+                key: key.clone(),
+            })
+            .collect();
+        let node = accord_node::start(accord_node::Config {
+            peers,
+            ..config(org, known[i].0)
+        })
+        .await
+        .with_context(|| format!("{}'s node", org.name))?;
+        running.push(node);
+    }
+    let mut summary = Vec::new();
+    for (org, node) in orgs.iter().zip(&running) {
+        let url = format!("http://{}", node.addr);
+        let client = Client::new(&url, &org.user)?;
+        let user_key = org.user.public_key().to_base58();
+        let identity = format!("{}-user", org.name);
+        client
+            .post(
+                "/identities",
+                accord_node::events::identity_at(&identity, &user_key, &node.node_key).to_string(),
+            )
+            .await
+            .with_context(|| format!("registering {}'s user", org.name))?;
+        let mut scenarios = Vec::new();
+        for (file, text) in SCENARIOS {
+            let stored = client
+                .post("/scenarios", *text)
+                .await
+                .with_context(|| format!("loading {file} into {}'s node", org.name))?;
+            scenarios.push(stored["id"].as_str().unwrap_or_default().to_string());
+        }
+        summary.push(Summary {
+            organisation: org.name.clone(),
+            url,
+            node_key: node.node_key.clone(),
+            identity,
+            user_key,
+            keystore: org.keystore.display().to_string(),
+            scenarios,
+        });
+    }
+    Ok(Devnet {
+        nodes: running,
+        summary,
+        passphrase,
+    })
+}
+
 pub fn run(args: DevnetArgs) -> Result<Outcome> {
     if !(1..=16).contains(&args.nodes) {
         bail!("--nodes must be between 1 and 16, not {}", args.nodes);
@@ -114,102 +246,16 @@ pub fn run(args: DevnetArgs) -> Result<Outcome> {
         );
     }
     crate::node::init_logging(&args.log)?;
-    std::fs::create_dir_all(&args.dir)
-        .with_context(|| format!("cannot create {}", args.dir.display()))?;
-    let passphrase = args.dir.join("passphrase");
-    if !passphrase.exists() {
-        std::fs::write(&passphrase, PASSPHRASE)
-            .with_context(|| format!("cannot write {}", passphrase.display()))?;
-    }
-    let mut orgs = Vec::new();
-    for n in 1..=args.nodes {
-        let name = format!("org{n}");
-        let dir = args.dir.join(&name);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        let keystore = dir.join("user-key.json");
-        let user = user_key(&keystore)?;
-        orgs.push(Org {
-            name,
-            dir,
-            user,
-            keystore,
-        });
-    }
-    let config = |org: &Org, listen: SocketAddr| accord_node::Config {
-        data_dir: org.dir.join("data"),
-        listen,
-        passphrase_file: Some(passphrase.clone()),
-        ..accord_node::Config::default()
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        // Listening for SIGTERM/Ctrl-C before the nodes listen: a SIGTERM right after they
+        // answer stops them cleanly.
         let stop = crate::node::shutdown_signal();
-        // First each node alone, to make its key and take its port; then all of them, each
-        // knowing the others.
-        let mut known = Vec::new();
-        for (i, org) in orgs.iter().enumerate() {
-            let port = if args.port == 0 { 0 } else { args.port + i as u16 };
-            let node = accord_node::start(config(org, SocketAddr::from(([127, 0, 0, 1], port))))
-                .await
-                .with_context(|| format!("{}'s node", org.name))?;
-            known.push((node.addr, node.node_key.clone()));
-            node.stop().await;
-        }
-        let mut nodes = Vec::new();
-        for (i, org) in orgs.iter().enumerate() {
-            let peers = known
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, (addr, key))| Peer {
-                    url: format!("http://{addr}"),
-                    key: key.clone(),
-                })
-                .collect();
-            let node = accord_node::start(accord_node::Config {
-                peers,
-                ..config(org, known[i].0)
-            })
-            .await
-            .with_context(|| format!("{}'s node", org.name))?;
-            nodes.push(node);
-        }
-        let mut summary = Vec::new();
-        for (org, node) in orgs.iter().zip(&nodes) {
-            let url = format!("http://{}", node.addr);
-            let client = Client::new(&url, &org.user)?;
-            let user_key = org.user.public_key().to_base58();
-            let identity = format!("{}-user", org.name);
-            client
-                .post(
-                    "/identities",
-                    accord_node::events::identity_at(&identity, &user_key, &node.node_key)
-                        .to_string(),
-                )
-                .await
-                .with_context(|| format!("registering {}'s user", org.name))?;
-            let mut scenarios = Vec::new();
-            for (file, text) in SCENARIOS {
-                let stored = client
-                    .post("/scenarios", *text)
-                    .await
-                    .with_context(|| format!("loading {file} into {}'s node", org.name))?;
-                scenarios.push(stored["id"].as_str().unwrap_or_default().to_string());
-            }
-            summary.push(Summary {
-                organisation: org.name.clone(),
-                url,
-                node_key: node.node_key.clone(),
-                identity,
-                user_key,
-                keystore: org.keystore.display().to_string(),
-                scenarios,
-            });
-        }
+        let devnet = start(&args.dir, args.nodes, args.port, |c| c).await?;
+        let (summary, passphrase) = (&devnet.summary, &devnet.passphrase);
         if args.json {
             outln!(
                 "{}",
@@ -218,10 +264,10 @@ pub fn run(args: DevnetArgs) -> Result<Outcome> {
         } else {
             outln!(
                 "accord devnet: {} organisations on loopback (keystores' passphrase: {})",
-                orgs.len(),
+                summary.len(),
                 passphrase.display()
             );
-            for s in &summary {
+            for s in summary {
                 outln!(
                     "  {:<6} {}  node {}\n         user {} (identity {}, keystore {})",
                     s.organisation,
@@ -251,9 +297,7 @@ pub fn run(args: DevnetArgs) -> Result<Outcome> {
         }
         stop.await;
         tracing::info!("stopping");
-        for node in nodes {
-            node.stop().await;
-        }
+        devnet.stop().await;
         anyhow::Ok(())
     })?;
     Ok(Outcome::Success)

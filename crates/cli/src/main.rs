@@ -15,6 +15,7 @@ macro_rules! outln {
 }
 
 mod bench;
+mod bench_devnet;
 mod bench_node;
 mod bench_scenario;
 mod chain;

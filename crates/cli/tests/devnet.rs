@@ -332,3 +332,56 @@ fn an_invitation_made_at_one_node_is_accepted_through_another() {
     until_next_shows(&summary, 1, "doc-invited", "drafter may: sign_a");
     stop(child);
 }
+
+/// `accord bench devnet` on tiny numbers: every action is applied on all three nodes, every
+/// chain ends the same everywhere, and the rows say so. No timing is checked.
+#[test]
+fn bench_devnet_smoke_run_applies_every_action_on_all_three_nodes() {
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "devnet",
+            "--actions",
+            "60",
+            "--clients",
+            "1,2",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["nodes"], 3);
+    for (table, mode_field) in [("devnet", "nodes"), ("one_node", "mode")] {
+        let rows = report[table].as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{table}: {report}");
+        for (row, clients) in rows.iter().zip([1, 2]) {
+            assert_eq!(row["clients"], clients, "{table}: {row}");
+            assert_eq!(row["actions"], 60, "{table}: {row}");
+            assert!(!row[mode_field].is_null(), "{table}: {row}");
+            for field in [
+                "seconds",
+                "actions_per_second",
+                "p50_ms",
+                "p99_ms",
+                "max_ms",
+            ] {
+                assert!(
+                    row[field].as_f64().is_some_and(|v| v >= 0.0),
+                    "{field}: {row}"
+                );
+            }
+        }
+    }
+    // Biomass has 11 accepted steps: one client walks 6 processes for 60 actions, two walk 3
+    // each; and every client walks one more as its warm-up.
+    assert_eq!(
+        report["chains_identical_on_every_node"],
+        6 + 1 + 2 * (3 + 1)
+    );
+    assert!(report["paper_actions_per_second"].as_f64().is_some());
+}

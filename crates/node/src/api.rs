@@ -325,6 +325,20 @@ pub struct EventsQuery {
     pub limit: Option<u32>,
 }
 
+/// Waiting for a chain to grow.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HeadQuery {
+    /// Answer once the chain holds at least this many events (default: at once).
+    pub min_length: Option<u64>,
+    /// How long to wait for `min_length`, in milliseconds (default 0, at most 30,000); when
+    /// it runs out, the answer is the head as it stands.
+    pub wait_ms: Option<u64>,
+}
+
+/// The longest a `GET /event-chains/{id}/head` waits for `min_length`.
+pub const MAX_HEAD_WAIT_MS: u64 = 30_000;
+
 /// A chain in a listing.
 #[derive(Serialize, ToSchema)]
 pub struct ChainSummary {
@@ -645,23 +659,50 @@ pub struct ChainHead {
 }
 
 /// Where a chain stands: what a new event must link to.
+///
+/// With `min_length=N&wait_ms=T`, a long poll: the answer comes as soon as the chain holds N
+/// events (at once if it does already), or with the head as it stands when T milliseconds
+/// (at most 30,000) run out. The writer hands the new head to each waiter it satisfies, so
+/// waiting costs no database reads.
 #[utoipa::path(get, path = "/event-chains/{id}/head", tag = "event chains",
-    params(("id" = String, Path, description = "The chain id (base58)")),
-    responses((status = 200, description = "The head", body = ChainHead),
+    params(("id" = String, Path, description = "The chain id (base58)"), HeadQuery),
+    responses((status = 200, description = "The head (when waiting: once it holds `min_length` events, or when `wait_ms` ran out)", body = ChainHead),
         (status = 404, description = "No such chain this key may see", body = Value, content_type = "application/problem+json")))]
 async fn get_head(
     State(app): Shared,
     Path(id): Path<String>,
+    Query(q): Query<HeadQuery>,
     signed: Signed,
 ) -> Result<Response, Problem> {
     if !app.may_read(&id, &signed.caller.key).await? {
         return Err(not_found("chain", &id));
     }
-    let head = app
+    let wait = std::time::Duration::from_millis(q.wait_ms.unwrap_or(0).min(MAX_HEAD_WAIT_MS));
+    // Registered before the read, so a commit between the two is seen by one or the other.
+    let mut waiting = match q.min_length {
+        Some(n) if !wait.is_zero() => Some(app.pipeline.heads.wait(&id, n)),
+        _ => None,
+    };
+    let mut head = app
         .store
         .head(&id)
         .await?
         .ok_or_else(|| not_found("chain", &id))?;
+    if let (Some(waiting), Some(n)) = (&mut waiting, q.min_length)
+        && head.length < n
+    {
+        match waiting.until(wait).await {
+            Some(newer) => head = newer,
+            // Time ran out: the head as it stands now.
+            None => {
+                head = app
+                    .store
+                    .head(&id)
+                    .await?
+                    .ok_or_else(|| not_found("chain", &id))?;
+            }
+        }
+    }
     Ok(json_response(
         StatusCode::OK,
         &ChainHead {

@@ -175,12 +175,13 @@ async fn run<S: Store>(
             let Some(slot) = permits.pop() else {
                 break;
             };
-            let (store, links, peers, settings, busy) = (
+            let (store, links, peers, settings, busy, wake) = (
                 store.clone(),
                 links.clone(),
                 peers.clone(),
                 settings.clone(),
                 busy.clone(),
+                wake.clone(),
             );
             tokio::spawn(async move {
                 // The whole attempt, reads included, within the lease.
@@ -222,6 +223,10 @@ async fn run<S: Store>(
                     }
                 }
                 drop(slot);
+                // The row may be due again at once (events committed during the attempt: the
+                // commit's wake-up found it leased), and its peer may have been skipped as
+                // busy: look again now, not when the 250 ms wait runs out.
+                wake.notify_one();
             });
         }
     }

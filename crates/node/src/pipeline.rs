@@ -16,6 +16,10 @@
 //!   answered with a typed conflict.
 //! - If a commit fails, every chain it touched is dropped from memory and reloaded from the
 //!   store, so memory never runs ahead of storage.
+//!
+//! After each commit the writer hands the new heads to the clients waiting for their chains
+//! to grow ([`HeadWaiters`], behind `GET /event-chains/{id}/head?min_length=N&wait_ms=T`):
+//! one lock per commit, and only the waiters whose length is reached are woken.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -141,6 +145,98 @@ struct Pending {
 #[derive(Clone)]
 pub struct Pipeline {
     tx: mpsc::Sender<Submission>,
+    /// Clients waiting for chains to reach a length.
+    pub heads: Arc<HeadWaiters>,
+}
+
+/// Clients waiting for chains to reach a length. The writer calls [`HeadWaiters::committed`]
+/// after each commit with the heads it wrote, and each waiter whose length is reached gets its
+/// chain's head through a channel of its own: a wake costs no database read, and waiters on
+/// other chains (or waiting for more) are not woken at all.
+#[derive(Default)]
+pub struct HeadWaiters {
+    next: std::sync::atomic::AtomicU64,
+    waiting: std::sync::Mutex<HashMap<String, Vec<Waiter>>>,
+}
+
+struct Waiter {
+    id: u64,
+    min_length: u64,
+    tx: oneshot::Sender<Head>,
+}
+
+/// A registered wait; dropping it (answered, timed out, or the client gone) unregisters it.
+pub struct Waiting {
+    waiters: Arc<HeadWaiters>,
+    chain: String,
+    id: u64,
+    rx: oneshot::Receiver<Head>,
+}
+
+impl HeadWaiters {
+    /// Waits for `chain` to hold at least `min_length` events. Register before reading the
+    /// stored head: a commit between the two is then seen by one or the other.
+    pub fn wait(self: &Arc<Self>, chain: &str, min_length: u64) -> Waiting {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.lock()
+            .entry(chain.to_string())
+            .or_default()
+            .push(Waiter { id, min_length, tx });
+        Waiting {
+            waiters: self.clone(),
+            chain: chain.to_string(),
+            id,
+            rx,
+        }
+    }
+
+    /// Hands each committed head to the waiters it satisfies.
+    pub fn committed<'h>(&self, heads: impl IntoIterator<Item = &'h Head>) {
+        let mut waiting = self.lock();
+        if waiting.is_empty() {
+            return;
+        }
+        for head in heads {
+            let Some(list) = waiting.get_mut(&head.chain) else {
+                continue;
+            };
+            let mut i = 0;
+            while i < list.len() {
+                if list[i].min_length <= head.length {
+                    let _ = list.swap_remove(i).tx.send(head.clone());
+                } else {
+                    i += 1;
+                }
+            }
+            if list.is_empty() {
+                waiting.remove(&head.chain);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Waiter>>> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Waiting {
+    /// The head once the chain reaches the length, or `None` when `within` runs out first.
+    pub async fn until(&mut self, within: std::time::Duration) -> Option<Head> {
+        tokio::time::timeout(within, &mut self.rx).await.ok()?.ok()
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let mut waiting = self.waiters.lock();
+        if let Some(list) = waiting.get_mut(&self.chain) {
+            list.retain(|w| w.id != self.id);
+            if list.is_empty() {
+                waiting.remove(&self.chain);
+            }
+        }
+    }
 }
 
 impl Pipeline {
@@ -154,6 +250,7 @@ impl Pipeline {
         queued: Arc<tokio::sync::Notify>,
     ) -> (Pipeline, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4096);
+        let heads = Arc::new(HeadWaiters::default());
         let writer = Writer {
             store,
             own: key.public_key().to_base58(),
@@ -164,9 +261,10 @@ impl Pipeline {
             queued,
             live: HashMap::new(),
             clock: 0,
+            heads: heads.clone(),
         };
         let task = tokio::spawn(writer.run(rx));
-        (Pipeline { tx }, task)
+        (Pipeline { tx, heads }, task)
     }
 
     /// Queues a verified chain and waits for the outcome.
@@ -289,6 +387,8 @@ struct Writer<S> {
     queued: Arc<tokio::sync::Notify>,
     live: HashMap<String, Live>,
     clock: u64,
+    /// Told the new heads after each commit.
+    heads: Arc<HeadWaiters>,
 }
 
 impl<S: Store> Writer<S> {
@@ -493,6 +593,7 @@ impl<S: Store> Writer<S> {
             }
         } else {
             self.metrics.batch_size.observe(appends.len() as f64);
+            self.heads.committed(appends.iter().map(|a| &a.head));
             if appends.iter().any(|a| !a.deliveries.is_empty()) {
                 self.delivered.notify_one();
             }

@@ -592,3 +592,109 @@ async fn a_custodial_user_acts_through_a_controller_and_the_node_signs() {
         .unwrap();
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_long_poll_answers_when_the_chain_reaches_the_length() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let scenario = scenario("document-signing.json");
+    register(&node, &actors(&scenario)).await;
+    let drafter = client(&node, "drafter");
+    let (chain_json, chain, pid) = start_chain(&scenario, "drafter", "long-poll");
+    drafter.post("/event-chains", chain_json).await.unwrap();
+    let id = chain.to_base58();
+    let head = drafter
+        .get(&format!("/event-chains/{id}/head"))
+        .await
+        .unwrap();
+    let length = head["length"].as_u64().unwrap();
+    let poll = |min: u64, wait_ms: u64| {
+        let (c, path) = (
+            client(&node, "reviewer"),
+            format!("/event-chains/{id}/head?min_length={min}&wait_ms={wait_ms}"),
+        );
+        tokio::spawn(async move {
+            let t = Instant::now();
+            (c.get(&path).await.unwrap(), t.elapsed())
+        })
+    };
+
+    // A length already reached: answered at once, whatever the wait.
+    let (now, took) = poll(length, 30_000).await.unwrap();
+    assert_eq!(now, head);
+    assert!(took < Duration::from_secs(10), "{took:?}");
+
+    // Two waiters, for one and two more events: each answered when its length is reached.
+    let one = poll(length + 1, 20_000);
+    let two = poll(length + 2, 20_000);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !one.is_finished() && !two.is_finished(),
+        "nothing committed yet"
+    );
+    let first = act(
+        &node,
+        &chain,
+        &pid,
+        "drafter",
+        "request_review",
+        None,
+        Value::Null,
+    )
+    .await
+    .unwrap();
+    let (answer, took) = one.await.unwrap();
+    assert_eq!(answer["length"], length + 1);
+    assert_eq!(answer["tip"], first["tip"]);
+    assert_eq!(answer["state"], first["state"]);
+    assert!(
+        took < Duration::from_secs(15),
+        "answered before its wait ran out: {took:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!two.is_finished(), "one event is not two");
+    let second = act(
+        &node,
+        &chain,
+        &pid,
+        "reviewer",
+        "review",
+        Some("accept"),
+        Value::Null,
+    )
+    .await
+    .unwrap();
+    let (answer, took) = two.await.unwrap();
+    assert_eq!(answer["length"], length + 2);
+    assert_eq!(answer["tip"], second["tip"]);
+    assert!(took < Duration::from_secs(15), "{took:?}");
+
+    // A length not reached: the head as it stands when the wait runs out.
+    let (answer, took) = poll(length + 10, 300).await.unwrap();
+    assert_eq!(answer["length"], length + 2);
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+
+    // The same 404 as without waiting, at once, for a stranger and for a missing chain.
+    let mallory = client(&node, "mallory");
+    let t = Instant::now();
+    let err = mallory
+        .get(&format!(
+            "/event-chains/{id}/head?min_length=100&wait_ms=30000"
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404), "{err}");
+    let (other, missing, _) = start_chain(&scenario, "drafter", "never-sent");
+    drop(other);
+    let err = drafter
+        .get(&format!(
+            "/event-chains/{}/head?min_length=1&wait_ms=30000",
+            missing.to_base58()
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(10));
+    node.stop().await;
+}
