@@ -409,8 +409,15 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
         Origin::Local
     };
     // One query in the common case: the caller is a party (so the chain exists).
-    let allowed =
-        party || app.is_admin(&caller.key) || app.store.is_party(&id, &caller.key).await?;
+    let allowed = party
+        || app.is_admin(&caller.key)
+        || app.facts.is_party(&id, &caller.key)
+        || if app.store.is_party(&id, &caller.key).await? {
+            app.facts.remember_party(&id, &caller.key);
+            true
+        } else {
+            false
+        };
     if !allowed {
         if app.store.head(&id).await?.is_some() {
             return Err(Problem::forbidden(format!(

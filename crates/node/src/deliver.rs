@@ -378,10 +378,16 @@ pub(crate) async fn partial_chain<S: Store>(
     store: &S,
     row: &Delivery,
 ) -> Result<Option<(String, u64)>, accord_store::StoreError> {
-    let Some(head) = store.head(&row.chain).await? else {
-        return Ok(None);
+    // `wanted` never passes the chain's length (it is raised to it in the commit that adds
+    // the events), so the head is read only for a first delivery, which may start from a stub.
+    let (upto, start) = if row.sent == 0 {
+        let Some(head) = store.head(&row.chain).await? else {
+            return Ok(None);
+        };
+        (row.wanted.min(head.length), head.start)
+    } else {
+        (row.wanted, None)
     };
-    let upto = row.wanted.min(head.length);
     if row.sent >= upto {
         return Ok(None);
     }
@@ -390,7 +396,7 @@ pub(crate) async fn partial_chain<S: Store>(
     let count = (upto - from).min(u64::from(MAX_PAGE)) as u32;
     let events = store.events(&row.chain, from, count).await?;
     let (stub, events) = if row.sent == 0 {
-        let start = head.start.map(|(hash, state)| PartialStart { hash, state });
+        let start = start.map(|(hash, state)| PartialStart { hash, state });
         (start, &events[..])
     } else {
         match events.split_first() {

@@ -523,6 +523,7 @@ impl<S: Store> Writer<S> {
                                 processes: Vec::new(),
                                 work: Vec::new(),
                                 deliveries: Vec::new(),
+                                confirmed: Vec::new(),
                             },
                         });
                         pending.len() - 1
@@ -781,12 +782,32 @@ impl<S: Store> Writer<S> {
                 pending.append.parties.push(key);
             }
         }
-        // What this node took first goes to every other party's node.
-        if origin == Origin::Local {
-            for node in nodes {
-                if node != self.own && !pending.append.deliveries.contains(&node) {
-                    pending.append.deliveries.push(node);
+        // What this node took first goes to every other party's node. What came from a peer,
+        // every other party's node has or will have from the events' authors: no one sends it
+        // to them again (a node that lacks it says so, and is sent it).
+        for node in nodes {
+            if node == self.own {
+                continue;
+            }
+            match origin {
+                Origin::Local => {
+                    if !pending.append.deliveries.contains(&node) {
+                        pending.append.deliveries.push(node);
+                    }
                 }
+                Origin::Peer if !added.is_empty() => {
+                    let length = live.head.length;
+                    match pending
+                        .append
+                        .confirmed
+                        .iter_mut()
+                        .find(|(n, _)| *n == node)
+                    {
+                        Some((_, l)) => *l = (*l).max(length),
+                        None => pending.append.confirmed.push((node, length)),
+                    }
+                }
+                Origin::Peer => {}
             }
         }
         pending.append.head = live.head.clone();

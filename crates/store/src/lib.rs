@@ -183,6 +183,12 @@ pub struct Append {
     /// Peer nodes (keys, base58) that should hold the chain up to `head.length`: their outbox
     /// rows are raised (and created, from position 0, for a peer new to the chain).
     pub deliveries: Vec<String>,
+    /// Peer nodes (keys, base58) taken to hold the chain up to a length: events that came from
+    /// a peer are held by that peer, and each event's author delivers it to every party. Their
+    /// rows' `sent` rise to it (a row is created, done, for a peer new to the chain), so no
+    /// one sends a peer what it has; a peer that lacks them after all says so
+    /// (`missing-events`), and its row goes back to where it is.
+    pub confirmed: Vec<(String, u64)>,
 }
 
 impl Append {

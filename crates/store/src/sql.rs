@@ -478,21 +478,52 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            for peer in &a.deliveries {
-                sqlx::query(
-                    "INSERT INTO outbox (peer, chain_id, wanted, sent, state, attempts, due_at, error, updated_at) VALUES ($1, $2, $3, 0, 'pending', 0, $4, NULL, $4) \
+            // One statement for all of a chain's peers: each is a round trip to the database.
+            if !a.deliveries.is_empty() {
+                let rows: Vec<String> = (0..a.deliveries.len())
+                    .map(|n| format!("(${}, $1, $2, 0, 'pending', 0, $3, NULL, $3)", n + 4))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO outbox (peer, chain_id, wanted, sent, state, attempts, due_at, error, updated_at) VALUES {} \
                      ON CONFLICT (peer, chain_id) DO UPDATE SET \
                      wanted = CASE WHEN excluded.wanted > outbox.wanted THEN excluded.wanted ELSE outbox.wanted END, \
                      state = CASE WHEN outbox.state = 'dead' THEN 'dead' ELSE 'pending' END, \
                      due_at = CASE WHEN outbox.state = 'done' THEN excluded.due_at ELSE outbox.due_at END, \
                      updated_at = excluded.updated_at",
-                )
-                .bind(peer)
-                .bind(&h.chain)
-                .bind(int(h.length))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                    rows.join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(&h.chain)
+                    .bind(int(h.length))
+                    .bind(now);
+                for peer in &a.deliveries {
+                    query = query.bind(peer);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            if !a.confirmed.is_empty() {
+                let rows: Vec<String> = (0..a.confirmed.len())
+                    .map(|n| {
+                        let (peer, length) = (2 * n + 3, 2 * n + 4);
+                        format!("(${peer}, $1, ${length}, ${length}, 'done', 0, $2, NULL, $2)")
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO outbox (peer, chain_id, wanted, sent, state, attempts, due_at, error, updated_at) VALUES {} \
+                     ON CONFLICT (peer, chain_id) DO UPDATE SET \
+                     sent = CASE WHEN excluded.sent > outbox.sent THEN excluded.sent ELSE outbox.sent END, \
+                     wanted = CASE WHEN excluded.wanted > outbox.wanted THEN excluded.wanted ELSE outbox.wanted END, \
+                     state = CASE WHEN outbox.state = 'pending' AND excluded.sent >= outbox.wanted THEN 'done' ELSE outbox.state END, \
+                     updated_at = excluded.updated_at",
+                    rows.join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(&h.chain)
+                    .bind(now);
+                for (peer, length) in &a.confirmed {
+                    query = query.bind(peer).bind(int(*length));
+                }
+                query.execute(&mut *tx).await?;
             }
             for w in &a.work {
                 sqlx::query(

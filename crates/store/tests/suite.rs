@@ -54,6 +54,7 @@ fn append(chain: &str, from: u64, count: u64) -> Append {
             due_at: 10,
         }],
         deliveries: Vec::new(),
+        confirmed: Vec::new(),
     }
 }
 
@@ -318,6 +319,29 @@ async fn the_outbox(s: &impl Store) {
         1,
         "done rows stay done"
     );
+
+    // Confirmed lengths: a peer taken to hold the chain gets a done row from there; events
+    // after it are sent from there; a confirmation past `wanted` makes a pending row done.
+    let mut heard = append("c2", 1, 2);
+    heard.confirmed = vec![("peer-v".into(), 3), ("peer-w".into(), 3)];
+    s.commit(&[heard], 30_000).await.unwrap();
+    let row = |rows: Vec<accord_store::Delivery>, peer: &str| {
+        rows.into_iter().find(|d| d.peer == peer).unwrap()
+    };
+    let v = row(s.outbox(None, 0, 100).await.unwrap(), "peer-v");
+    assert_eq!((v.sent, v.wanted, v.state.as_str()), (3, 3, "done"));
+    let mut own = append("c2", 3, 1);
+    own.deliveries = vec!["peer-v".into(), "peer-w".into()];
+    s.commit(&[own], 30_100).await.unwrap();
+    let v = row(s.outbox(None, 0, 100).await.unwrap(), "peer-v");
+    assert_eq!((v.sent, v.wanted, v.state.as_str()), (3, 4, "pending"));
+    let mut more = append("c2", 4, 1);
+    more.confirmed = vec![("peer-v".into(), 5)];
+    s.commit(&[more], 30_200).await.unwrap();
+    let rows = s.outbox(None, 0, 100).await.unwrap();
+    let (v, w) = (row(rows.clone(), "peer-v"), row(rows, "peer-w"));
+    assert_eq!((v.sent, v.wanted, v.state.as_str()), (5, 5, "done"));
+    assert_eq!((w.sent, w.wanted, w.state.as_str()), (3, 4, "pending"));
 
     // A failed commit raises nothing.
     let mut bad = append("c1", 0, 1);
