@@ -103,7 +103,7 @@ pub struct Delivery {
     pub max_attempts: u32,
     /// How long one attempt may take, in milliseconds (default 30000).
     pub timeout_ms: u64,
-    /// Attempts under way at once (default 16).
+    /// Attempts under way at once (default 64; one peer gets at most a quarter of them).
     pub concurrency: usize,
 }
 
@@ -114,7 +114,7 @@ impl Default for Delivery {
             backoff_max_ms: 600_000,
             max_attempts: 16,
             timeout_ms: 30_000,
-            concurrency: 16,
+            concurrency: 64,
         }
     }
 }

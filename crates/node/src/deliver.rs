@@ -60,7 +60,7 @@ impl Default for Settings {
             backoff_max: Duration::from_secs(600),
             max_attempts: 16,
             timeout: Duration::from_secs(30),
-            concurrency: 16,
+            concurrency: 64,
         }
     }
 }
