@@ -190,6 +190,8 @@ pub(crate) async fn start(
             .collect();
         let node = accord_node::start(accord_node::Config {
             peers,
+            // Identities may name a devnet node by the URL the others list it by.
+            public_url: Some(format!("http://{}", known[i].0)),
             ..config(org, known[i].0)
         })
         .await
