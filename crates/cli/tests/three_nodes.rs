@@ -3,7 +3,11 @@
 //! organisation's node; delivery carries every event to the other parties' nodes. At the end
 //! every node that is a party to a chain holds the same events and serves byte-identical
 //! projections, and no outbox owes anything. One node is killed (SIGKILL) while the others go
-//! on without it, and catches up when it comes back on the same data directory and port.
+//! on without it, and catches up when it comes back on the same data directory and port. In
+//! a stopped node's place, a peer that answers 500s and then hangs sends its delivery to dead
+//! letters, which a replay delivers once the node is back. A system action's HTTP call is made
+//! by the node that holds the system key, once, and the others see its answer (and the error
+//! transition when the service fails).
 //!
 //! Every wait polls until a generous deadline; nothing asserts on how long anything took.
 
@@ -233,6 +237,11 @@ impl Net {
     /// First each node alone, to make its key and take a free port (as `accord devnet` does);
     /// then each from a configuration file naming the others as peers, on the same port.
     fn start() -> Net {
+        Net::start_with(DELIVERY)
+    }
+
+    /// As [`Net::start`], with `settings` (TOML tables) in each node's configuration.
+    fn start_with(settings: &str) -> Net {
         let dir = tempfile::tempdir().unwrap();
         let passphrase = dir.path().join("passphrase");
         std::fs::write(&passphrase, "three nodes test").unwrap();
@@ -293,7 +302,7 @@ impl Net {
                     quoted(&peer.key)
                 ));
             }
-            toml.push_str(DELIVERY);
+            toml.push_str(settings);
             std::fs::write(node.dir.join("node.toml"), toml).unwrap();
         }
         let starting: Vec<Starting> = nodes.iter().map(Node::spawn).collect();
@@ -855,6 +864,259 @@ fn a_node_killed_for_a_while_catches_up_with_nothing_lost() {
     assert_eq!(done["current"]["key"], ":success");
     net.converged(&[0, 1, 2], &during, during.length);
     net.converged(&[0, down], &doc, doc.length);
+    net.drained();
+    net.stop();
+}
+
+/// A stand-in on a stopped node's address: it answers the first `errors` requests with a 500,
+/// then takes requests and never answers. It counts them; it is gone when dropped.
+struct BrokenPeer {
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BrokenPeer {
+    fn at(url: &str, errors: usize) -> BrokenPeer {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind(url.trim_start_matches("http://")).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (counted, stopping) = (requests.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut hanging = Vec::new();
+            while !stopping.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut socket, _)) => {
+                        socket.set_nonblocking(false).unwrap();
+                        let n = counted.fetch_add(1, Ordering::SeqCst);
+                        if n < errors {
+                            let mut buf = [0u8; 65536];
+                            let _ = std::io::Read::read(&mut socket, &mut buf);
+                            let _ = socket.write_all(
+                                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                            );
+                        } else {
+                            hanging.push(socket);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        BrokenPeer {
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for BrokenPeer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Delivery that gives up: four attempts, one second each at most.
+const GIVING_UP: &str = "[delivery]
+backoff_ms = 100
+backoff_max_ms = 400
+max_attempts = 4
+timeout_ms = 1000
+";
+
+#[test]
+fn a_peer_answering_500s_then_hanging_goes_dead_and_a_replay_delivers() {
+    let mut net = Net::start_with(GIVING_UP);
+    let flow = biomass(&net);
+    // Node 2 stops; in its place, something that fails twice and then hangs.
+    net.nodes[2].kill();
+    let broken = BrokenPeer::at(&net.nodes[2].url, 2);
+    let mut p = flow.start(&net, "buyer", "biomass-broken-peer");
+    let id = p.chain.to_base58();
+    net.converged(&[0, 1], &p, p.length);
+    let node2 = net.nodes[2].key.clone();
+    eventually("node 0's delivery to node 2 is dead", || {
+        net.outbox(0, "dead")
+            .iter()
+            .any(|r| r["peer"] == node2.as_str() && r["chain"] == id.as_str())
+    });
+    let dead: Vec<Value> = net
+        .outbox(0, "dead")
+        .into_iter()
+        .filter(|r| r["peer"] == node2.as_str())
+        .collect();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let error = dead[0]["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("gave up after 4 attempts"), "{error}");
+    assert_eq!(
+        broken.requests(),
+        4,
+        "two 500s, then two attempts that hung"
+    );
+    // Node 1 delivered nothing to node 2: it took nothing from its users.
+    assert!(net.outbox(1, "dead").is_empty());
+
+    // Node 2 is back; an administrator replays the dead delivery.
+    drop(broken);
+    net.nodes[2].start();
+    let row = dead[0]["id"].as_i64().unwrap();
+    net.post(
+        0,
+        &operator(),
+        &format!("/outbox/{row}/replay"),
+        String::new(),
+    );
+    net.converged(&[0, 1, 2], &p, p.length);
+    net.drained();
+    // And the process goes on at node 2.
+    flow.run(&net, &mut p, &steps("biomass.yaml")[..1]);
+    net.converged(&[0, 1, 2], &p, p.length);
+    net.stop();
+}
+
+#[test]
+fn a_system_action_at_one_node_calls_a_local_service_and_the_others_see_its_answer() {
+    let net = Net::start_with(&format!(
+        "{DELIVERY}[system]\nallow_private = true\ntimeout_ms = 2000\n"
+    ));
+    // A service on loopback: 200 for `/ok`, 500 for anything else; it counts calls.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let service = format!("http://{}", listener.local_addr().unwrap());
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { return };
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 65536];
+            let n = std::io::Read::read(&mut socket, &mut buf).unwrap_or(0);
+            let ok = String::from_utf8_lossy(&buf[..n]).starts_with("POST /ok ");
+            let (status, body) = if ok {
+                ("200 OK", r#"{"received":true}"#)
+            } else {
+                ("500 Internal Server Error", r#"{"oops":1}"#)
+            };
+            let _ = socket.write_all(
+                format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    const HTTP: &str = "https://specs.livecontracts.io/v0.2.0/action/http/schema.json#";
+    // The user at node 0; the system actor's identity names node 1, whose key runs it.
+    let scenario = |path: &str| {
+        json!({
+            "id": format!("system-at-node-1{}", path.replace('/', "-")),
+            "title": "A call",
+            "actors": {"user": {}, "system": {}},
+            "actions": {
+                "call": {"$schema": HTTP, "actor": "system", "url": format!("{service}{path}"),
+                         "method": "POST", "body": {"hello": "world"},
+                         "responses": {"ok": {}, "error": {}}},
+                "finish": {"actor": "user", "responses": {"ok": {}}}
+            },
+            "states": {
+                "initial": {"action": "call", "transitions": [
+                    {"action": "call", "response": "ok", "transition": "finishing"},
+                    {"action": "call", "response": "error", "transition": ":failed"}]},
+                "finishing": {"action": "finish", "transitions": [
+                    {"action": "finish", "response": "ok", "transition": ":success"}]}
+            }
+        })
+    };
+    let user_key = user("user");
+    net.post(
+        0,
+        &user_key,
+        "/identities",
+        events::identity_at(
+            "user-identity",
+            &user_key.public_key().to_base58(),
+            &net.nodes[0].key,
+        )
+        .to_string(),
+    );
+    let start = |doc: Value, pid: &str| -> Proc {
+        let sid = doc["id"].as_str().unwrap().to_string();
+        let mut system = events::identity(
+            "system-identity",
+            &operator().public_key().to_base58(),
+            Some(&net.nodes[1].key),
+        );
+        system["node"] = Value::from(net.nodes[1].key.clone());
+        let bodies = [
+            events::scenario(doc, &sid),
+            events::identity_at(
+                "user-identity",
+                &user_key.public_key().to_base58(),
+                &net.nodes[0].key,
+            ),
+            system,
+            events::process(
+                pid,
+                &sid,
+                &[
+                    ("user".into(), "user-identity".into()),
+                    ("system".into(), "system-identity".into()),
+                ],
+            ),
+        ];
+        let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &user_key)).collect();
+        let chain =
+            events::new_chain(&user_key, b'T', &Nonce::from_text(pid), &signed, now_ms()).unwrap();
+        let answer = net.post(0, &user_key, "/event-chains", chain.to_json());
+        Proc {
+            chain: *chain.id(),
+            pid: pid.to_string(),
+            length: answer["length"].as_u64().unwrap(),
+        }
+    };
+    let state_at = |node: usize, pid: &str| {
+        net.get(node, &operator(), &format!("/processes/{pid}"))
+            .map(|p| p["current"]["key"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    // The call answers 200: node 1 signs `ok`, node 0 sees it; the user finishes.
+    let mut good = start(scenario("/ok"), "system-call-ok");
+    eventually("node 0 sees the call answered", || {
+        state_at(0, "system-call-ok") == "finishing"
+    });
+    good.length += 1;
+    let p = net.converged(&[0, 1], &good, good.length);
+    let answer = &p["previous"][0];
+    assert_eq!(
+        (answer["key"].as_str(), answer["signkey"].as_str()),
+        (Some("ok"), Some(net.nodes[1].key.as_str()))
+    );
+    assert_eq!(answer["data"], json!({"received": true}));
+    // The call answers 500: the error transition, with the status and body.
+    let mut bad = start(scenario("/fail"), "system-call-fails");
+    eventually("node 0 sees the call fail", || {
+        state_at(0, "system-call-fails") == ":failed"
+    });
+    bad.length += 1;
+    let p = net.converged(&[0, 1], &bad, bad.length);
+    assert_eq!(p["previous"][0]["key"], "error");
+    assert_eq!(
+        p["previous"][0]["data"],
+        json!({"status": 500, "body": {"oops": 1}})
+    );
+    // One call each: node 0, which took the processes, did not call too; node 2 holds nothing.
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    net.holds_nothing(2, &good);
     net.drained();
     net.stop();
 }
