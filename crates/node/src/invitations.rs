@@ -200,6 +200,14 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
                 .any(|k| k.as_str() == Some(one_time_key.as_str()))
         });
     if !holds {
+        // Accepted already: by this caller through this node (an answer lost on the way, a
+        // retry), which is done; or by someone else.
+        let ours = identity.pointer("/signkeys/user").and_then(Value::as_str) == Some(caller)
+            && identity.get("node").and_then(Value::as_str) == Some(app.node_key.as_str());
+        if ours {
+            let length = verified.events().len() as u64;
+            return arrived(app, a, peer, length).await;
+        }
         return Err(refused(format!(
             "identity {} no longer holds the invitation's key: the invitation was accepted already",
             a.identity
@@ -246,7 +254,12 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
         });
     }
     tracing::info!(chain = %a.chain, identity = %a.identity, inviter = %peer, by = %caller, "accepted an invitation");
-    // The chain comes through the inviting node's outbox; wait a little for it.
+    arrived(app, a, peer, length).await
+}
+
+/// The acceptance's answer, once the chain has reached `length` here (it comes through the
+/// inviting node's outbox), or after [`ARRIVAL`] without it.
+async fn arrived(app: &App, a: Acceptance, peer: String, length: u64) -> Result<Accepted, Problem> {
     let deadline = tokio::time::Instant::now() + ARRIVAL;
     let mut held = 0;
     loop {

@@ -915,13 +915,31 @@ async fn an_invitee_joins_through_its_own_node_and_the_one_time_key_is_spent() {
     );
     assert_eq!(reviewer["node"], b.node_key.as_str(), "{process}");
 
-    // The invitation is spent.
-    let err = client(b, "invitee")
+    // Accepting again, as the same invitee through the same node (an answer lost on the way),
+    // is done already; anyone else finds the invitation spent.
+    let again = client(b, "invitee")
+        .post("/invitations", acceptance(&key, &a.node_key, &id))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again["held"].as_bool(), again["length"].as_u64()),
+        (Some(true), Some(5))
+    );
+    client(c, "mallory")
+        .post(
+            "/identities",
+            events::identity("mallory", &user("mallory").public_key().to_base58(), None)
+                .to_string(),
+        )
+        .await
+        .unwrap();
+    let err = client(c, "mallory")
         .post("/invitations", acceptance(&key, &a.node_key, &id))
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(422), "{err}");
     assert!(err.to_string().contains("accepted already"), "{err}");
+    assert_eq!(length(a, "drafter", &id).await, 5, "nothing changed at A");
 
     // The process runs across the two nodes: the drafter at A, the invitee at B.
     act(
