@@ -385,15 +385,8 @@ fn start(
     getrandom::fill(&mut nonce).map_err(|e| anyhow!("no randomness: {e}"))?;
     let chain = events::new_chain(&me, network, &Nonce(nonce), &signed, now_ms())
         .map_err(|e| anyhow!("cannot build the chain: {e}"))?;
-    rt.block_on(async {
-        register_self(&c, &me).await?;
-        c.post("/event-chains", chain.to_json()).await
-    })
-    .map_err(problem)
-    .context("the node did not take the process")?;
-    let projection = rt
-        .block_on(c.get(&format!("/processes/{pid}")))
-        .map_err(problem)?;
+    // The invitations are written before the process starts: if the node's answer is lost
+    // after it took the chain, the one-time keys are still on disk. A refusal removes them.
     let mut files = Vec::new();
     for (actor, identity, key) in &one_time {
         let seed = key.private_key_bytes();
@@ -413,6 +406,25 @@ fn start(
         crate::io::write_new(&path, text.as_bytes())?;
         files.push((actor.clone(), path));
     }
+    let posted = rt.block_on(async {
+        register_self(&c, &me).await?;
+        c.post("/event-chains", chain.to_json()).await
+    });
+    if let Err(e) = posted {
+        if matches!(e, ClientError::Problem { .. }) {
+            for (_, path) in &files {
+                let _ = std::fs::remove_file(path);
+            }
+        } else if !files.is_empty() {
+            eprintln!(
+                "the invitation files are kept: the node may have taken the process before the connection failed (see `accord process show {pid}`)"
+            );
+        }
+        return Err(problem(e)).context("the node did not take the process");
+    }
+    let projection = rt
+        .block_on(c.get(&format!("/processes/{pid}")))
+        .map_err(problem)?;
     if args.json {
         outln!("{projection}");
     } else {

@@ -509,13 +509,16 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
 const MAX_CATCH_UP_PAGES: usize = 1000;
 
 /// Pages fetched at most to find the event that names this node on a chain new to it (it is
-/// held in memory whole, to be placed in one submission).
+/// held in memory whole, to be placed in one submission), and the most JSON they may hold.
 const MAX_PULL_PAGES: usize = 100;
+const MAX_PULL_BYTES: usize = 64 << 20;
 
 /// `chain` (a peer's first page of a chain new here) with the events the peer holds after it,
-/// fetched page by page (`GET /event-chains/{id}/events?after=`, signed with this node's key).
+/// fetched page by page (`GET /event-chains/{id}/events?after=`, signed with this node's key)
+/// until one names this node; the rest comes with the peer's next deliveries.
 async fn rest_of(app: &App, peer: &str, mut chain: Chain) -> Result<Chain, Problem> {
     let id = chain.id.to_base58();
+    let mut bytes = 0;
     let fail = |why: String| {
         Problem::forbidden(format!(
             "node {peer} sent chain {id}, but no identity in what it sent names this node, and fetching the rest of the chain from it failed: {why}"
@@ -534,6 +537,13 @@ async fn rest_of(app: &App, peer: &str, mut chain: Chain) -> Result<Chain, Probl
         if answer.status != 200 {
             return Err(fail(format!("{target} answered {}", answer.status)));
         }
+        bytes += answer.body.len();
+        if bytes > MAX_PULL_BYTES {
+            return Err(fail(format!(
+                "over {} MiB of it without an identity naming this node",
+                MAX_PULL_BYTES >> 20
+            )));
+        }
         let page = Chain::from_json(&answer.body)
             .map_err(|e| fail(format!("{target} sent a chain that does not parse: {e}")))?;
         if page.id != chain.id {
@@ -546,7 +556,7 @@ async fn rest_of(app: &App, peer: &str, mut chain: Chain) -> Result<Chain, Probl
             break;
         }
         chain.events.extend(page.events);
-        if !more {
+        if !more || named_nodes(&chain, &app.peers, peer, &app.node_key).1 {
             break;
         }
     }

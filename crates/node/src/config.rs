@@ -194,7 +194,17 @@ impl Config {
                 "public_url must start with http:// or https://, not {url:?}"
             )));
         }
+        let own = self
+            .public_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/').to_ascii_lowercase());
         for (n, peer) in self.peers.iter().enumerate() {
+            if own.as_deref() == Some(&peer.url.trim_end_matches('/').to_ascii_lowercase()) {
+                return Err(ConfigError(format!(
+                    "peers[{n}].url is this node's public_url ({}): a peer is another node",
+                    peer.url
+                )));
+            }
             if !(peer.url.starts_with("http://") || peer.url.starts_with("https://")) {
                 return Err(ConfigError(format!(
                     "peers[{n}].url must start with http:// or https://, not {:?}",
@@ -306,6 +316,14 @@ max_attempts = 3
         assert!(c.system.allow_private);
         let err = Config::from_toml("[delivery]\nretries = 1", Path::new("n.toml")).unwrap_err();
         assert!(err.0.contains("retries"), "{err}");
+        let err = Config::from_toml("public_url = \"node-a\"", Path::new("n.toml")).unwrap_err();
+        assert!(err.0.contains("public_url"), "{err}");
+        let err = Config::from_toml(
+            "public_url = \"http://a.example/\"\n[[peers]]\nurl = \"http://A.example\"\nkey = \"US517G5965aydkZ46HS38QLi7UQiSojurfbQfKCELFx\"",
+            Path::new("n.toml"),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("is this node's public_url"), "{err}");
     }
 
     #[test]

@@ -16,7 +16,9 @@
 //!   reason; retrying would not change it.
 //!
 //! Dead rows stay until `POST /outbox/{id}/replay`. Invariants: a row is sent by one attempt
-//! at a time (claims lease it), so a peer receives each chain's events in order; rows are
+//! at a time (claims lease it; a row that a confirmation makes done mid-attempt and a new
+//! commit makes pending again may get a second, and only the attempt holding the lease
+//! records its answer), so a peer receives each chain's events in order; rows are
 //! independent, and one peer has at most a quarter of the `concurrency` attempts under way,
 //! so a slow chain or peer holds up only its own rows; nothing is sent to a node that is not
 //! a party (rows are raised only for the nodes of the chain's identities).

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use accord_chain::{Chain, ChainId};
 use accord_crypto::{KeyPair, base58};
-use accord_engine::replay::Kind;
+use accord_engine::replay::{Applied, EventIn, Replay};
 use accord_store::Store;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,9 @@ pub struct Accepted {
 
 /// Pages of a chain fetched at most (1,000 events each).
 const MAX_PAGES: usize = 1000;
+
+/// The most chain JSON an acceptance fetches and holds.
+const MAX_BYTES: usize = 256 << 20;
 
 /// How long an acceptance waits for the chain to arrive before answering without it.
 const ARRIVAL: Duration = Duration::from_secs(10);
@@ -117,6 +120,7 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
     let timeout = Duration::from_millis(app.config.delivery.timeout_ms);
     // The whole chain, as the one-time key may see it at the inviting node.
     let mut events = Vec::new();
+    let mut bytes = 0;
     for _ in 0..MAX_PAGES {
         let target = format!("/event-chains/{}/events?from={}", a.chain, events.len());
         let answer = tokio::time::timeout(
@@ -141,6 +145,14 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
                     detail_of(&answer.body)
                 )));
             }
+        }
+        bytes += answer.body.len();
+        if bytes > MAX_BYTES {
+            return Err(refused(format!(
+                "chain {} is over {} MiB: too large to take through an invitation",
+                a.chain,
+                MAX_BYTES >> 20
+            )));
         }
         let page = Chain::from_json(&answer.body).map_err(|e| {
             peer_failed(format!("node {peer} sent a chain that does not parse: {e}"))
@@ -171,18 +183,21 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
                 invalid.report
             ))
         })?;
-    // The identity as the chain has it now.
+    // The identity as the process has it now: replayed by the engine, so an identity event
+    // the chain refused counts for nothing.
+    let mut replay = Replay::new(Some(a.chain.clone()));
     let mut current: Option<Value> = None;
     for e in verified.events() {
         let Ok(body) = serde_json::from_slice::<Value>(&e.event().data) else {
             continue;
         };
-        let is_identity = body
-            .get("$schema")
-            .and_then(Value::as_str)
-            .and_then(Kind::of)
-            == Some(Kind::Identity);
-        if is_identity && body.get("id").and_then(Value::as_str) == Some(a.identity.as_str()) {
+        let applied = replay.apply(EventIn {
+            hash: &base58::encode(&e.hash()),
+            timestamp: e.event().timestamp,
+            signer: &e.sign_key().to_base58(),
+            body: &body,
+        });
+        if matches!(&applied, Applied::Identity(id) if *id == a.identity) {
             current = Some(body);
         }
     }
@@ -192,13 +207,10 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
             a.chain, a.identity
         )));
     };
-    let holds = identity
-        .get("signkeys")
-        .and_then(Value::as_object)
-        .is_some_and(|keys| {
-            keys.values()
-                .any(|k| k.as_str() == Some(one_time_key.as_str()))
-        });
+    let holds = replay
+        .identities()
+        .iter()
+        .any(|i| i.id == a.identity && i.has_key(&one_time_key));
     if !holds {
         // Accepted already: by this caller through this node (an answer lost on the way, a
         // retry), which is done; or by someone else.
@@ -218,6 +230,19 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
     signkeys.insert("system".into(), Value::from(app.node_key.clone()));
     identity["signkeys"] = Value::Object(signkeys);
     identity["node"] = Value::from(app.node_key.clone());
+    // The inviting node would refuse what its process refuses (a key another identity on
+    // the chain holds already): try it here first, and say why.
+    if let Applied::Rejected(why) = replay.apply(EventIn {
+        hash: "",
+        timestamp: now_ms(),
+        signer: &one_time_key,
+        body: &identity,
+    }) {
+        return Err(refused(format!(
+            "the process would refuse identity {} with this node and key: {why}",
+            a.identity
+        )));
+    }
     let next = crate::events::next_event(
         &chain_id,
         verified.latest_hash(),
@@ -241,6 +266,15 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
     .await
     .map_err(|_| peer_failed(format!("node {peer} did not take the new identity in time")))?
     .map_err(peer_failed)?;
+    if answer.status == 409 {
+        return Err(Problem::conflict(
+            "chain-moved",
+            format!(
+                "chain {} moved on at node {peer} while this node accepted the invitation: try again",
+                a.chain
+            ),
+        ));
+    }
     if !(200..300).contains(&answer.status) {
         let detail = detail_of(&answer.body);
         return Err(if answer.status >= 500 {
@@ -252,6 +286,18 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
             ))
             .with("peerStatus", answer.status)
         });
+    }
+    // Stored but refused by the process (the answer's `refused`): not accepted.
+    let taken: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    if let Some(refusals) = taken
+        .get("refused")
+        .and_then(Value::as_array)
+        .filter(|r| !r.is_empty())
+    {
+        return Err(refused(format!(
+            "node {peer}'s process refused the new identity: {}",
+            Value::Array(refusals.clone())
+        )));
     }
     tracing::info!(chain = %a.chain, identity = %a.identity, inviter = %peer, by = %caller, "accepted an invitation");
     arrived(app, a, peer, length).await

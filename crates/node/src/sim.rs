@@ -9,7 +9,7 @@
 //! after a random delay, or not at all (loss), or twice (duplication); independent delays
 //! reorder them. A node may be cut off for a while (everything to and from it is lost, it
 //! sends nothing), or stopped and opened again from its data directory (the attempts it had
-//! under way forgotten, their rows leased until their leases run out). Users act at their own node, only on a chain whose tip that node holds (forks are
+//! under way forgotten; opening makes their rows due again). Users act at their own node, only on a chain whose tip that node holds (forks are
 //! another matter).
 //!
 //! When the actions stop the network heals, and the run goes on until nothing is pending.
@@ -200,10 +200,12 @@ impl Links for SimLinks {
         Box::pin(async move {
             let router = {
                 let mut net = self.net.lock().unwrap();
-                net.catch_ups += 1;
                 let loss = net.loss;
                 let lost =
                     net.down.contains(peer) || net.down.contains(&self.own) || net.rng.chance(loss);
+                if !lost {
+                    net.catch_ups += 1;
+                }
                 match net.routers.get(peer) {
                     Some(r) if !lost => r.clone(),
                     _ => return Err(format!("{BASE}{target}: lost")),

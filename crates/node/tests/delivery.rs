@@ -1124,3 +1124,151 @@ async fn identities_may_name_nodes_by_url_when_each_node_knows_its_own() {
         .collect();
     assert_eq!(peers, vec![b.node_key.as_str()], "{rows}");
 }
+
+/// A document-signing chain at `a` with the reviewer invited (a one-time key, no node), and
+/// `more` identities before the process. Returns the chain.
+fn invited_review(
+    a: &Running,
+    one_time: &KeyPair,
+    pid: &str,
+    more: &[Value],
+) -> accord_chain::VerifiedChain {
+    let doc = scenario("document-signing.json");
+    let sid = doc["id"].as_str().unwrap().to_string();
+    let drafter = user("drafter").public_key().to_base58();
+    let mut bodies = vec![
+        events::scenario(doc, &sid),
+        events::identity_at("drafter-identity", &drafter, &a.node_key),
+        events::identity(
+            "reviewer-identity",
+            &one_time.public_key().to_base58(),
+            None,
+        ),
+    ];
+    bodies.extend(more.iter().cloned());
+    bodies.push(events::process(
+        pid,
+        &sid,
+        &[
+            ("drafter".into(), "drafter-identity".into()),
+            ("reviewer".into(), "reviewer-identity".into()),
+        ],
+    ));
+    let creator = user("drafter");
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &creator)).collect();
+    events::new_chain(
+        &creator,
+        b'T',
+        &Nonce::from_text(pid),
+        &signed,
+        1_767_225_600_000,
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acceptance_follows_what_the_process_holds_not_what_the_chain_says() {
+    let net = net(2, |c| c).await;
+    let (a, b) = (net.node(0), net.node(1));
+    client(a, "drafter")
+        .post(
+            "/identities",
+            identity_at("drafter", &a.node_key).to_string(),
+        )
+        .await
+        .unwrap();
+    client(b, "invitee")
+        .post(
+            "/identities",
+            events::identity(
+                "invitee-own",
+                &user("invitee").public_key().to_base58(),
+                None,
+            )
+            .to_string(),
+        )
+        .await
+        .unwrap();
+    let invitee = client(b, "invitee");
+    let accept = |one_time: &KeyPair, chain: &str| {
+        let body = serde_json::json!({"chain": chain, "identity": "reviewer-identity",
+            "key": accord_crypto::base58::encode(&one_time.private_key_bytes()[..32]),
+            "node": a.node_key})
+        .to_string();
+        let invitee = invitee.clone();
+        async move { invitee.post("/invitations", body).await }
+    };
+
+    // A refused identity event (the drafter "changing" the reviewer) counts for nothing: the
+    // invitation still holds.
+    let one_time = KeyPair::from_ed25519_seed(&[11u8; 32]);
+    let chain = invited_review(a, &one_time, "refused-change", &[]);
+    let (id, chain_id) = (chain.id().to_base58(), *chain.id());
+    client(a, "drafter")
+        .post("/event-chains", chain.to_json())
+        .await
+        .unwrap();
+    let head = client(a, "drafter")
+        .get(&format!("/event-chains/{id}/head"))
+        .await
+        .unwrap();
+    let b32 = |field: &str| -> [u8; 32] {
+        accord_crypto::base58::decode(head[field].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    let hijack = events::identity(
+        "reviewer-identity",
+        &user("mallory").public_key().to_base58(),
+        None,
+    );
+    let partial = events::next_event(
+        &chain_id,
+        b32("tip"),
+        b32("state"),
+        &hijack,
+        &user("drafter"),
+        1_767_225_700_000,
+    )
+    .unwrap();
+    let err = client(a, "drafter")
+        .post("/event-chains", partial.to_json())
+        .await;
+    let refused_len = length(a, "drafter", &id).await;
+    assert!(
+        err.as_ref().map_or(true, |v| v["refused"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())),
+        "the change is refused: {err:?}"
+    );
+    let accepted = accept(&one_time, &id).await.unwrap();
+    assert_eq!(accepted["held"], true, "{accepted}");
+    assert_eq!(accepted["length"].as_u64(), Some(refused_len + 1));
+
+    // An acceptance the process would refuse (this node's key is another identity's system
+    // key on the chain already) is refused here, and changes nothing there.
+    let one_time = KeyPair::from_ed25519_seed(&[12u8; 32]);
+    let mut colleague = events::identity_at(
+        "colleague",
+        &user("colleague").public_key().to_base58(),
+        &b.node_key,
+    );
+    colleague["signkeys"]["system"] = Value::from(b.node_key.clone());
+    let chain = invited_review(a, &one_time, "key-in-use", &[colleague]);
+    let id = chain.id().to_base58();
+    client(a, "drafter")
+        .post("/event-chains", chain.to_json())
+        .await
+        .unwrap();
+    let before = length(a, "drafter", &id).await;
+    let err = accept(&one_time, &id).await.unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert_eq!(err.kind(), Some("urn:accord:problem:invitation-refused"));
+    assert!(err.to_string().contains("would refuse"), "{err}");
+    assert_eq!(
+        length(a, "drafter", &id).await,
+        before,
+        "nothing added at A"
+    );
+}
