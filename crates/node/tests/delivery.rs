@@ -792,7 +792,6 @@ async fn what_a_peer_sends_wrongly_is_refused_and_changes_nothing() {
 async fn an_invitee_joins_through_its_own_node_and_the_one_time_key_is_spent() {
     let net = net(3, |c| c).await;
     let (a, b, c) = (net.node(0), net.node(1), net.node(2));
-    let drafter = user("drafter").public_key().to_base58();
     client(a, "drafter")
         .post(
             "/identities",
@@ -818,36 +817,8 @@ async fn an_invitee_joins_through_its_own_node_and_the_one_time_key_is_spent() {
     // only key is a one-time key, naming no node.
     let seed = [7u8; 32];
     let one_time = KeyPair::from_ed25519_seed(&seed);
-    let doc = scenario("document-signing.json");
-    let sid = doc["id"].as_str().unwrap().to_string();
     let pid = "invited-review";
-    let bodies = [
-        events::scenario(doc.clone(), &sid),
-        events::identity_at("drafter-identity", &drafter, &a.node_key),
-        events::identity(
-            "reviewer-identity",
-            &one_time.public_key().to_base58(),
-            None,
-        ),
-        events::process(
-            pid,
-            &sid,
-            &[
-                ("drafter".into(), "drafter-identity".into()),
-                ("reviewer".into(), "reviewer-identity".into()),
-            ],
-        ),
-    ];
-    let creator = user("drafter");
-    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &creator)).collect();
-    let chain = events::new_chain(
-        &creator,
-        b'T',
-        &Nonce::from_text(pid),
-        &signed,
-        1_767_225_600_000,
-    )
-    .unwrap();
+    let chain = invited_review(a, &one_time, pid, &[]);
     let id = chain.id().to_base58();
     let chain_id = *chain.id();
     client(a, "drafter")
