@@ -505,68 +505,44 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
     }
 }
 
-/// Pages a catch-up fetches at most (1,000 events each).
-const MAX_CATCH_UP_PAGES: usize = 1000;
-
-/// Pages fetched at most to find the event that names this node on a chain new to it (it is
-/// held in memory whole, to be placed in one submission), and the most JSON they may hold.
-const MAX_PULL_PAGES: usize = 100;
-const MAX_PULL_BYTES: usize = 64 << 20;
+/// What a node fetches from a peer at most to fill a gap or to find the event naming it (held
+/// in memory whole, to be placed in one submission; past it, the sender's own pages, from
+/// where this node stands, close the gap).
+fn pull_limits(app: &App) -> crate::links::PullLimits {
+    crate::links::PullLimits {
+        pages: 100,
+        bytes: 64 << 20,
+        timeout: std::time::Duration::from_millis(app.config.delivery.timeout_ms),
+    }
+}
 
 /// `chain` (a peer's first page of a chain new here) with the events the peer holds after it,
-/// fetched page by page (`GET /event-chains/{id}/events?after=`, signed with this node's key)
-/// until one names this node; the rest comes with the peer's next deliveries.
+/// fetched page by page (signed with this node's key) until one names this node; the rest
+/// comes with the peer's next deliveries.
 async fn rest_of(app: &App, peer: &str, mut chain: Chain) -> Result<Chain, Problem> {
-    let id = chain.id.to_base58();
-    let mut bytes = 0;
-    let fail = |why: String| {
+    crate::links::pull(
+        &*app.links,
+        peer,
+        None,
+        &mut chain,
+        None,
+        &pull_limits(app),
+        |c| named_nodes(c, &app.peers, peer, &app.node_key).1,
+    )
+    .await
+    .map_err(|why| {
         Problem::forbidden(format!(
-            "node {peer} sent chain {id}, but no identity in what it sent names this node, and fetching the rest of the chain from it failed: {why}"
+            "node {peer} sent chain {}, but no identity in what it sent names this node, and fetching the rest of the chain from it failed: {why}",
+            chain.id.to_base58()
         ))
-    };
-    for _ in 0..MAX_PULL_PAGES {
-        let after = base58::encode(&chain.latest_hash());
-        let target = format!("/event-chains/{id}/events?after={after}");
-        let answer = tokio::time::timeout(
-            std::time::Duration::from_millis(app.config.delivery.timeout_ms),
-            app.links.send(peer, "GET", &target, None),
-        )
-        .await
-        .map_err(|_| fail(format!("{target} got no answer in time")))?
-        .map_err(fail)?;
-        if answer.status != 200 {
-            return Err(fail(format!("{target} answered {}", answer.status)));
-        }
-        bytes += answer.body.len();
-        if bytes > MAX_PULL_BYTES {
-            return Err(fail(format!(
-                "over {} MiB of it without an identity naming this node",
-                MAX_PULL_BYTES >> 20
-            )));
-        }
-        let page = Chain::from_json(&answer.body)
-            .map_err(|e| fail(format!("{target} sent a chain that does not parse: {e}")))?;
-        if page.id != chain.id {
-            return Err(fail(format!("{target} sent another chain")));
-        }
-        let more = answer
-            .header("link")
-            .is_some_and(|l| l.contains("rel=\"next\""));
-        if page.events.is_empty() {
-            break;
-        }
-        chain.events.extend(page.events);
-        if !more || named_nodes(&chain, &app.peers, peer, &app.node_key).1 {
-            break;
-        }
-    }
+    })?;
     Ok(chain)
 }
 
 /// Fetches the events of chain `id` that this node lacks from the peer `peer` (its
-/// `GET /event-chains/{id}/events?after=`, signed with this node's key), page by page, and
-/// adds them as the peer's. `missing` is the pipeline's answer that showed the gap: its `tip`
-/// is where this node stands.
+/// `GET /event-chains/{id}/events?after=`, signed with this node's key) and adds them as the
+/// peer's. `missing` is the pipeline's answer that showed the gap: its `tip` is where this
+/// node stands.
 async fn catch_up(app: &App, peer: &str, id: &str, missing: &Problem) -> Result<(), Problem> {
     let fail = |why: String| {
         missing
@@ -574,63 +550,36 @@ async fn catch_up(app: &App, peer: &str, id: &str, missing: &Problem) -> Result<
             .with("catchUp", why.clone())
             .with_detail_suffix(&format!("; fetching them from node {peer} failed: {why}"))
     };
-    let url = app
-        .peers
-        .url(peer)
-        .ok_or_else(|| fail("no URL is configured for it".into()))?;
-    let mut after = missing
-        .extra
-        .get("tip")
-        .and_then(Value::as_str)
-        .map(String::from);
-    for _ in 0..MAX_CATCH_UP_PAGES {
-        let target = match &after {
-            Some(tip) => format!("/event-chains/{id}/events?after={tip}"),
-            None => format!("/event-chains/{id}/events"),
-        };
-        let answer = tokio::time::timeout(
-            std::time::Duration::from_millis(app.config.delivery.timeout_ms),
-            app.links.send(peer, "GET", &target, None),
-        )
-        .await
-        .map_err(|_| fail(format!("{url}{target} did not answer in time")))?
-        .map_err(fail)?;
-        if answer.status != 200 {
-            return Err(fail(format!("{url}{target} answered {}", answer.status)));
-        }
-        let page = Chain::from_json(&answer.body).map_err(|e| {
-            fail(format!(
-                "{url}{target} sent a chain that does not parse: {e}"
-            ))
-        })?;
-        if page.id.to_base58() != id {
-            return Err(fail(format!("{url}{target} sent another chain")));
-        }
-        if page.events.is_empty() {
-            return Ok(());
-        }
-        let verified = tokio::task::spawn_blocking(move || page.verify())
-            .await
-            .map_err(|e| Problem::internal(format!("verification task failed: {e}")))?
-            .map_err(|invalid| {
-                fail(format!(
-                    "{url}{target} sent invalid events: {}",
-                    invalid.report
-                ))
-            })?;
-        let outcome = app
-            .pipeline
-            .submit(verified, peer.to_string(), Origin::Peer)
-            .await?;
-        tracing::info!(chain = %id, %peer, added = outcome.added.len(), "caught up from a peer");
-        let more = answer
-            .header("link")
-            .is_some_and(|l| l.contains("rel=\"next\""));
-        if !more || outcome.added.is_empty() {
-            return Ok(());
-        }
-        after = Some(outcome.tip);
+    let chain_id: accord_chain::ChainId = id.parse().map_err(|e| fail(format!("{e}")))?;
+    let mut gap = Chain {
+        id: chain_id,
+        start: None,
+        events: Vec::new(),
+    };
+    let tip = missing.extra.get("tip").and_then(Value::as_str);
+    crate::links::pull(
+        &*app.links,
+        peer,
+        None,
+        &mut gap,
+        tip,
+        &pull_limits(app),
+        |_| false,
+    )
+    .await
+    .map_err(|why| fail(why.to_string()))?;
+    if gap.events.is_empty() {
+        return Ok(());
     }
+    let verified = tokio::task::spawn_blocking(move || gap.verify())
+        .await
+        .map_err(|e| Problem::internal(format!("verification task failed: {e}")))?
+        .map_err(|invalid| fail(format!("it sent invalid events: {}", invalid.report)))?;
+    let outcome = app
+        .pipeline
+        .submit(verified, peer.to_string(), Origin::Peer)
+        .await?;
+    tracing::info!(chain = %id, %peer, added = outcome.added.len(), "caught up from a peer");
     Ok(())
 }
 

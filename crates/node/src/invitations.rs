@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::api::App;
+use crate::links::{PullError, PullLimits, pull};
 use crate::now_ms;
 use crate::problem::Problem;
 
@@ -119,61 +120,29 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
         .map_err(|e| Problem::invalid(format!("`chain` {:?}: {e}", a.chain)))?;
     let timeout = Duration::from_millis(app.config.delivery.timeout_ms);
     // The whole chain, as the one-time key may see it at the inviting node.
-    let mut events = Vec::new();
-    let mut bytes = 0;
-    for _ in 0..MAX_PAGES {
-        let target = format!("/event-chains/{}/events?from={}", a.chain, events.len());
-        let answer = tokio::time::timeout(
-            timeout,
-            app.links
-                .send_as(&peer, Some(&one_time), "GET", &target, None),
-        )
-        .await
-        .map_err(|_| peer_failed(format!("node {peer} did not answer {target} in time")))?
-        .map_err(peer_failed)?;
-        match answer.status {
-            200 => {}
-            404 => {
-                return Err(refused(format!(
-                    "node {peer} shows no chain {} to the invitation's key: it was accepted already, or the invitation is for another chain or node",
-                    a.chain
-                )));
-            }
-            status => {
-                return Err(peer_failed(format!(
-                    "node {peer} answered {status} to {target}: {}",
-                    detail_of(&answer.body)
-                )));
-            }
-        }
-        bytes += answer.body.len();
-        if bytes > MAX_BYTES {
-            return Err(refused(format!(
-                "chain {} is over {} MiB: too large to take through an invitation",
-                a.chain,
-                MAX_BYTES >> 20
-            )));
-        }
-        let page = Chain::from_json(&answer.body).map_err(|e| {
-            peer_failed(format!("node {peer} sent a chain that does not parse: {e}"))
-        })?;
-        if page.id != chain_id {
-            return Err(peer_failed(format!("node {peer} sent another chain")));
-        }
-        let more = answer
-            .header("link")
-            .is_some_and(|l| l.contains("rel=\"next\""));
-        let empty = page.events.is_empty();
-        events.extend(page.events);
-        if !more || empty {
-            break;
-        }
-    }
-    let whole = Chain {
+    let mut whole = Chain {
         id: chain_id,
         start: None,
-        events,
+        events: Vec::new(),
     };
+    let limits = PullLimits {
+        pages: MAX_PAGES,
+        bytes: MAX_BYTES,
+        timeout,
+    };
+    pull(&*app.links, &peer, Some(&one_time), &mut whole, None, &limits, |_| false)
+        .await
+        .map_err(|e| match e {
+            PullError::NotFound => refused(format!(
+                "node {peer} shows no chain {} to the invitation's key: it was accepted already, or the invitation is for another chain or node",
+                a.chain
+            )),
+            PullError::TooLarge(_) => refused(format!(
+                "chain {}: {e}, too large to take through an invitation",
+                a.chain
+            )),
+            PullError::Failed(why) => peer_failed(format!("node {peer}: {why}")),
+        })?;
     let verified = tokio::task::spawn_blocking(move || whole.verify())
         .await
         .map_err(|e| Problem::internal(format!("verification task failed: {e}")))?

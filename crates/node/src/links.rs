@@ -104,3 +104,98 @@ impl Links for HttpLinks {
         })
     }
 }
+
+/// Why [`pull`] stopped short.
+#[derive(Debug)]
+pub enum PullError {
+    /// The peer shows no such chain to the signing key (404).
+    NotFound,
+    /// More than the byte limit.
+    TooLarge(usize),
+    /// No answer, another status, or an answer that is not a page of the chain.
+    Failed(String),
+}
+
+impl std::fmt::Display for PullError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PullError::NotFound => f.write_str("it shows no such chain (404)"),
+            PullError::TooLarge(limit) => write!(f, "the chain is over {} MiB", limit >> 20),
+            PullError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+/// How much a [`pull`] may fetch, and how long each request may take.
+pub struct PullLimits {
+    /// Pages at most (1,000 events each).
+    pub pages: usize,
+    /// Chain JSON at most, over all pages.
+    pub bytes: usize,
+    /// Per request.
+    pub timeout: std::time::Duration,
+}
+
+/// Fetches pages of `chain` from `peer` (`GET /event-chains/{id}/events`, signed with
+/// `signer`, the node key when `None`) and appends their events: after its last event, or
+/// after `after` (an event hash, base58) while it has none, or from the genesis event. A first
+/// page's stub becomes the chain's start when it has no events yet. Stops when the peer has no
+/// more, or when `enough` says so after a page.
+pub async fn pull(
+    links: &dyn Links,
+    peer: &str,
+    signer: Option<&KeyPair>,
+    chain: &mut accord_chain::Chain,
+    after: Option<&str>,
+    limits: &PullLimits,
+    mut enough: impl FnMut(&accord_chain::Chain) -> bool,
+) -> Result<(), PullError> {
+    let id = chain.id.to_base58();
+    let mut bytes = 0;
+    for _ in 0..limits.pages {
+        let target = match (chain.events.is_empty(), after) {
+            (true, Some(after)) => format!("/event-chains/{id}/events?after={after}"),
+            (true, None) => format!("/event-chains/{id}/events"),
+            (false, _) => format!(
+                "/event-chains/{id}/events?after={}",
+                accord_crypto::base58::encode(&chain.latest_hash())
+            ),
+        };
+        let answer = tokio::time::timeout(
+            limits.timeout,
+            links.send_as(peer, signer, "GET", &target, None),
+        )
+        .await
+        .map_err(|_| PullError::Failed(format!("{target} got no answer in time")))?
+        .map_err(PullError::Failed)?;
+        match answer.status {
+            200 => {}
+            404 => return Err(PullError::NotFound),
+            status => return Err(PullError::Failed(format!("{target} answered {status}"))),
+        }
+        bytes += answer.body.len();
+        if bytes > limits.bytes {
+            return Err(PullError::TooLarge(limits.bytes));
+        }
+        let page = accord_chain::Chain::from_json(&answer.body).map_err(|e| {
+            PullError::Failed(format!("{target} sent a chain that does not parse: {e}"))
+        })?;
+        if page.id != chain.id {
+            return Err(PullError::Failed(format!("{target} sent another chain")));
+        }
+        if page.events.is_empty() {
+            break;
+        }
+        if chain.events.is_empty() {
+            chain.start = page.start;
+        }
+        chain.events.extend(page.events);
+        let more = answer
+            .header("link")
+            .is_some_and(|l| l.contains("rel=\"next\""));
+        if !more || enough(chain) {
+            break;
+        }
+    }
+    Ok(())
+}
