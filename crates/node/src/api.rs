@@ -1117,11 +1117,7 @@ async fn post_response(
         events: Option<serde::de::IgnoredAny>,
         action: Option<serde::de::IgnoredAny>,
     }
-    let shape: Shape = serde_json::from_slice(&signed.body).map_err(|e| {
-        Problem::bad_json(format!("line {}, column {}: {e}", e.line(), e.column()))
-            .with("line", e.line())
-            .with("column", e.column())
-    })?;
+    let shape: Shape = parse_json(&signed.body)?;
     let outcome = if shape.events.is_none() && shape.action.is_some() {
         custodial_response(&app, &id, &process_chain, &signed).await?
     } else {
@@ -1227,12 +1223,7 @@ async fn custodial_response(
         (status = 422, description = "The inviting node refused: the invitation is used, or for another chain", body = Value, content_type = "application/problem+json"),
         (status = 502, description = "The inviting node could not be reached or failed", body = Value, content_type = "application/problem+json")))]
 async fn post_invitation(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
-    let acceptance: crate::invitations::Acceptance =
-        serde_json::from_slice(&signed.body).map_err(|e| {
-            Problem::bad_json(format!("line {}, column {}: {e}", e.line(), e.column()))
-                .with("line", e.line())
-                .with("column", e.column())
-        })?;
+    let acceptance: crate::invitations::Acceptance = parse_json(&signed.body)?;
     let accepted = crate::invitations::accept(&app, &signed.caller.key, acceptance).await?;
     Ok(json_response(StatusCode::CREATED, &accepted))
 }
@@ -1270,11 +1261,7 @@ async fn post_custody(State(app): Shared, signed: Signed) -> Result<Response, Pr
             controllers: Vec::new(),
         }
     } else {
-        serde_json::from_slice(&signed.body).map_err(|e| {
-            Problem::bad_json(format!("line {}, column {}: {e}", e.line(), e.column()))
-                .with("line", e.line())
-                .with("column", e.column())
-        })?
+        parse_json(&signed.body)?
     };
     let entry = app.custody.create(new.controllers, now_ms())?;
     tracing::info!(key = %entry.key, by = %signed.caller.key, "created a custodial key");
@@ -1424,7 +1411,7 @@ async fn replay_outbox(
         (status = 400, description = "Not an identity", body = Value, content_type = "application/problem+json"),
         (status = 403, description = "The signer holds no key of the identity", body = Value, content_type = "application/problem+json")))]
 async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
-    let body = parse_json(&signed.body)?;
+    let body: Value = parse_json(&signed.body)?;
     let id = body
         .get("id")
         .and_then(Value::as_str)

@@ -220,8 +220,9 @@ impl From<accord_store::StoreError> for Problem {
     }
 }
 
-/// Parses a JSON body, naming the line and column of a syntax error.
-pub fn parse_json(body: &[u8]) -> Result<Value, Problem> {
+/// Parses a JSON body (into any shape that reads from JSON), naming the line and column of
+/// what is wrong.
+pub fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Problem> {
     serde_json::from_slice(body).map_err(|e| {
         Problem::bad_json(format!("line {}, column {}: {e}", e.line(), e.column()))
             .with("line", e.line())
