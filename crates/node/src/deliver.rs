@@ -30,7 +30,7 @@ use std::time::Duration;
 use accord_chain::PartialStart;
 use accord_store::{Delivered, Delivery, MAX_PAGE, Store};
 use serde_json::Value;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::client::Answer;
 use crate::links::Links;
@@ -120,13 +120,9 @@ async fn run<S: Store>(
     loop {
         // Slots first, then as many rows as there are slots: a claimed row's lease runs from
         // when its attempt starts.
-        let Ok(first) = slots.clone().acquire_owned().await else {
+        let Some(mut permits) = free_slots(&slots).await else {
             return;
         };
-        let mut permits = vec![first];
-        while let Ok(p) = slots.clone().try_acquire_owned() {
-            permits.push(p);
-        }
         let now = now_ms();
         let skip: Vec<String> = {
             let busy = busy.lock().unwrap_or_else(|e| e.into_inner());
@@ -232,6 +228,17 @@ async fn run<S: Store>(
             });
         }
     }
+}
+
+/// Waits for a free slot, then takes every other free one: a task claims as many rows as it
+/// can start at once. `None` once the semaphore is closed.
+pub(crate) async fn free_slots(slots: &Arc<Semaphore>) -> Option<Vec<OwnedSemaphorePermit>> {
+    let first = slots.clone().acquire_owned().await.ok()?;
+    let mut permits = vec![first];
+    while let Ok(p) = slots.clone().try_acquire_owned() {
+        permits.push(p);
+    }
+    Some(permits)
 }
 
 /// A number in [0, 1), from the system's randomness (0.5 if it has none).

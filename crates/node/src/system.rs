@@ -69,13 +69,9 @@ async fn run<S: Store>(
     loop {
         // Slots first, then at most as many rows as there are slots, so a row's lease runs
         // from when it starts.
-        let Ok(first) = slots.clone().acquire_owned().await else {
+        let Some(mut permits) = crate::deliver::free_slots(&slots).await else {
             return;
         };
-        let mut permits = vec![first];
-        while let Ok(p) = slots.clone().try_acquire_owned() {
-            permits.push(p);
-        }
         let now = now_ms();
         let mut claimed = Vec::new();
         for kind in KINDS {
