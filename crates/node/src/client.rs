@@ -71,7 +71,7 @@ impl ClientError {
 }
 
 /// An answer: status, headers and body.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Answer {
     /// The HTTP status.
     pub status: u16,

@@ -243,6 +243,7 @@ struct InFlight {
     row: Delivery,
 }
 
+#[derive(Clone)]
 enum Message {
     Request {
         from: usize,
@@ -821,50 +822,11 @@ fn post(
     if copies == 2 {
         stats.duplicated += 1;
     }
-    let mut message = Some(message);
-    for copy in 0..copies {
+    for _ in 0..copies {
         let at = now + 1 + net.rng.below(p.max_delay);
         *seq += 1;
-        let m = if copy + 1 == copies {
-            message.take().unwrap()
-        } else {
-            duplicate(message.as_ref().unwrap())
-        };
-        messages.insert(*seq, m);
+        messages.insert(*seq, message.clone());
         queue.push(Reverse((at, *seq)));
-    }
-}
-
-fn duplicate(m: &Message) -> Message {
-    match m {
-        Message::Request {
-            from,
-            to,
-            row,
-            attempt,
-            body,
-        } => Message::Request {
-            from: *from,
-            to: *to,
-            row: *row,
-            attempt: *attempt,
-            body: body.clone(),
-        },
-        Message::Reply {
-            to,
-            row,
-            attempt,
-            answer,
-        } => Message::Reply {
-            to: *to,
-            row: *row,
-            attempt: *attempt,
-            answer: Answer {
-                status: answer.status,
-                headers: answer.headers.clone(),
-                body: answer.body.clone(),
-            },
-        },
     }
 }
 
