@@ -435,13 +435,13 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
                 )
                 .with("chain", id.clone()));
             }
-            let (theirs, mut ours) = named_nodes(&chain, &app.peers, &caller.key, &app.node_key);
+            let (theirs, mut ours) =
+                named_nodes(&chain.events, &app.peers, &caller.key, &app.node_key);
             if theirs && !ours {
                 // A delivery carries one page: the event naming this node may come later on
                 // the chain (an invitee's node is named by the last event). Fetch the rest
                 // from the peer, where this node is a party, and look again.
-                chain = rest_of(app, &caller.key, chain).await?;
-                ours = named_nodes(&chain, &app.peers, &caller.key, &app.node_key).1;
+                ours = rest_of(app, &caller.key, &mut chain).await?;
             }
             if !(theirs && ours) {
                 return Err(Problem::forbidden(format!(
@@ -516,18 +516,24 @@ fn pull_limits(app: &App) -> crate::links::PullLimits {
     }
 }
 
-/// `chain` (a peer's first page of a chain new here) with the events the peer holds after it,
-/// fetched page by page (signed with this node's key) until one names this node; the rest
-/// comes with the peer's next deliveries.
-async fn rest_of(app: &App, peer: &str, mut chain: Chain) -> Result<Chain, Problem> {
+/// Adds to `chain` (a peer's first page of a chain new here) the events the peer holds after
+/// it, fetched page by page (signed with this node's key) until one names this node (the rest
+/// comes with the peer's next deliveries). Whether one does.
+async fn rest_of(app: &App, peer: &str, chain: &mut Chain) -> Result<bool, Problem> {
+    // Each page's events are read once.
+    let (mut seen, mut named) = (chain.events.len(), false);
     crate::links::pull(
         &*app.links,
         peer,
         None,
-        &mut chain,
+        chain,
         None,
         &pull_limits(app),
-        |c| named_nodes(c, &app.peers, peer, &app.node_key).1,
+        |c| {
+            named |= named_nodes(&c.events[seen..], &app.peers, peer, &app.node_key).1;
+            seen = c.events.len();
+            named
+        },
     )
     .await
     .map_err(|why| {
@@ -536,7 +542,7 @@ async fn rest_of(app: &App, peer: &str, mut chain: Chain) -> Result<Chain, Probl
             chain.id.to_base58()
         ))
     })?;
-    Ok(chain)
+    Ok(named)
 }
 
 /// Fetches the events of chain `id` that this node lacks from the peer `peer` (its
@@ -583,16 +589,16 @@ async fn catch_up(app: &App, peer: &str, id: &str, missing: &Problem) -> Result<
     Ok(())
 }
 
-/// Whether identity events on a chain name the node `theirs` and the node `ours` (by key, or
+/// Whether identity events among `events` name the node `theirs` and the node `ours` (by key, or
 /// by a URL the configured peers map to the key).
 fn named_nodes(
-    chain: &Chain,
+    events: &[accord_chain::Event],
     peers: &crate::peers::Peers,
     theirs: &str,
     ours: &str,
 ) -> (bool, bool) {
     let (mut found_theirs, mut found_ours) = (false, false);
-    for event in &chain.events {
+    for event in events {
         let Ok(body) = serde_json::from_slice::<Value>(&event.data) else {
             continue;
         };

@@ -139,8 +139,8 @@ pub struct PullLimits {
 /// Fetches pages of `chain` from `peer` (`GET /event-chains/{id}/events`, signed with
 /// `signer`, the node key when `None`) and appends their events: after its last event, or
 /// after `after` (an event hash, base58) while it has none, or from the genesis event. A first
-/// page's stub becomes the chain's start when it has no events yet. Stops when the peer has no
-/// more, or when `enough` says so after a page.
+/// page's stub becomes the chain's start when it has no events yet. `enough` sees the chain
+/// after every page; the pull stops when it says so, or when the peer has no more.
 pub async fn pull(
     links: &dyn Links,
     peer: &str,
@@ -193,7 +193,7 @@ pub async fn pull(
         let more = answer
             .header("link")
             .is_some_and(|l| l.contains("rel=\"next\""));
-        if !more || enough(chain) {
+        if enough(chain) || !more {
             break;
         }
     }
