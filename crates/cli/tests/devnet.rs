@@ -233,46 +233,33 @@ fn an_invitation_made_at_one_node_is_accepted_through_another() {
     let dir = tempfile::tempdir().unwrap();
     let (child, summary) = devnet(&dir.path().join("net"), 2);
     let invitations = dir.path().join("invitations");
+    let start = || {
+        cli_at(
+            &summary,
+            1,
+            &[
+                "process",
+                "start",
+                "accord-example-document-signing",
+                "--actor",
+                "drafter=me",
+                "--invite",
+                "reviewer",
+                "--invitations",
+                invitations.to_str().unwrap(),
+                "--id",
+                "doc-invited",
+            ],
+        )
+    };
     // Nowhere to write the invitation: the process is not started.
-    let (ok, out) = cli_at(
-        &summary,
-        1,
-        &[
-            "process",
-            "start",
-            "accord-example-document-signing",
-            "--actor",
-            "drafter=me",
-            "--invite",
-            "reviewer",
-            "--invitations",
-            invitations.to_str().unwrap(),
-            "--id",
-            "doc-invited",
-        ],
-    );
+    let (ok, out) = start();
     assert!(!ok && out.contains("not a directory"), "{out}");
     let (ok, out) = cli_at(&summary, 1, &["process", "show", "doc-invited"]);
     assert!(!ok, "{out}");
     std::fs::create_dir_all(&invitations).unwrap();
     // org1's user starts document signing, inviting a reviewer whose key it does not know.
-    let (ok, out) = cli_at(
-        &summary,
-        1,
-        &[
-            "process",
-            "start",
-            "accord-example-document-signing",
-            "--actor",
-            "drafter=me",
-            "--invite",
-            "reviewer",
-            "--invitations",
-            invitations.to_str().unwrap(),
-            "--id",
-            "doc-invited",
-        ],
-    );
+    let (ok, out) = start();
     assert!(ok, "{out}");
     let file = invitations.join("invitation-doc-invited-reviewer.json");
     assert!(out.contains(&file.display().to_string()), "{out}");

@@ -792,26 +792,7 @@ async fn what_a_peer_sends_wrongly_is_refused_and_changes_nothing() {
 async fn an_invitee_joins_through_its_own_node_and_the_one_time_key_is_spent() {
     let net = net(3, |c| c).await;
     let (a, b, c) = (net.node(0), net.node(1), net.node(2));
-    client(a, "drafter")
-        .post(
-            "/identities",
-            identity_at("drafter", &a.node_key).to_string(),
-        )
-        .await
-        .unwrap();
-    // The invitee has a key of its own, registered at its own node (B), and nothing else.
-    client(b, "invitee")
-        .post(
-            "/identities",
-            events::identity(
-                "invitee-own",
-                &user("invitee").public_key().to_base58(),
-                None,
-            )
-            .to_string(),
-        )
-        .await
-        .unwrap();
+    drafter_at_a_invitee_at_b(a, b).await;
 
     // The drafter starts document signing at A with the reviewer invited: an identity whose
     // only key is a one-time key, naming no node.
@@ -1096,6 +1077,27 @@ async fn identities_may_name_nodes_by_url_when_each_node_knows_its_own() {
     assert_eq!(peers, vec![b.node_key.as_str()], "{rows}");
 }
 
+/// The drafter registered at `a`; the invitee with a key of its own registered at its own
+/// node `b`, and nothing else.
+async fn drafter_at_a_invitee_at_b(a: &Running, b: &Running) {
+    client(a, "drafter")
+        .post(
+            "/identities",
+            identity_at("drafter", &a.node_key).to_string(),
+        )
+        .await
+        .unwrap();
+    let own = events::identity(
+        "invitee-own",
+        &user("invitee").public_key().to_base58(),
+        None,
+    );
+    client(b, "invitee")
+        .post("/identities", own.to_string())
+        .await
+        .unwrap();
+}
+
 /// A document-signing chain at `a` with the reviewer invited (a one-time key, no node), and
 /// `more` identities before the process. Returns the chain.
 fn invited_review(
@@ -1141,25 +1143,7 @@ fn invited_review(
 async fn an_acceptance_follows_what_the_process_holds_not_what_the_chain_says() {
     let net = net(2, |c| c).await;
     let (a, b) = (net.node(0), net.node(1));
-    client(a, "drafter")
-        .post(
-            "/identities",
-            identity_at("drafter", &a.node_key).to_string(),
-        )
-        .await
-        .unwrap();
-    client(b, "invitee")
-        .post(
-            "/identities",
-            events::identity(
-                "invitee-own",
-                &user("invitee").public_key().to_base58(),
-                None,
-            )
-            .to_string(),
-        )
-        .await
-        .unwrap();
+    drafter_at_a_invitee_at_b(a, b).await;
     let invitee = client(b, "invitee");
     let accept = |one_time: &KeyPair, chain: &str| {
         let body = serde_json::json!({"chain": chain, "identity": "reviewer-identity",
