@@ -160,7 +160,8 @@ impl App {
         if let Some(chain) = self.facts.chain_of(process) {
             return Ok(Some(chain));
         }
-        let chain = self.store.process_chain(process).await?;
+        // Until processes are addressed by chain in the API, the first chain holding the id.
+        let chain = self.store.process_chains(process).await?.into_iter().next();
         if let Some(c) = &chain {
             self.facts.remember_chain(process, c);
         }
@@ -976,7 +977,11 @@ async fn list_processes(
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let rows = app
         .store
-        .processes_of(&signed.caller.key, q.after.as_deref(), limit)
+        .processes_of(
+            &signed.caller.key,
+            q.after.as_deref().map(|a| (a, "~")),
+            limit,
+        )
         .await?;
     let next = (rows.len() == limit as usize)
         .then(|| rows.last().map(|r| r.id.clone()))
@@ -1013,9 +1018,13 @@ async fn readable_process(
     id: &str,
     caller: &Caller,
 ) -> Result<accord_store::ProcessRow, Problem> {
+    let chain = app
+        .process_chain(id)
+        .await?
+        .ok_or_else(|| not_found("process", id))?;
     let row = app
         .store
-        .process(id)
+        .process(&chain, id)
         .await?
         .ok_or_else(|| not_found("process", id))?;
     if !app.may_read(&row.chain, &caller.key).await? {
@@ -1448,7 +1457,12 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
     }
     let created = app
         .store
-        .put_identity(&id, &body.to_string(), now_ms())
+        .put_identity(
+            &id,
+            &body.to_string(),
+            &keys.iter().cloned().collect::<Vec<_>>(),
+            now_ms(),
+        )
         .await?;
     app.registered
         .write()

@@ -416,6 +416,7 @@ impl<S: Store> Writer<S> {
                         tip: chain_id.initial_hash(),
                         state: chain_id.initial_state(),
                         start: None,
+                        timestamp: 0,
                     },
                     Replay::new(Some(id.to_string())),
                     HashSet::new(),
@@ -896,6 +897,7 @@ fn push(live: &mut Live, pending: &mut Pending, event: &Event, hash: [u8; 32], s
     live.head.length += 1;
     live.head.state = next_state(&live.head.state, &hash);
     live.head.tip = hash;
+    live.head.timestamp = event.timestamp;
     let mut stored = event.clone();
     stored.hash = Some(hash);
     pending.append.events.push(EventRow {

@@ -161,7 +161,7 @@ async fn carry_out<S: Store>(
             let process = text(&payload, "process");
             let state = text(&payload, "state");
             let current = store
-                .process(process)
+                .process(&row.chain, process)
                 .await
                 .map_err(|_| None)?
                 .and_then(|p| serde_json::from_str::<Value>(&p.json).ok())

@@ -55,6 +55,9 @@ pub struct Head {
     pub state: Hash,
     /// For a copy that starts after the genesis event: the hash and state it continues from.
     pub start: Option<(Hash, Hash)>,
+    /// The timestamp of the last event this node holds (milliseconds since the epoch; 0 when
+    /// it holds none): the earliest the next event may carry.
+    pub timestamp: u64,
 }
 
 /// An event as stored: its position in this node's copy and its JSON (the reference layout).
@@ -274,17 +277,19 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Head>, StoreError>> + Send;
 
-    /// A process's projection.
+    /// A process's projection. A process is addressed by its chain and its id: two chains
+    /// may hold processes with the same id.
     fn process(
         &self,
+        chain: &str,
         id: &str,
     ) -> impl Future<Output = Result<Option<ProcessRow>, StoreError>> + Send;
 
-    /// The chain a process is on.
-    fn process_chain(
+    /// The chains holding a process with this id, ordered by chain id.
+    fn process_chains(
         &self,
         id: &str,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// The processes on a chain, ordered by id.
     fn processes_on(
@@ -292,11 +297,12 @@ pub trait Store: Send + Sync + 'static {
         chain: &str,
     ) -> impl Future<Output = Result<Vec<ProcessRow>, StoreError>> + Send;
 
-    /// The processes on chains a key is party to, ordered by process id, after `after`.
+    /// The processes on chains a key is party to, ordered by process id and then chain id,
+    /// after `after` (a process id and a chain id).
     fn processes_of(
         &self,
         key: &str,
-        after: Option<&str>,
+        after: Option<(&str, &str)>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<ProcessRow>, StoreError>> + Send;
 
@@ -313,13 +319,21 @@ pub trait Store: Send + Sync + 'static {
     fn scenario(&self, id: &str)
     -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
-    /// Stores or replaces an identity. `Ok(true)` when it is new.
+    /// Stores or replaces an identity and the keys it names (which replace the keys it named
+    /// before), in one transaction. `Ok(true)` when it is new.
     fn put_identity(
         &self,
         id: &str,
         json: &str,
+        keys: &[String],
         now: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The ids of the registered identities that name a key, ordered by id.
+    fn identities_of_key(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// An identity's JSON.
     fn identity(&self, id: &str)
@@ -332,8 +346,26 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
 
-    /// Removes an identity; `Ok(false)` when there was none.
+    /// Removes an identity and its keys (another identity's keys stay as they are);
+    /// `Ok(false)` when there was none.
     fn delete_identity(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records a request signature until `expires_at`: `Ok(true)` when it was not recorded
+    /// already (the request is new), `Ok(false)` when it was (a replay).
+    fn remember_signature(
+        &self,
+        signature: &[u8],
+        expires_at: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The recorded signatures that have not expired at `now`, with their expiry.
+    fn remembered_signatures(
+        &self,
+        now: u64,
+    ) -> impl Future<Output = Result<Vec<(Vec<u8>, u64)>, StoreError>> + Send;
+
+    /// Forgets the signatures that expired before `now`; how many.
+    fn forget_signatures(&self, now: u64) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Pending work due at `now`, oldest first, at most `limit` rows; each is marked as tried.
     fn claim_work(

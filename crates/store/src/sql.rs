@@ -28,10 +28,18 @@ pub enum Backend {
 const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_initial.sql")),
     (2, include_str!("../migrations/sqlite/0002_outbox.sql")),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_addresses_and_guards.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
     (2, include_str!("../migrations/postgres/0002_outbox.sql")),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_addresses_and_guards.sql"),
+    ),
 ];
 
 /// How SQLite commits reach the disk.
@@ -177,6 +185,7 @@ fn head_of(row: &AnyRow) -> Result<Head, StoreError> {
         tip: hash(row, "tip")?,
         state: hash(row, "state")?,
         start,
+        timestamp: uint(row, "tip_timestamp")?,
     })
 }
 
@@ -245,6 +254,17 @@ impl SqlStore {
     /// `sqlite:PATH` (or `sqlite://PATH`) for a file, created when missing; `postgres://…` or
     /// `postgresql://…` for a server.
     pub async fn open(url: &str, durability: Durability) -> Result<SqlStore, StoreError> {
+        Self::open_upto(url, durability, i64::MAX).await
+    }
+
+    /// As [`SqlStore::open`], bringing the schema only up to `version`: for tests of the
+    /// migrations, which fill an older schema and then open it with this build.
+    #[doc(hidden)]
+    pub async fn open_upto(
+        url: &str,
+        durability: Durability,
+        version: i64,
+    ) -> Result<SqlStore, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -327,7 +347,7 @@ impl SqlStore {
             checkpointer,
             backend,
         };
-        store.migrate().await?;
+        store.migrate(version).await?;
         Ok(store)
     }
 
@@ -358,7 +378,7 @@ impl SqlStore {
     /// Brings the schema up to date in one transaction. On PostgreSQL an advisory lock makes
     /// nodes that start at once against one database take turns; SQLite's write lock does the
     /// same for processes sharing a file.
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn migrate(&self, upto: i64) -> Result<(), StoreError> {
         let migrations = match self.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
@@ -389,7 +409,7 @@ impl SqlStore {
                 "the database is at schema version {current}, newer than this build knows ({known}): use a newer Accord"
             )));
         }
-        for &(version, sql) in migrations.iter().filter(|m| m.0 > current) {
+        for &(version, sql) in migrations.iter().filter(|m| m.0 > current && m.0 <= upto) {
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await
@@ -415,7 +435,7 @@ impl SqlStore {
             };
             if a.expected == 0 {
                 sqlx::query(
-                    "INSERT INTO chains (id, length, tip, state, start_hash, start_state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO chains (id, length, tip, state, start_hash, start_state, updated_at, tip_timestamp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&h.chain)
                 .bind(int(h.length))
@@ -424,11 +444,12 @@ impl SqlStore {
                 .bind(start_hash)
                 .bind(start_state)
                 .bind(now)
+                .bind(int(h.timestamp))
                 .execute(&mut *tx)
                 .await?;
             } else {
                 let done = sqlx::query(
-                    "UPDATE chains SET length = $1, tip = $2, state = $3, updated_at = $4 WHERE id = $5 AND length = $6",
+                    "UPDATE chains SET length = $1, tip = $2, state = $3, updated_at = $4, tip_timestamp = $7 WHERE id = $5 AND length = $6",
                 )
                 .bind(int(h.length))
                 .bind(h.tip.to_vec())
@@ -436,6 +457,7 @@ impl SqlStore {
                 .bind(now)
                 .bind(&h.chain)
                 .bind(int(a.expected))
+                .bind(int(h.timestamp))
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() != 1 {
@@ -470,7 +492,7 @@ impl SqlStore {
             }
             for p in &a.processes {
                 sqlx::query(
-                    "INSERT INTO processes (id, chain_id, json) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET json = excluded.json WHERE processes.chain_id = excluded.chain_id",
+                    "INSERT INTO processes (id, chain_id, json) VALUES ($1, $2, $3) ON CONFLICT (chain_id, id) DO UPDATE SET json = excluded.json",
                 )
                 .bind(&p.id)
                 .bind(&p.chain)
@@ -545,7 +567,7 @@ impl SqlStore {
 impl Store for SqlStore {
     async fn head(&self, chain: &str) -> Result<Option<Head>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, length, tip, state, start_hash, start_state FROM chains WHERE id = $1",
+            "SELECT id, length, tip, state, start_hash, start_state, tip_timestamp FROM chains WHERE id = $1",
         )
         .bind(chain)
         .fetch_optional(&self.pool)
@@ -617,7 +639,7 @@ impl Store for SqlStore {
         limit: u32,
     ) -> Result<Vec<Head>, StoreError> {
         let rows = sqlx::query(
-            "SELECT c.id, c.length, c.tip, c.state, c.start_hash, c.start_state FROM parties p JOIN chains c ON c.id = p.chain_id WHERE p.key = $1 AND p.chain_id > $2 ORDER BY p.chain_id LIMIT $3",
+            "SELECT c.id, c.length, c.tip, c.state, c.start_hash, c.start_state, c.tip_timestamp FROM parties p JOIN chains c ON c.id = p.chain_id WHERE p.key = $1 AND p.chain_id > $2 ORDER BY p.chain_id LIMIT $3",
         )
         .bind(key)
         .bind(after.unwrap_or(""))
@@ -628,19 +650,21 @@ impl Store for SqlStore {
         rows.iter().map(head_of).collect()
     }
 
-    async fn process(&self, id: &str) -> Result<Option<ProcessRow>, StoreError> {
-        let row = sqlx::query("SELECT id, chain_id, json FROM processes WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
+    async fn process(&self, chain: &str, id: &str) -> Result<Option<ProcessRow>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, chain_id, json FROM processes WHERE chain_id = $1 AND id = $2")
+                .bind(chain)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
         row.as_ref().map(process_of).transpose()
     }
 
-    async fn process_chain(&self, id: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT chain_id FROM processes WHERE id = $1")
+    async fn process_chains(&self, id: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT chain_id FROM processes WHERE id = $1 ORDER BY chain_id")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_all(&self.pool)
             .await
             .map_err(db)
     }
@@ -658,14 +682,16 @@ impl Store for SqlStore {
     async fn processes_of(
         &self,
         key: &str,
-        after: Option<&str>,
+        after: Option<(&str, &str)>,
         limit: u32,
     ) -> Result<Vec<ProcessRow>, StoreError> {
+        let (after_id, after_chain) = after.unwrap_or(("", ""));
         let rows = sqlx::query(
-            "SELECT pr.id, pr.chain_id, pr.json FROM parties p JOIN processes pr ON pr.chain_id = p.chain_id WHERE p.key = $1 AND pr.id > $2 ORDER BY pr.id LIMIT $3",
+            "SELECT pr.id, pr.chain_id, pr.json FROM parties p JOIN processes pr ON pr.chain_id = p.chain_id WHERE p.key = $1 AND (pr.id > $2 OR (pr.id = $2 AND pr.chain_id > $3)) ORDER BY pr.id, pr.chain_id LIMIT $4",
         )
         .bind(key)
-        .bind(after.unwrap_or(""))
+        .bind(after_id)
+        .bind(after_chain)
         .bind(page(limit))
         .fetch_all(&self.pool)
         .await
@@ -705,18 +731,56 @@ impl Store for SqlStore {
             .map_err(db)
     }
 
-    async fn put_identity(&self, id: &str, json: &str, now: u64) -> Result<bool, StoreError> {
-        let existed = self.identity(id).await?.is_some();
+    async fn put_identity(
+        &self,
+        id: &str,
+        json: &str,
+        keys: &[String],
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let existed = sqlx::query("SELECT 1 AS one FROM identities WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .is_some();
         sqlx::query(
             "INSERT INTO identities (id, json, updated_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at",
         )
         .bind(id)
         .bind(json)
         .bind(int(now))
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
+        sqlx::query("DELETE FROM identity_keys WHERE identity_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        for key in keys {
+            sqlx::query(
+                "INSERT INTO identity_keys (key, identity_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(key)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
         Ok(!existed)
+    }
+
+    async fn identities_of_key(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT identity_id FROM identity_keys WHERE key = $1 ORDER BY identity_id",
+        )
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
     }
 
     async fn identity(&self, id: &str) -> Result<Option<String>, StoreError> {
@@ -745,12 +809,56 @@ impl Store for SqlStore {
     }
 
     async fn delete_identity(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
         let done = sqlx::query("DELETE FROM identities WHERE id = $1")
             .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("DELETE FROM identity_keys WHERE identity_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn remember_signature(
+        &self,
+        signature: &[u8],
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO seen_signatures (signature, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(signature.to_vec())
+        .bind(int(expires_at))
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remembered_signatures(&self, now: u64) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT signature, expires_at FROM seen_signatures WHERE expires_at >= $1")
+                .bind(int(now))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("signature").map_err(db)?, uint(r, "expires_at")?)))
+            .collect()
+    }
+
+    async fn forget_signatures(&self, now: u64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM seen_signatures WHERE expires_at < $1")
+            .bind(int(now))
             .execute(&self.writer)
             .await
             .map_err(db)?;
-        Ok(done.rows_affected() > 0)
+        Ok(done.rows_affected())
     }
 
     async fn claim_work(

@@ -38,6 +38,7 @@ fn append(chain: &str, from: u64, count: u64) -> Append {
             tip: events.last().map_or(h(0), |e| e.hash),
             state: h(200),
             start: None,
+            timestamp: events.last().map_or(0, |e| e.timestamp),
         },
         expected: from,
         events,
@@ -71,6 +72,12 @@ static DATABASES: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh database on the test server, or `None` when there is no server to use.
 async fn postgres() -> Option<SqlStore> {
+    let url = postgres_url().await?;
+    Some(SqlStore::open(&url, Durability::Process).await.unwrap())
+}
+
+/// The URL of a fresh database on the test server, or `None` when there is no server to use.
+async fn postgres_url() -> Option<String> {
     let Ok(url) = std::env::var("ACCORD_TEST_POSTGRES") else {
         if std::env::var("ACCORD_REQUIRE_POSTGRES").as_deref() == Ok("1") {
             panic!("ACCORD_REQUIRE_POSTGRES=1 but ACCORD_TEST_POSTGRES is not set");
@@ -94,11 +101,7 @@ async fn postgres() -> Option<SqlStore> {
         .unwrap();
     admin.close().await;
     let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-    Some(
-        SqlStore::open(&format!("{base}/{name}"), Durability::Process)
-            .await
-            .unwrap(),
-    )
+    Some(format!("{base}/{name}"))
 }
 
 /// Declares a test that runs `$body` against SQLite and, when available, PostgreSQL.
@@ -140,6 +143,7 @@ suite!(
     partial_copies_keep_their_start,
     group_commits,
     the_outbox,
+    signatures_are_remembered_until_they_expire,
 );
 
 /// Peers' outbox rows: raised with the events, claimed and leased, finished, dead and replayed.
@@ -363,6 +367,9 @@ async fn appends_and_reads_in_pages(s: &impl Store) {
     let head = s.head("c1").await.unwrap().unwrap();
     assert_eq!(head.length, 2503);
     assert_eq!(head.tip, event(2502).hash);
+    assert_eq!(head.timestamp, event(2502).timestamp);
+    let listed = s.chains_of("alice", None, 10).await.unwrap();
+    assert_eq!(listed, std::slice::from_ref(&head));
     let first = s.events("c1", 0, 1000).await.unwrap();
     assert_eq!(first.len(), 1000);
     assert_eq!(first[0], event(0));
@@ -399,7 +406,7 @@ async fn a_failed_commit_leaves_no_trace(s: &impl Store) {
     assert_eq!(s.head("c2").await.unwrap(), None);
     assert!(s.events("c2", 0, 10).await.unwrap().is_empty());
     assert!(!s.is_party("c2", "carol").await.unwrap());
-    assert_eq!(s.process("c2-p").await.unwrap(), None);
+    assert_eq!(s.process("c2", "c2-p").await.unwrap(), None);
     assert!(s.work_of("c2").await.unwrap().is_empty());
     assert_eq!(s.work_of("c1").await.unwrap().len(), 1);
 }
@@ -444,14 +451,12 @@ async fn processes_replace_and_list(s: &impl Store) {
     s.commit(&[append("c1", 0, 1)], 1).await.unwrap();
     s.commit(&[append("c1", 1, 1)], 1).await.unwrap();
     s.commit(&[append("c2", 0, 1)], 1).await.unwrap();
-    let p = s.process("c1-p").await.unwrap().unwrap();
+    let p = s.process("c1", "c1-p").await.unwrap().unwrap();
     assert_eq!(p.json, "{\"length\":2}");
     assert_eq!(p.chain, "c1");
-    assert_eq!(
-        s.process_chain("c1-p").await.unwrap().as_deref(),
-        Some("c1")
-    );
-    assert_eq!(s.process_chain("nope").await.unwrap(), None);
+    assert_eq!(s.process_chains("c1-p").await.unwrap(), ["c1"]);
+    assert!(s.process_chains("nope").await.unwrap().is_empty());
+    assert_eq!(s.process("c2", "c1-p").await.unwrap(), None);
     assert_eq!(
         s.processes_on("c1").await.unwrap(),
         std::slice::from_ref(&p)
@@ -462,7 +467,7 @@ async fn processes_replace_and_list(s: &impl Store) {
         ["c1-p", "c2-p"]
     );
     assert_eq!(
-        s.processes_of("alice", Some("c1-p"), 10)
+        s.processes_of("alice", Some(("c1-p", "c1")), 10)
             .await
             .unwrap()
             .len(),
@@ -474,11 +479,34 @@ async fn processes_replace_and_list(s: &impl Store) {
             .unwrap()
             .is_empty()
     );
-    // A process id is bound to its chain: another chain cannot overwrite it.
+    // A process is addressed by its chain and its id: another chain's process with the same
+    // id is kept beside it, and neither overwrites the other.
     let mut other = append("c3", 0, 1);
     other.processes[0].id = "c1-p".into();
     s.commit(&[other], 2).await.unwrap();
-    assert_eq!(s.process("c1-p").await.unwrap().unwrap(), p);
+    assert_eq!(s.process("c1", "c1-p").await.unwrap().unwrap(), p);
+    let theirs = s.process("c3", "c1-p").await.unwrap().unwrap();
+    assert_eq!(
+        (theirs.chain.as_str(), theirs.json.as_str()),
+        ("c3", "{\"length\":1}")
+    );
+    assert_eq!(s.process_chains("c1-p").await.unwrap(), ["c1", "c3"]);
+    // Listed once per chain, in (id, chain) order, and paged past a shared id.
+    let of = s.processes_of("alice", None, 10).await.unwrap();
+    let keys: Vec<(&str, &str)> = of
+        .iter()
+        .map(|p| (p.id.as_str(), p.chain.as_str()))
+        .collect();
+    assert_eq!(keys, [("c1-p", "c1"), ("c1-p", "c3"), ("c2-p", "c2")]);
+    let rest = s
+        .processes_of("alice", Some(("c1-p", "c1")), 10)
+        .await
+        .unwrap();
+    let keys: Vec<(&str, &str)> = rest
+        .iter()
+        .map(|p| (p.id.as_str(), p.chain.as_str()))
+        .collect();
+    assert_eq!(keys, [("c1-p", "c3"), ("c2-p", "c2")]);
 }
 
 /// What the node's group commit hands over: many chains in one commit, new and moved.
@@ -486,13 +514,13 @@ async fn group_commits(s: &impl Store) {
     for c in ["g1", "g2", "g3"] {
         s.commit(&[append(c, 0, 2)], 1).await.unwrap();
     }
-    // Three chains move and two start, in one transaction; two of them claim one process id,
-    // which stays with the chain that wrote it first.
+    // Three chains move and two start, in one transaction; two of them hold processes with
+    // one id, each on its own chain.
     let mut claim = append("g5", 0, 1);
     claim.processes.push(ProcessRow {
         id: "g1-p".into(),
         chain: "g5".into(),
-        json: "{\"stolen\":true}".into(),
+        json: "{\"twin\":true}".into(),
     });
     let group = [
         append("g1", 2, 1),
@@ -510,11 +538,18 @@ async fn group_commits(s: &impl Store) {
             "{c}"
         );
         assert_eq!(
-            s.process(&format!("{c}-p")).await.unwrap().unwrap().json,
+            s.process(c, &format!("{c}-p")).await.unwrap().unwrap().json,
             format!("{{\"length\":{length}}}")
         );
     }
-    assert_eq!(s.process("g1-p").await.unwrap().unwrap().chain, "g1");
+    assert_eq!(
+        s.process("g1", "g1-p").await.unwrap().unwrap().json,
+        "{\"length\":3}"
+    );
+    assert_eq!(
+        s.process("g5", "g1-p").await.unwrap().unwrap().json,
+        "{\"twin\":true}"
+    );
     // One chain that moved meanwhile spoils the group: nothing of it is written.
     let err = s
         .commit(&[append("g1", 3, 1), append("g2", 4, 1)], 3)
@@ -538,13 +573,27 @@ async fn scenarios_are_immutable(s: &impl Store) {
 }
 
 async fn identities(s: &impl Store) {
-    assert!(s.put_identity("i1", "{\"v\":1}", 1).await.unwrap());
-    assert!(!s.put_identity("i1", "{\"v\":2}", 2).await.unwrap());
+    let keys = |k: &[&str]| k.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    assert!(
+        s.put_identity("i1", "{\"v\":1}", &keys(&["a", "b"]), 1)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.identities_of_key("b").await.unwrap(), ["i1"]);
+    // A replacement replaces the keys too.
+    assert!(
+        !s.put_identity("i1", "{\"v\":2}", &keys(&["a", "c"]), 2)
+            .await
+            .unwrap()
+    );
+    assert!(s.identities_of_key("b").await.unwrap().is_empty());
+    assert_eq!(s.identities_of_key("c").await.unwrap(), ["i1"]);
     assert_eq!(
         s.identity("i1").await.unwrap().as_deref(),
         Some("{\"v\":2}")
     );
-    s.put_identity("i0", "{}", 3).await.unwrap();
+    s.put_identity("i0", "{}", &keys(&["a"]), 3).await.unwrap();
+    assert_eq!(s.identities_of_key("a").await.unwrap(), ["i0", "i1"]);
     let all = s.identities(None, 10).await.unwrap();
     assert_eq!(
         all,
@@ -557,6 +606,20 @@ async fn identities(s: &impl Store) {
     assert!(s.delete_identity("i1").await.unwrap());
     assert!(!s.delete_identity("i1").await.unwrap());
     assert_eq!(s.identity("i1").await.unwrap(), None);
+    // Removing one identity leaves another's keys as they are.
+    assert_eq!(s.identities_of_key("a").await.unwrap(), ["i0"]);
+    assert!(s.identities_of_key("c").await.unwrap().is_empty());
+}
+
+async fn signatures_are_remembered_until_they_expire(s: &impl Store) {
+    assert!(s.remember_signature(&[1; 64], 1_000).await.unwrap());
+    assert!(!s.remember_signature(&[1; 64], 1_000).await.unwrap());
+    assert!(s.remember_signature(&[2; 64], 2_000).await.unwrap());
+    let mut held = s.remembered_signatures(1_500).await.unwrap();
+    held.sort();
+    assert_eq!(held, [(vec![2; 64], 2_000)]);
+    assert_eq!(s.forget_signatures(1_500).await.unwrap(), 1);
+    assert_eq!(s.remembered_signatures(0).await.unwrap().len(), 1);
 }
 
 async fn work_queue(s: &impl Store) {
@@ -657,6 +720,60 @@ async fn reopening_keeps_data_and_a_newer_schema_is_refused() {
         matches!(&err, StoreError::Schema(m) if m.contains("version 99")),
         "{err}"
     );
+}
+
+/// A database at schema version 2, with a chain, its process and an identity, brought to
+/// version 3: processes keep their rows (now addressed by chain and id), each chain's tip
+/// timestamp is filled in from its last event, and the identity's keys are indexed.
+async fn migrating_to_version_3_keeps_what_was_there(url: &str) {
+    let old = SqlStore::open_upto(url, Durability::Process, 2)
+        .await
+        .unwrap();
+    // `B<n>` stands for a 32-byte blob of byte n, written as each backend writes one.
+    let blob = |n: u8| match old.backend() {
+        accord_store::sql::Backend::Sqlite => format!("X'{}'", format!("{n:02x}").repeat(32)),
+        accord_store::sql::Backend::Postgres => {
+            format!("decode('{}', 'hex')", format!("{n:02x}").repeat(32))
+        }
+    };
+    for sql in [
+        "INSERT INTO chains (id, length, tip, state, start_hash, start_state, updated_at) VALUES ('c1', 2, B2, B0, NULL, NULL, 0)",
+        "INSERT INTO events (chain_id, seq, hash, state, timestamp, signer, json) VALUES ('c1', 0, B1, B0, 1700000000000, 'k', '{}')",
+        "INSERT INTO events (chain_id, seq, hash, state, timestamp, signer, json) VALUES ('c1', 1, B2, B0, 1700000000999, 'k', '{}')",
+        "INSERT INTO processes (id, chain_id, json) VALUES ('doc-1', 'c1', '{\"v\":1}')",
+        "INSERT INTO identities (id, json, updated_at) VALUES ('alice', '{\"id\":\"alice\",\"signkeys\":{\"user\":\"kA\",\"system\":\"kN\"}}', 0)",
+        "INSERT INTO identities (id, json, updated_at) VALUES ('bare', '{\"id\":\"bare\"}', 0)",
+    ] {
+        let sql = (0..3).fold(sql.to_string(), |sql, n| {
+            sql.replace(&format!("B{n}"), &blob(n))
+        });
+        old.execute(&sql).await.unwrap();
+    }
+    old.close().await;
+    let s = SqlStore::open(url, Durability::Process).await.unwrap();
+    let head = s.head("c1").await.unwrap().unwrap();
+    assert_eq!((head.length, head.timestamp), (2, 1_700_000_000_999));
+    let p = s.process("c1", "doc-1").await.unwrap().unwrap();
+    assert_eq!(p.json, "{\"v\":1}");
+    assert_eq!(s.process_chains("doc-1").await.unwrap(), ["c1"]);
+    assert_eq!(s.identities_of_key("kA").await.unwrap(), ["alice"]);
+    assert_eq!(s.identities_of_key("kN").await.unwrap(), ["alice"]);
+    assert!(s.identities_of_key("bare").await.unwrap().is_empty());
+    s.close().await;
+}
+
+#[tokio::test]
+async fn migrating_to_version_3_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("node.db").display());
+    migrating_to_version_3_keeps_what_was_there(&url).await;
+}
+
+#[tokio::test]
+async fn migrating_to_version_3_on_postgres() {
+    if let Some(url) = postgres_url().await {
+        migrating_to_version_3_keeps_what_was_there(&url).await;
+    }
 }
 
 #[tokio::test]

@@ -23,6 +23,9 @@ use crate::problem::Problem;
 pub struct Caller {
     /// The caller's public key, base58.
     pub key: String,
+    /// Every other key whose signature on the request verified (RFC 9421 allows several
+    /// signatures on one request), base58: they consent to what the request asks.
+    pub cosigners: Vec<String>,
 }
 
 /// Checks a request's signature. `authority` is the `Host` the request was sent to; `now` is
@@ -66,6 +69,7 @@ pub fn authenticate(
             httpsig::verify(&request, httpsig::lto_verifying_key, now, &policy).map_err(fail)?;
         return Ok(Caller {
             key: verified.key_id,
+            cosigners: Vec::new(),
         });
     }
     let cavage = headers
@@ -82,6 +86,7 @@ pub fn authenticate(
             .map_err(fail)?;
         return Ok(Caller {
             key: verified.key_id,
+            cosigners: Vec::new(),
         });
     }
     Err(Problem::unauthenticated(
