@@ -105,23 +105,32 @@ pub struct Client {
     base: String,
     key: Arc<ed25519_dalek::SigningKey>,
     key_id: String,
+    /// Keys that sign every request besides `key` (labels `sig2`, `sig3`, …): they consent to
+    /// what it asks, e.g. to being named by an identity it registers.
+    cosigners: Vec<(Arc<ed25519_dalek::SigningKey>, String)>,
     http: reqwest::Client,
+}
+
+/// The ed25519 signing key of a key pair, for request signatures.
+fn signing_key(key: &KeyPair) -> Result<ed25519_dalek::SigningKey, ClientError> {
+    if key.key_type() != KeyType::Ed25519 {
+        return Err(ClientError::Key(format!(
+            "requests are signed with ed25519 keys; this key is {}",
+            key.key_type().name()
+        )));
+    }
+    let bytes = key.private_key_bytes();
+    let seed: [u8; 32] = bytes
+        .get(..32)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| ClientError::Key("the ed25519 key has no seed".into()))?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
 }
 
 impl Client {
     /// A client for the node at `base` (e.g. `http://127.0.0.1:4000`) signing with `key`.
     pub fn new(base: &str, key: &KeyPair) -> Result<Client, ClientError> {
-        if key.key_type() != KeyType::Ed25519 {
-            return Err(ClientError::Key(format!(
-                "requests are signed with ed25519 keys; this key is {}",
-                key.key_type().name()
-            )));
-        }
-        let bytes = key.private_key_bytes();
-        let seed: [u8; 32] = bytes
-            .get(..32)
-            .and_then(|s| s.try_into().ok())
-            .ok_or_else(|| ClientError::Key("the ed25519 key has no seed".into()))?;
+        let signing = signing_key(key)?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             // A signed request goes where it was addressed, or nowhere.
@@ -133,10 +142,23 @@ impl Client {
             })?;
         Ok(Client {
             base: base.trim_end_matches('/').to_string(),
-            key: Arc::new(ed25519_dalek::SigningKey::from_bytes(&seed)),
+            key: Arc::new(signing),
             key_id: key.public_key().to_base58(),
+            cosigners: Vec::new(),
             http,
         })
+    }
+
+    /// The same client, with every request also signed by `keys` (one signature each, over
+    /// the same components), so they consent to it.
+    pub fn with_cosigners(&self, keys: &[&KeyPair]) -> Result<Client, ClientError> {
+        let mut client = self.clone();
+        for key in keys {
+            client
+                .cosigners
+                .push((Arc::new(signing_key(key)?), key.public_key().to_base58()));
+        }
+        Ok(client)
     }
 
     /// The base URL.
@@ -207,16 +229,25 @@ impl Client {
             headers: &pairs,
             body: &bytes,
         };
-        let params = httpsig::SignParams::new("sig1", &components, &self.key_id, now);
-        let signed = httpsig::sign(&request, &self.key, &params)
-            .map_err(|e| ClientError::Key(format!("cannot sign the request: {e}")))?;
+        let mut inputs = Vec::with_capacity(1 + self.cosigners.len());
+        let mut signatures = Vec::with_capacity(1 + self.cosigners.len());
+        let signers = std::iter::once((&self.key, &self.key_id))
+            .chain(self.cosigners.iter().map(|(k, id)| (k, id)));
+        for (n, (key, key_id)) in signers.enumerate() {
+            let label = format!("sig{}", n + 1);
+            let params = httpsig::SignParams::new(&label, &components, key_id, now);
+            let signed = httpsig::sign(&request, key, &params)
+                .map_err(|e| ClientError::Key(format!("cannot sign the request: {e}")))?;
+            inputs.push(signed.signature_input);
+            signatures.push(signed.signature);
+        }
         let method =
             reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| transport(e.to_string()))?;
         let mut builder = self
             .http
             .request(method, parsed.clone())
-            .header("signature-input", signed.signature_input)
-            .header("signature", signed.signature);
+            .header("signature-input", inputs.join(", "))
+            .header("signature", signatures.join(", "));
         for (name, value) in &headers {
             if name != "host" {
                 builder = builder.header(name.as_str(), value.as_str());

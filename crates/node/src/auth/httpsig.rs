@@ -755,6 +755,34 @@ fn parse_sf_dictionary(field: &'static str, value: &str) -> Result<sf::Dictionar
     })
 }
 
+/// The most signatures one request may carry (each is verified).
+pub const MAX_SIGNATURES: usize = 8;
+
+/// The labels of the signatures a request's `Signature-Input` declares, in order.
+///
+/// # Errors
+///
+/// A missing or malformed `Signature-Input`, or more than [`MAX_SIGNATURES`] labels.
+pub fn signature_labels(req: &Request) -> Result<Vec<String>, HttpSigError> {
+    let input = req
+        .header("signature-input")
+        .ok_or(HttpSigError::MissingHeader(SIG_INPUT))?;
+    let labels: Vec<String> = parse_sf_dictionary(SIG_INPUT, &input)?
+        .into_iter()
+        .map(|(label, _)| label)
+        .collect();
+    if labels.len() > MAX_SIGNATURES {
+        return Err(HttpSigError::Malformed {
+            field: SIG_INPUT,
+            reason: format!(
+                "{} signatures; at most {MAX_SIGNATURES} are taken",
+                labels.len()
+            ),
+        });
+    }
+    Ok(labels)
+}
+
 // ---------------------------------------------------------------------------
 // RFC 9421 components and signature base
 // ---------------------------------------------------------------------------

@@ -65,11 +65,25 @@ pub fn authenticate(
         if uri.query().is_some() {
             policy.required_components.push("@query".into());
         }
-        let verified =
-            httpsig::verify(&request, httpsig::lto_verifying_key, now, &policy).map_err(fail)?;
+        // Every signature the request carries must verify: the first is the caller's, the
+        // others are keys that consent to the request (an identity naming several keys).
+        let labels = httpsig::signature_labels(&request).map_err(fail)?;
+        let mut keys: Vec<String> = Vec::with_capacity(labels.len());
+        for label in labels {
+            policy.label = Some(label.clone());
+            let verified = httpsig::verify(&request, httpsig::lto_verifying_key, now, &policy)
+                .map_err(|e| Problem::unauthenticated(format!("signature `{label}`: {e}")))?;
+            if !keys.contains(&verified.key_id) {
+                keys.push(verified.key_id);
+            }
+        }
+        let mut keys = keys.into_iter();
+        let key = keys
+            .next()
+            .ok_or_else(|| Problem::unauthenticated("`Signature-Input` declares no signature"))?;
         return Ok(Caller {
-            key: verified.key_id,
-            cosigners: Vec::new(),
+            key,
+            cosigners: keys.collect(),
         });
     }
     let cavage = headers
@@ -143,6 +157,65 @@ impl RateLimiter {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// Headers of a GET to `http://node.test/x` signed by each key in turn (`sig1`, `sig2`, …).
+    fn signed_by(keys: &[ed25519_dalek::SigningKey], now: i64) -> HeaderMap {
+        let headers = [("host", "node.test")];
+        let request = httpsig::Request {
+            method: "GET",
+            scheme: "http",
+            authority: "node.test",
+            path: "/x",
+            query: None,
+            headers: &headers,
+            body: b"",
+        };
+        let components = ["@method", "@authority", "@path"];
+        let (mut inputs, mut signatures) = (Vec::new(), Vec::new());
+        for (n, key) in keys.iter().enumerate() {
+            let id = httpsig::lto_key_id(&key.verifying_key());
+            let label = format!("sig{}", n + 1);
+            let params = httpsig::SignParams::new(&label, &components, &id, now);
+            let signed = httpsig::sign(&request, key, &params).unwrap();
+            inputs.push(signed.signature_input);
+            signatures.push(signed.signature);
+        }
+        let mut map = HeaderMap::new();
+        map.insert("host", "node.test".parse().unwrap());
+        map.insert("signature-input", inputs.join(", ").parse().unwrap());
+        map.insert("signature", signatures.join(", ").parse().unwrap());
+        map
+    }
+
+    #[test]
+    fn every_signature_on_a_request_is_verified_and_the_others_are_cosigners() {
+        let keys: Vec<_> = (1..=3u8)
+            .map(|n| ed25519_dalek::SigningKey::from_bytes(&[n; 32]))
+            .collect();
+        let uri: Uri = "/x".parse().unwrap();
+        let now = 1_800_000_000;
+        let caller =
+            authenticate(&Method::GET, &uri, &signed_by(&keys, now), b"", now, 300).unwrap();
+        let id = |k: &ed25519_dalek::SigningKey| httpsig::lto_key_id(&k.verifying_key());
+        assert_eq!(caller.key, id(&keys[0]));
+        assert_eq!(caller.cosigners, [id(&keys[1]), id(&keys[2])]);
+        // One signature that does not verify refuses the request, naming it.
+        let mut headers = signed_by(&keys, now);
+        let tampered = headers["signature"]
+            .to_str()
+            .unwrap()
+            .replacen("sig2=:", "sig2=:AAAA", 1);
+        headers.insert("signature", tampered.parse().unwrap());
+        let err = authenticate(&Method::GET, &uri, &headers, b"", now, 300).unwrap_err();
+        assert!(err.detail.contains("sig2"), "{}", err.detail);
+        // At most MAX_SIGNATURES.
+        let many: Vec<_> = (1..=9u8)
+            .map(|n| ed25519_dalek::SigningKey::from_bytes(&[n; 32]))
+            .collect();
+        let err =
+            authenticate(&Method::GET, &uri, &signed_by(&many, now), b"", now, 300).unwrap_err();
+        assert!(err.detail.contains("at most 8"), "{}", err.detail);
+    }
 
     #[test]
     fn the_bucket_empties_and_refills() {
