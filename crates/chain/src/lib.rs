@@ -10,6 +10,8 @@
 //!   copies, merging by position with a typed [`MergeConflict`].
 //! - [`legacy`]: reading and verifying the `0x40` chains of the 2018–2021 servers.
 //! - [`AnyChain`]: a chain of any of these formats, told apart by its id.
+//! - [`time`]: when an event's timestamp may be believed: the rules a node applies before
+//!   it places an event (never before the event it follows; never from the future).
 //!
 //! Signatures are checked in batches where the key type allows (ed25519), with the same
 //! answer as one at a time; see `accord_crypto::ed25519`. Nothing here does I/O or reads the
@@ -24,6 +26,7 @@ pub mod id;
 pub mod json;
 pub mod legacy;
 pub mod problem;
+pub mod time;
 
 pub use chain::{
     Anchor, AppendError, Chain, Invalid, MergeConflict, MergeError, PartialStart, VerifiedChain,

@@ -94,7 +94,7 @@ impl Net {
             b'T',
             &Nonce::from_text(&pid),
             &signed,
-            1_767_225_600_000,
+            crate::bench_node::wall_ms(),
         )
         .map_err(|e| anyhow!(e))?;
         let out = at_home
@@ -142,11 +142,11 @@ impl Net {
 
     /// One action, signed and sent at its actor's node while the other two nodes are
     /// long-polled for it: the time until all three hold it.
-    async fn act(&self, walk: &mut Walk, step: &Step, n: usize) -> Result<Duration> {
+    async fn act(&self, walk: &mut Walk, step: &Step) -> Result<Duration> {
         let home = self.home[&step.actor];
         let (signer, client) = &self.actors[&step.actor];
         let t = Instant::now();
-        let partial = response_event(walk, step, walk.tip, walk.state, signer, n)?;
+        let partial = response_event(walk, step, walk.tip, walk.state, signer)?;
         let want = walk.length + 1;
         let path = format!(
             "/event-chains/{}/head?min_length={want}&wait_ms={WAIT_MS}",
@@ -227,8 +227,7 @@ async fn walk(
             if Some(latencies.len()) == per_client {
                 break 'outer;
             }
-            let n = latencies.len();
-            latencies.push(net.act(w, step, n).await?);
+            latencies.push(net.act(w, step).await?);
         }
     }
     Ok((latencies, mine))

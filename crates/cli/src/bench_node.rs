@@ -196,25 +196,25 @@ struct Prepared {
     tip: [u8; 32],
 }
 
-/// The `n`th response a client sends: `step` on `walk`'s chain after `tip`, signed.
+/// A response a client sends: `step` on `walk`'s chain after `tip`, signed, stamped with the
+/// wall clock (a node takes events from its users only within its clock skew; every event of
+/// a walk is made here, later than the one before it).
 pub(crate) fn response_event(
     walk: &Walk,
     step: &Step,
     tip: [u8; 32],
     state: [u8; 32],
     signer: &KeyPair,
-    n: usize,
 ) -> Result<accord_chain::Chain> {
     let body = events::response(&step.action, step.response.as_deref(), step.data.clone());
-    events::next_event(
-        &walk.chain,
-        tip,
-        state,
-        &body,
-        signer,
-        1_767_225_700_000 + n as u64,
-    )
-    .map_err(|e| anyhow!(e))
+    events::next_event(&walk.chain, tip, state, &body, signer, wall_ms()).map_err(|e| anyhow!(e))
+}
+
+/// The wall clock, in milliseconds since the epoch.
+pub(crate) fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A client's processes walked through the steps client-side: each event on the one before it,
@@ -233,7 +233,7 @@ fn prepare(
                 break 'outer;
             }
             let (signer, client) = &clients[&step.actor];
-            let partial = response_event(walk, step, tip, state, signer, out.len())?;
+            let partial = response_event(walk, step, tip, state, signer)?;
             let hash = partial.events[0]
                 .hash
                 .context("a signed event has its hash")?;
@@ -289,7 +289,7 @@ async fn live(
             }
             let (signer, client) = &clients[&step.actor];
             let t = Instant::now();
-            let partial = response_event(&walk, step, walk.tip, walk.state, signer, done)?;
+            let partial = response_event(&walk, step, walk.tip, walk.state, signer)?;
             let out = client
                 .post(
                     &format!("/processes/{}/responses", walk.pid),
@@ -394,7 +394,7 @@ pub(crate) fn measure(
                         b'T',
                         &Nonce::from_text(&pid),
                         &signed,
-                        1_767_225_600_000,
+                        wall_ms(),
                     )
                     .map_err(|e| anyhow!(e))?;
                     let out = starter.post("/event-chains", chain.to_json()).await?;

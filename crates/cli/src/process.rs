@@ -572,8 +572,10 @@ fn act(
             let (Ok(tip), Ok(state)) = (b32(&head, "tip"), b32(&head, "state")) else {
                 return Err(ClientError::Key("the node's head has no tip".into()));
             };
-            let partial = events::next_event(&chain, tip, state, &body, &me, now_ms())
-                .map_err(ClientError::Key)?;
+            // Never before the event it follows (stamped by a node whose clock may be ahead).
+            let at = now_ms().max(head["timestamp"].as_u64().unwrap_or(0));
+            let partial =
+                events::next_event(&chain, tip, state, &body, &me, at).map_err(ClientError::Key)?;
             match c
                 .post(
                     &format!("/processes/{process}/responses"),

@@ -107,7 +107,10 @@ fn a_devnet_starts_knowing_itself_stops_cleanly_and_comes_back_the_same() {
         b'T',
         &accord_chain::Nonce::from_text("devnet"),
         &signed,
-        1_767_225_600_000,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
     )
     .unwrap();
     let id = chain.id().to_base58();

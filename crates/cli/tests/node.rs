@@ -359,14 +359,8 @@ async fn start_biomass(
             .collect();
         bodies.push(events::process(&pid, sid, &bindings));
         let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &creator)).collect();
-        let chain = events::new_chain(
-            &creator,
-            b'T',
-            &Nonce::from_text(&pid),
-            &signed,
-            1_767_225_600_000,
-        )
-        .unwrap();
+        let chain =
+            events::new_chain(&creator, b'T', &Nonce::from_text(&pid), &signed, now_ms()).unwrap();
         let o = client.post("/event-chains", chain.to_json()).await.unwrap();
         out.push((pid, *chain.id(), b32(&o, "tip"), b32(&o, "state")));
     }
@@ -445,7 +439,7 @@ fn kill_9_during_a_burst(dir: &Path, database: Option<&str>) {
                             state,
                             &body,
                             &key,
-                            1_767_300_000_000 + c as u64,
+                            now_ms() + c as u64,
                         )
                         .unwrap();
                         let hash = base58::encode(&partial.events[0].hash.unwrap());
@@ -531,7 +525,7 @@ fn kill_9_during_a_burst(dir: &Path, database: Option<&str>) {
                 b32(&head, "state"),
                 &body,
                 &key,
-                1_767_400_000_000,
+                now_ms().max(head["timestamp"].as_u64().unwrap_or(0)),
             )
             .unwrap();
             let r = c
@@ -591,4 +585,13 @@ fn postgres_kill_9_during_a_burst_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
     let db = postgres("burst").unwrap();
     kill_9_during_a_burst(dir.path(), Some(&db));
+}
+
+/// The wall clock in milliseconds: a node takes events from its users only within its clock
+/// skew.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }

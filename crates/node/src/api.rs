@@ -629,6 +629,9 @@ pub struct ChainHead {
     pub tip: String,
     /// The chain's state after its last event (for the stub of a partial chain).
     pub state: String,
+    /// The timestamp of the chain's last event (milliseconds since the epoch; 0 when the
+    /// node holds none): a new event may not be stamped earlier.
+    pub timestamp: u64,
 }
 
 /// Where a chain stands: what a new event must link to.
@@ -683,6 +686,7 @@ async fn get_head(
             length: head.length,
             tip: base58::encode(&head.tip),
             state: base58::encode(&head.state),
+            timestamp: head.timestamp,
         },
     ))
 }

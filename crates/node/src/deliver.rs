@@ -361,7 +361,9 @@ pub(crate) fn judge(
             }
         }
         (409, "unknown-chain") if row.sent > 0 => Delivered::Reached { length: 0 },
-        (429, _) => {
+        // Rate-limited, or events stamped ahead of the peer's clock (it takes them once its
+        // clock is there): after the peer's Retry-After.
+        (429, _) | (503, "too-early") => {
             // The peer's Retry-After, at most the longest backoff.
             let asked = answer
                 .header("retry-after")
@@ -460,5 +462,75 @@ mod tests {
         assert_eq!(backoff(&s, 60, 1.0), Duration::from_secs(2));
         assert_eq!(backoff(&s, 3, 0.0), Duration::from_millis(200));
         assert!(backoff(&s, 3, 0.5) < Duration::from_millis(400));
+    }
+
+    fn row() -> Delivery {
+        Delivery {
+            id: 1,
+            peer: "peer".into(),
+            chain: "chain".into(),
+            wanted: 5,
+            sent: 2,
+            state: "pending".into(),
+            attempts: 1,
+            due_at: 0,
+            error: None,
+        }
+    }
+
+    fn answer(status: u16, kind: &str, retry_after: Option<&str>) -> Result<Answer, String> {
+        let body = serde_json::json!({"type": format!("urn:accord:problem:{kind}"), "detail": "d"});
+        Ok(Answer {
+            status,
+            headers: retry_after
+                .map(|r| vec![("retry-after".to_string(), r.to_string())])
+                .unwrap_or_default(),
+            body: body.to_string().into_bytes(),
+        })
+    }
+
+    #[test]
+    fn events_stamped_ahead_of_the_peer_wait_for_its_clock_and_bad_timestamps_are_dead() {
+        let s = Settings::default();
+        let now = 1_000_000;
+        // Too early: after the peer's Retry-After, not the backoff.
+        let early = judge(
+            &s,
+            &row(),
+            5,
+            "u",
+            answer(503, "too-early", Some("7")),
+            now,
+            0.5,
+        );
+        assert_eq!(
+            early,
+            Delivered::Retry {
+                error: "u answered 503: d".into(),
+                retry_at: now + 7_000
+            }
+        );
+        // Any other 503 backs off as before.
+        let down = judge(
+            &s,
+            &row(),
+            5,
+            "u",
+            answer(503, "unavailable", Some("7")),
+            now,
+            0.5,
+        );
+        assert!(matches!(down, Delivered::Retry { retry_at, .. } if retry_at != now + 7_000));
+        // A timestamp the peer cannot believe will not change: dead.
+        let bad = judge(
+            &s,
+            &row(),
+            5,
+            "u",
+            answer(422, "invalid-timestamp", None),
+            now,
+            0.5,
+        );
+        assert!(matches!(bad, Delivered::Dead { .. }), "{bad:?}");
     }
 }

@@ -218,7 +218,12 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
         verified.state(),
         &identity,
         &one_time,
-        now_ms(),
+        // Never before the event it follows, which the inviting node may have stamped with a
+        // clock ahead of this one.
+        accord_chain::time::stamp(
+            now_ms(),
+            verified.events().last().map_or(0, |e| e.event().timestamp),
+        ),
     )
     .map_err(Problem::internal)?;
     let length = verified.events().len() as u64 + 1;

@@ -247,6 +247,7 @@ pub(crate) async fn open(
         peers.clone(),
         outbox.clone(),
         queued.clone(),
+        config.max_clock_skew.saturating_mul(1000),
     );
     let mut admins: HashSet<String> = config.admins.iter().cloned().collect();
     admins.insert(node_key.clone());

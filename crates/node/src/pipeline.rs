@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use accord_chain::chain::next_state;
+use accord_chain::time;
 use accord_chain::{ChainId, Event, PartialStart, VerifiedChain};
 use accord_crypto::{KeyPair, base58};
 use accord_engine::process::{Process, Request};
@@ -136,6 +137,30 @@ struct Live {
     used: u64,
 }
 
+impl Live {
+    /// Whether a key is a sign key of an identity on the chain as the process holds it now.
+    fn holds_identity(&self, key: &str) -> bool {
+        self.replay
+            .identities()
+            .iter()
+            .any(|i| i.signkeys.iter().any(|(_, k)| k == key))
+    }
+}
+
+/// 403: an event signed by a key that holds no identity on the chain.
+fn no_identity(chain: &str, signer: &str, event: Option<&str>) -> Problem {
+    let what = event.map_or_else(|| "the event".to_string(), |hash| format!("event {hash}"));
+    let problem = Problem::forbidden(format!(
+        "{what} is signed by key {signer}, which holds no identity on chain {chain} (it was replaced, spent as an invitation key, or never named): nothing was stored"
+    ))
+    .with("chain", chain)
+    .with("signer", signer);
+    match event {
+        Some(hash) => problem.with("event", hash),
+        None => problem,
+    }
+}
+
 /// Work one batch does for one chain.
 struct Pending {
     append: Append,
@@ -240,7 +265,8 @@ impl Drop for Waiting {
 }
 
 impl Pipeline {
-    /// Starts the writer task.
+    /// Starts the writer task. `skew_ms` is the clock difference allowed on event timestamps
+    /// (`max_clock_skew`; see `accord_chain::time`).
     pub fn start<S: Store>(
         store: Arc<S>,
         key: Arc<KeyPair>,
@@ -248,6 +274,7 @@ impl Pipeline {
         peers: Arc<Peers>,
         delivered: Arc<tokio::sync::Notify>,
         queued: Arc<tokio::sync::Notify>,
+        skew_ms: u64,
     ) -> (Pipeline, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4096);
         let heads = Arc::new(HeadWaiters::default());
@@ -262,6 +289,7 @@ impl Pipeline {
             live: HashMap::new(),
             clock: 0,
             heads: heads.clone(),
+            skew: skew_ms,
         };
         let task = tokio::spawn(writer.run(rx));
         (Pipeline { tx, heads }, task)
@@ -389,6 +417,8 @@ struct Writer<S> {
     clock: u64,
     /// Told the new heads after each commit.
     heads: Arc<HeadWaiters>,
+    /// The clock difference allowed on event timestamps, in milliseconds.
+    skew: u64,
 }
 
 impl<S: Store> Writer<S> {
@@ -548,8 +578,9 @@ impl<S: Store> Writer<S> {
                             self.apply(&id, new, &mut pending[i], how)
                         }
                         Work::Build { body, key, .. } => {
-                            let tip = self.live[&id].head.tip;
-                            match build(body, tip, version, key, now) {
+                            let head = &self.live[&id].head;
+                            let (tip, at) = (head.tip, time::stamp(now, head.timestamp));
+                            match build(body, tip, version, key, at) {
                                 Ok((event, hash)) => {
                                     let signer = key.public_key().to_base58();
                                     let new = std::iter::once((
@@ -639,7 +670,7 @@ impl<S: Store> Writer<S> {
         id: &str,
         sub: &Submission,
         pending: Option<&Pending>,
-        _now: u64,
+        now: u64,
     ) -> Result<Placed, Problem> {
         self.load(id).await?;
         self.clock += 1;
@@ -657,7 +688,15 @@ impl<S: Store> Writer<S> {
                 )
                 .with("chain", id));
             }
-            Work::Build { .. } => return Ok(Placed::New { skip: 0 }),
+            Work::Build { key, .. } => {
+                // A key the node holds for a user signs only while it holds an identity on
+                // the chain (the node's own key signs its error events and system answers).
+                let signer = key.public_key().to_base58();
+                if signer != self.own && !self.live[id].holds_identity(&signer) {
+                    return Err(no_identity(id, &signer, None));
+                }
+                return Ok(Placed::New { skip: 0 });
+            }
         };
         let start = chain
             .start()
@@ -715,7 +754,98 @@ impl<S: Store> Writer<S> {
                 .with("length", length));
             }
         }
+        let new = &events[skip..];
+        self.check_times(id, new, sub.origin, now)?;
+        if sub.origin == Origin::Local && length > 0 {
+            self.check_signers(id, new)?;
+        }
         Ok(Placed::New { skip })
+    }
+
+    /// Refuses a placed submission whose new events' timestamps cannot be believed
+    /// (`accord_chain::time`): before the event they follow, from the future, or, from this
+    /// node's own users, outside the skew of its clock.
+    fn check_times(
+        &self,
+        id: &str,
+        new: &[accord_chain::VerifiedEvent],
+        origin: Origin,
+        now: u64,
+    ) -> Result<(), Problem> {
+        let receipt = match origin {
+            Origin::Local => time::Receipt::Author,
+            Origin::Peer => time::Receipt::Relay,
+        };
+        let head = &self.live[id].head;
+        let mut previous = (head.length > 0).then_some(head.timestamp);
+        for (n, event) in new.iter().enumerate() {
+            let timestamp = event.event().timestamp;
+            if let Err(why) = time::check(timestamp, previous, now, self.skew, receipt) {
+                let hash = base58::encode(&event.hash());
+                let detail = format!(
+                    "event {hash} (new event {} of the submission) cannot be placed on chain {id}: {why}",
+                    n + 1
+                );
+                let problem = if why.is_early(receipt) {
+                    // Not wrong, only early: the sender tries again once this clock is there.
+                    let wait = why.taken_from().unwrap_or(now).saturating_sub(now);
+                    Problem::new(
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "too-early",
+                        "An event is stamped ahead of this node's clock",
+                        detail,
+                    )
+                    .with("retryAfter", wait.div_ceil(1000).max(1))
+                } else {
+                    Problem::new(
+                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid-timestamp",
+                        "An event's timestamp cannot be believed",
+                        detail,
+                    )
+                };
+                return Err(problem
+                    .with("chain", id)
+                    .with("event", hash)
+                    .with("timestamp", timestamp));
+            }
+            previous = Some(timestamp);
+        }
+        Ok(())
+    }
+
+    /// Refuses a user's submission to a chain this node holds when one of its new events is
+    /// signed by a key that holds no identity on the chain (a spent invitation key, a replaced
+    /// key, or one never named), before anything is placed: such events would be refused by
+    /// the process anyway, and would only grow every party's chain. Keys named by identity
+    /// events earlier in the same submission count as held. This node's own key is exempt.
+    fn check_signers(&self, id: &str, new: &[accord_chain::VerifiedEvent]) -> Result<(), Problem> {
+        let live = &self.live[id];
+        let mut named: Vec<String> = Vec::new();
+        for (n, event) in new.iter().enumerate() {
+            let signer = event.sign_key().to_base58();
+            if signer != self.own && !live.holds_identity(&signer) && !named.contains(&signer) {
+                return Err(no_identity(
+                    id,
+                    &signer,
+                    Some(&base58::encode(&event.hash())),
+                ));
+            }
+            // Keys an identity event names sign the events after it (read only when some
+            // follow).
+            if n + 1 < new.len()
+                && let Some(Ok(body)) = json_body(event.event())
+                && body
+                    .get("$schema")
+                    .and_then(Value::as_str)
+                    .and_then(accord_engine::replay::Kind::of)
+                    == Some(accord_engine::replay::Kind::Identity)
+                && let Some(Value::Object(keys)) = body.get("signkeys")
+            {
+                named.extend(keys.values().filter_map(Value::as_str).map(String::from));
+            }
+        }
+        Ok(())
     }
 
     /// Appends a placed submission's new events, applies them, and answers refusals.
@@ -761,7 +891,8 @@ impl<S: Store> Writer<S> {
                 "message": refused.iter().map(|r| Value::from(r.reason.clone())).collect::<Vec<_>>(),
                 "events": refused_hashes,
             });
-            match build(&body, live.head.tip, version, &self.key, now) {
+            let at = time::stamp(now, live.head.timestamp);
+            match build(&body, live.head.tip, version, &self.key, at) {
                 Ok((event, hash)) => {
                     let hash58 = base58::encode(&hash);
                     let signer = self.key.public_key().to_base58();

@@ -523,7 +523,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
                         head.state,
                         &body,
                         &nodes[n].user,
-                        now_ms(),
+                        accord_chain::time::stamp(now_ms(), head.timestamp),
                     )
                     .unwrap();
                     let answer = call(

@@ -258,11 +258,12 @@ async fn bad_input_is_named() {
     assert!(pointers.contains(&"/actions/review"), "{body}");
     // A tampered chain: the event named, nothing stored.
     let (chain_json, chain, pid) = start_chain(&scenario, "drafter", "t");
-    let tampered = chain_json.replacen(
-        "\"timestamp\":1767225600001",
-        "\"timestamp\":1767225600009",
-        1,
-    );
+    let tampered = {
+        let mut v: Value = serde_json::from_str(&chain_json).unwrap();
+        let t = v["events"][1]["timestamp"].as_u64().unwrap();
+        v["events"][1]["timestamp"] = Value::from(t + 8);
+        v.to_string()
+    };
     assert_ne!(tampered, chain_json);
     let err = drafter.post("/event-chains", tampered).await.unwrap_err();
     assert_eq!(err.status(), Some(400), "{err}");
@@ -495,7 +496,7 @@ async fn a_custodial_user_acts_through_a_controller_and_the_node_signs() {
         b'T',
         &accord_chain::Nonce::from_text(&pid),
         &signed,
-        1_767_225_600_000,
+        now_ms(),
     )
     .unwrap();
     client(&node, "drafter")

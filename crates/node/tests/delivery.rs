@@ -87,14 +87,7 @@ fn two_parties(a: &str, b: &str, tag: &str) -> accord_chain::VerifiedChain {
     let buyer = user("buyer");
     let bodies = [identity_at("buyer", a), identity_at("supplier", b)];
     let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &buyer)).collect();
-    events::new_chain(
-        &buyer,
-        b'T',
-        &Nonce::from_text(tag),
-        &signed,
-        1_767_225_600_000,
-    )
-    .unwrap()
+    events::new_chain(&buyer, b'T', &Nonce::from_text(tag), &signed, now_ms()).unwrap()
 }
 
 /// Waits until `check` holds, for at most ten seconds.
@@ -431,7 +424,7 @@ async fn a_delivery_after_a_gap_makes_the_receiver_fetch_what_it_lacks() {
             b32("state"),
             &body,
             &buyer,
-            1_767_225_700_000 + n,
+            now_ms() + n,
         )
         .unwrap();
         at_a.post("/event-chains", next.to_json()).await.unwrap();
@@ -482,7 +475,7 @@ async fn a_delivery_after_a_gap_makes_the_receiver_fetch_what_it_lacks() {
         b'T',
         &Nonce::from_text("not for B"),
         &[(&identity_at("buyer", &a_key), &buyer)],
-        1_767_225_600_000,
+        now_ms(),
     )
     .unwrap();
     let refused = as_a
@@ -543,7 +536,7 @@ async fn only_the_node_holding_the_system_key_runs_a_system_action() {
         b'T',
         &Nonce::from_text("system at b"),
         &signed,
-        1_767_225_600_000,
+        now_ms(),
     )
     .unwrap();
     let id = chain.id().to_base58();
@@ -619,14 +612,8 @@ async fn big_chain_reaches_b(named_last: bool) {
         bodies.push(identity_at("supplier", &b_key));
     }
     let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &buyer)).collect();
-    let chain = events::new_chain(
-        &buyer,
-        b'T',
-        &Nonce::from_text("big"),
-        &signed,
-        1_767_225_600_000,
-    )
-    .unwrap();
+    let chain =
+        events::new_chain(&buyer, b'T', &Nonce::from_text("big"), &signed, now_ms()).unwrap();
     let id = chain.id().to_base58();
     let whole: Value = serde_json::from_str(&chain.to_json()).unwrap();
     let all = whole["events"].as_array().unwrap();
@@ -694,7 +681,7 @@ async fn a_hanging_peer_does_not_hold_up_a_healthy_one() {
             b'T',
             &Nonce::from_text(&format!("hang {n}")),
             &signed,
-            1_767_225_600_000,
+            now_ms(),
         )
         .unwrap();
         ids.push(chain.id().to_base58());
@@ -744,7 +731,7 @@ async fn what_a_peer_sends_wrongly_is_refused_and_changes_nothing() {
         b'T',
         &Nonce::from_text("other"),
         &[(&identity_at("x", &a_key), &user("mallory"))],
-        1_767_225_600_000,
+        now_ms(),
     )
     .unwrap();
     let theirs: Value = serde_json::from_str(&other.to_json()).unwrap();
@@ -766,7 +753,7 @@ async fn what_a_peer_sends_wrongly_is_refused_and_changes_nothing() {
         b'T',
         &Nonce::from_text("not for b"),
         &[(&identity_at("buyer", &a_key), &buyer)],
-        1_767_225_600_000,
+        now_ms(),
     )
     .unwrap();
     let err = as_a
@@ -948,7 +935,7 @@ async fn an_invitee_joins_through_its_own_node_and_the_one_time_key_is_spent() {
         b32("state"),
         &body,
         &one_time,
-        1_767_225_700_000,
+        now_ms(),
     )
     .unwrap();
     let err = Client::new(&url(a), &one_time)
@@ -956,7 +943,14 @@ async fn an_invitee_joins_through_its_own_node_and_the_one_time_key_is_spent() {
         .post(&format!("/processes/{pid}/responses"), partial.to_json())
         .await
         .unwrap_err();
-    assert_eq!(err.status(), Some(422), "{err}");
+    // Refused before it is placed (issue 14, item 8): a spent key holds no identity, so its
+    // event is not stored, and no error event answers it (before: 422, and both on the chain).
+    assert_eq!(err.status(), Some(403), "{err}");
+    assert!(err.to_string().contains("holds no identity"), "{err}");
+    assert_eq!(
+        length(a, "drafter", &id).await,
+        head["length"].as_u64().unwrap()
+    );
 
     // Both nodes hold the same events; C, no party, holds nothing.
     let at_a = client(a, "drafter")
@@ -1129,14 +1123,7 @@ fn invited_review(
     ));
     let creator = user("drafter");
     let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &creator)).collect();
-    events::new_chain(
-        &creator,
-        b'T',
-        &Nonce::from_text(pid),
-        &signed,
-        1_767_225_600_000,
-    )
-    .unwrap()
+    events::new_chain(&creator, b'T', &Nonce::from_text(pid), &signed, now_ms()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1184,7 +1171,7 @@ async fn an_acceptance_follows_what_the_process_holds_not_what_the_chain_says() 
         b32("state"),
         &hijack,
         &user("drafter"),
-        1_767_225_700_000,
+        now_ms(),
     )
     .unwrap();
     let err = client(a, "drafter")

@@ -71,7 +71,7 @@ fn scenario(url: &str, tag: &str) -> Value {
 /// Starts a process of `scenario` at `node`, the system actor's identity holding the node's
 /// key as its system key. Returns the process id.
 async fn start_process(node: &Running, scenario: &Value, tag: &str) -> String {
-    start_process_at(node, scenario, tag, 1_767_225_600_000).await
+    start_process_at(node, scenario, tag, now_ms()).await
 }
 
 /// As [`start_process`], the events stamped from `timestamp`.

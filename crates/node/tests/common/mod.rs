@@ -152,7 +152,7 @@ pub fn start_chain_at(
         b'T',
         &Nonce::from_text(&pid),
         &signed,
-        1_767_225_600_000,
+        now_ms(),
     )
     .unwrap();
     (chain.to_json(), *chain.id(), pid)
@@ -179,10 +179,8 @@ pub async fn act(
             .unwrap()
     };
     let body = events::response(action, key, data);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    // Never before the event it follows (whose node's clock may be ahead of this one).
+    let now = now_ms().max(head["timestamp"].as_u64().unwrap_or(0));
     let partial =
         events::next_event(chain, b32("tip"), b32("state"), &body, &user(actor), now).unwrap();
     c.post(
@@ -223,4 +221,13 @@ pub async fn drive(node: &Running, chain: &ChainId, process: &str, steps: &[Valu
             assert_eq!(p["current"]["key"], expect, "after step {}", n + 1);
         }
     }
+}
+
+/// The wall clock in milliseconds: events a node takes from its users are stamped within its
+/// clock skew (`accord_chain::time`).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
