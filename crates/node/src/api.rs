@@ -159,7 +159,7 @@ impl App {
     }
 
     /// The chains holding a process with this id that `key` may read, by chain id.
-    pub(crate) async fn readable_process_chains(
+    async fn readable_process_chains(
         &self,
         process: &str,
         key: &str,
