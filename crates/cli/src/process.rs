@@ -73,6 +73,8 @@ pub enum ProcessCommand {
     Act {
         /// The process id.
         process: String,
+        #[command(flatten)]
+        chain: ChainArg,
         /// The action.
         action: String,
         /// The response key (default: the action's default response).
@@ -94,6 +96,8 @@ pub enum ProcessCommand {
         /// The process id.
         process: String,
         #[command(flatten)]
+        chain: ChainArg,
+        #[command(flatten)]
         client: NodeClientArgs,
     },
     /// What may happen next in a process: the actions open to each actor, the expected path.
@@ -101,8 +105,35 @@ pub enum ProcessCommand {
         /// The process id.
         process: String,
         #[command(flatten)]
+        chain: ChainArg,
+        #[command(flatten)]
         client: NodeClientArgs,
     },
+}
+
+/// Which chain's process: a process is addressed by its chain and its id.
+#[derive(Args)]
+pub struct ChainArg {
+    /// The chain holding the process (base58 id). Needed only when chains you may read hold
+    /// more than one process with this id: the node then names them.
+    #[arg(long, value_name = "CHAIN")]
+    chain: Option<String>,
+}
+
+impl ChainArg {
+    /// The query naming the chain (`?chain=…`, or nothing), the chain checked to be a chain
+    /// id first.
+    fn query(&self) -> Result<String> {
+        match &self.chain {
+            None => Ok(String::new()),
+            Some(chain) => {
+                let id: ChainId = chain
+                    .parse()
+                    .map_err(|e| anyhow!("--chain {chain:?} is not a chain id: {e}"))?;
+                Ok(format!("?chain={}", id.to_base58()))
+            }
+        }
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -130,6 +161,29 @@ fn problem(err: ClientError) -> anyhow::Error {
                         d["message"].as_str().unwrap_or("")
                     ));
                 }
+            }
+            match err.kind() {
+                // Several chains hold a process with this id: name them, and the way out.
+                Some("urn:accord:problem:ambiguous-process") => {
+                    let chains: Vec<&str> = body["chains"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    message.push_str("\n  the process id is on these chains:");
+                    for chain in &chains {
+                        message.push_str(&format!("\n    {chain}"));
+                    }
+                    message.push_str("\n  name one with --chain CHAIN");
+                }
+                Some("urn:accord:problem:process-exists") => {
+                    message.push_str(&format!(
+                        "\n  process {} exists on this node already: choose another --id (no chain was created)",
+                        body["process"].as_str().unwrap_or("?")
+                    ));
+                }
+                _ => {}
             }
             anyhow!(message)
         }
@@ -220,6 +274,7 @@ pub fn run(command: ProcessCommand) -> Result<Outcome> {
         ),
         ProcessCommand::Act {
             process,
+            chain,
             action,
             response,
             data,
@@ -227,14 +282,23 @@ pub fn run(command: ProcessCommand) -> Result<Outcome> {
             client,
         } => act(
             &process,
+            &chain,
             &action,
             response.as_deref(),
             data.as_deref(),
             for_key.as_deref(),
             &client,
         ),
-        ProcessCommand::Show { process, client } => show(&process, &client),
-        ProcessCommand::Next { process, client } => next(&process, &client),
+        ProcessCommand::Show {
+            process,
+            chain,
+            client,
+        } => show(&process, &chain, &client),
+        ProcessCommand::Next {
+            process,
+            chain,
+            client,
+        } => next(&process, &chain, &client),
     }
 }
 
@@ -417,13 +481,18 @@ fn start(
             }
         } else if !files.is_empty() {
             eprintln!(
-                "the invitation files are kept: the node may have taken the process before the connection failed (see `accord process show {pid}`)"
+                "the invitation files are kept: the node may have taken the process before the connection failed (see `accord process show {pid} --chain {}`)",
+                chain.id().to_base58()
             );
         }
         return Err(problem(e)).context("the node did not take the process");
     }
+    // By its chain: the node may hold another process with this id that this key reads.
     let projection = rt
-        .block_on(c.get(&format!("/processes/{pid}")))
+        .block_on(c.get(&format!(
+            "/processes/{pid}?chain={}",
+            chain.id().to_base58()
+        )))
         .map_err(problem)?;
     if args.json {
         outln!("{projection}");
@@ -492,9 +561,10 @@ pub fn invitation(command: InvitationCommand) -> Result<Outcome> {
         outln!("the chain is on {} now", args.node);
     } else {
         outln!(
-            "the chain is on its way from node {} (see `accord process show {}`)",
+            "the chain is on its way from node {} (see `accord process show {} --chain {}`)",
             invitation.node,
-            invitation.process
+            invitation.process,
+            invitation.chain
         );
     }
     Ok(Outcome::Success)
@@ -527,6 +597,7 @@ fn b32(v: &Value, field: &str) -> Result<[u8; 32]> {
 
 fn act(
     process: &str,
+    chain: &ChainArg,
     action: &str,
     response: Option<&str>,
     data: Option<&str>,
@@ -534,6 +605,7 @@ fn act(
     args: &NodeClientArgs,
 ) -> Result<Outcome> {
     let data = parse_data(data)?;
+    let query = chain.query()?;
     let (c, me) = args.connect()?;
     let rt = runtime()?;
     let body = events::response(action, response, data);
@@ -545,20 +617,23 @@ fn act(
                 act["response"] = Value::from(r);
             }
             return c
-                .post(&format!("/processes/{process}/responses"), act.to_string())
+                .post(
+                    &format!("/processes/{process}/responses{query}"),
+                    act.to_string(),
+                )
                 .await;
         }
         // Someone else may add an event between reading the head and posting: try again on a
         // fork, a few times.
         let mut tries = 0;
         loop {
-            let p = c.get(&format!("/processes/{process}")).await?;
+            let p = c.get(&format!("/processes/{process}{query}")).await?;
             let chain_text = p["chain"].as_str().unwrap_or("").to_string();
             let chain: ChainId = match chain_text.parse() {
                 Ok(id) => id,
                 Err(_) => {
                     // The projection names its chain; an older one may not.
-                    let next = c.get(&format!("/processes/{process}/next")).await?;
+                    let next = c.get(&format!("/processes/{process}/next{query}")).await?;
                     next["chain"].as_str().unwrap_or("").parse().map_err(|_| {
                         ClientError::Key(
                             "the node did not say which chain the process is on".into(),
@@ -576,6 +651,7 @@ fn act(
             let at = now_ms().max(head["timestamp"].as_u64().unwrap_or(0));
             let partial =
                 events::next_event(&chain, tip, state, &body, &me, at).map_err(ClientError::Key)?;
+            // The partial chain names its chain, which decides.
             match c
                 .post(
                     &format!("/processes/{process}/responses"),
@@ -593,8 +669,12 @@ fn act(
         outln!("{answer}");
         return Ok(Outcome::Success);
     }
+    // The answer names the chain the response went to.
     let p = rt
-        .block_on(c.get(&format!("/processes/{process}")))
+        .block_on(c.get(&format!(
+            "/processes/{process}?chain={}",
+            answer["id"].as_str().unwrap_or_default()
+        )))
         .map_err(problem)?;
     outln!("{action}: done");
     summary(&p);
@@ -635,16 +715,20 @@ fn summary(p: &Value) {
     }
 }
 
-fn show(process: &str, args: &NodeClientArgs) -> Result<Outcome> {
+fn show(process: &str, chain: &ChainArg, args: &NodeClientArgs) -> Result<Outcome> {
+    let query = chain.query()?;
     let (c, _) = args.connect()?;
     let p = runtime()?
-        .block_on(c.get(&format!("/processes/{process}")))
+        .block_on(c.get(&format!("/processes/{process}{query}")))
         .map_err(problem)?;
     if args.json {
         outln!("{p}");
         return Ok(Outcome::Success);
     }
     outln!("process {process}");
+    if let Some(chain) = p["chain"].as_str() {
+        outln!("chain: {chain}");
+    }
     if let Some(title) = p["title"].as_str() {
         outln!("title: {title}");
     }
@@ -665,10 +749,11 @@ fn show(process: &str, args: &NodeClientArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn next(process: &str, args: &NodeClientArgs) -> Result<Outcome> {
+fn next(process: &str, chain: &ChainArg, args: &NodeClientArgs) -> Result<Outcome> {
+    let query = chain.query()?;
     let (c, _) = args.connect()?;
     let n = runtime()?
-        .block_on(c.get(&format!("/processes/{process}/next")))
+        .block_on(c.get(&format!("/processes/{process}/next{query}")))
         .map_err(problem)?;
     if args.json {
         outln!("{n}");

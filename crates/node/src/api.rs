@@ -51,8 +51,9 @@ pub struct App {
     pub admins: HashSet<String>,
     /// Keys of identities registered on this node: they may start chains here.
     pub registered: RwLock<HashSet<String>>,
-    /// Facts that never change once true, remembered to spare the database: a process's
-    /// chain, and that a key is a party to a chain (parties are never removed).
+    /// Facts that never change once true, remembered to spare the database: that a chain
+    /// holds a process with an id, and that a key is a party to a chain (neither processes
+    /// nor parties are ever removed).
     pub facts: Facts,
     /// Keys this node holds for users.
     pub custody: crate::custody::Custody,
@@ -67,7 +68,10 @@ pub struct App {
 /// Remembered facts, each only ever true once stored (so they never go stale).
 #[derive(Default)]
 pub struct Facts {
-    process_chain: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// (process id, chain id): the chain holds a process with that id. True for good once
+    /// true (processes are never removed), but not the whole truth: another chain may hold a
+    /// process with the same id, so a lookup without a chain always asks the store.
+    processes: std::sync::Mutex<HashSet<(String, String)>>,
     parties: std::sync::Mutex<HashSet<(String, String)>>,
 }
 
@@ -75,20 +79,19 @@ pub struct Facts {
 const MAX_FACTS: usize = 200_000;
 
 impl Facts {
-    fn chain_of(&self, process: &str) -> Option<String> {
-        self.process_chain
+    fn holds_process(&self, process: &str, chain: &str) -> bool {
+        self.processes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(process)
-            .cloned()
+            .contains(&(process.to_string(), chain.to_string()))
     }
 
-    fn remember_chain(&self, process: &str, chain: &str) {
-        let mut m = self.process_chain.lock().unwrap_or_else(|e| e.into_inner());
+    fn remember_process(&self, process: &str, chain: &str) {
+        let mut m = self.processes.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() >= MAX_FACTS {
             m.clear();
         }
-        m.insert(process.to_string(), chain.to_string());
+        m.insert((process.to_string(), chain.to_string()));
     }
 
     fn is_party(&self, chain: &str, key: &str) -> bool {
@@ -155,19 +158,99 @@ impl App {
         Ok(false)
     }
 
-    /// The chain a process is on.
-    async fn process_chain(&self, process: &str) -> Result<Option<String>, Problem> {
-        if let Some(chain) = self.facts.chain_of(process) {
-            return Ok(Some(chain));
+    /// The chains holding a process with this id that `key` may read, by chain id.
+    async fn readable_process_chains(
+        &self,
+        process: &str,
+        key: &str,
+    ) -> Result<Vec<String>, Problem> {
+        let mut readable = Vec::new();
+        for chain in self.store.process_chains(process).await? {
+            self.facts.remember_process(process, &chain);
+            if self.may_read(&chain, key).await? {
+                readable.push(chain);
+            }
         }
-        // Until processes are addressed by chain in the API, the first chain holding the id.
-        let chain = self.store.process_chains(process).await?.into_iter().next();
-        if let Some(c) = &chain {
-            self.facts.remember_chain(process, c);
+        Ok(readable)
+    }
+
+    /// The chain of the process `process` that `key` addresses. A process is addressed by its
+    /// chain and its id: with `chain`, that chain, if it holds such a process and `key` may
+    /// read it; without, the one chain holding such a process that `key` may read. None is
+    /// the 404 of a missing process (so nothing leaks); several are a 409
+    /// `ambiguous-process` listing them (only those `key` may read), `how` saying how to name
+    /// one.
+    async fn process_chain(
+        &self,
+        process: &str,
+        chain: Option<&str>,
+        key: &str,
+        how: &str,
+    ) -> Result<String, Problem> {
+        let Some(chain) = chain else {
+            let mut readable = self.readable_process_chains(process, key).await?;
+            return match readable.len() {
+                0 => Err(not_found("process", process)),
+                1 => Ok(readable.remove(0)),
+                n => Err(Problem::conflict(
+                    "ambiguous-process",
+                    format!(
+                        "{n} chains this key may read hold a process {process} ({}): {how}",
+                        readable.join(", ")
+                    ),
+                )
+                .with("process", process)
+                .with("chains", readable)),
+            };
+        };
+        let held = self.facts.holds_process(process, chain) || {
+            let chains = self.store.process_chains(process).await?;
+            for c in &chains {
+                self.facts.remember_process(process, c);
+            }
+            chains.iter().any(|c| c == chain)
+        };
+        if !held || !self.may_read(chain, key).await? {
+            return Err(Problem::not_found(format!(
+                "no process {process} on chain {chain} that this key may see"
+            )));
         }
-        Ok(chain)
+        Ok(chain.to_string())
     }
 }
+
+/// Which chain's process a request means: the `chain` query parameter of the process routes.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProcessQuery {
+    /// The chain (base58 id) holding the process. Needed only when chains this key may read
+    /// hold more than one process with this id (otherwise the answer is a 409
+    /// `ambiguous-process` listing them).
+    pub chain: Option<String>,
+}
+
+impl ProcessQuery {
+    /// The chain named, checked to be a chain id.
+    fn chain(&self) -> Result<Option<&str>, Problem> {
+        match self.chain.as_deref() {
+            None => Ok(None),
+            Some(chain) => chain_id_in(chain, "the query's `chain`")
+                .map(|()| Some(chain))
+                .map_err(|p| p.with("parameter", "chain")),
+        }
+    }
+}
+
+/// `Ok` when `chain` (found where `place` says) is a chain id.
+fn chain_id_in(chain: &str, place: &str) -> Result<(), Problem> {
+    chain
+        .parse::<accord_chain::ChainId>()
+        .map(|_| ())
+        .map_err(|e| Problem::invalid(format!("{place} is not a chain id: {chain:?}: {e}")))
+}
+
+/// How a caller names the chain of an ambiguous process on the read routes.
+const NAME_A_CHAIN: &str = "name one with `?chain=<chain id>`";
 
 type Shared = State<Arc<App>>;
 
@@ -482,10 +565,16 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
             .with("problems", problems)
     })?;
     if origin == Origin::Local {
-        return app
+        return match app
             .pipeline
             .submit(verified, caller.key.clone(), origin)
-            .await;
+            .await
+        {
+            Err(taken) if taken.kind == "process-exists" => {
+                Err(name_taken(app, taken, &id, &caller.key).await)
+            }
+            other => other,
+        };
     }
     // From a peer: events that do not follow what this node holds are fetched from the peer,
     // and the delivery tried again once.
@@ -504,6 +593,30 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
         }
         other => other,
     }
+}
+
+/// The pipeline's `process-exists` refusal of a start on chain `id`, with the chains holding
+/// the process that the caller may read (`chains`; none named if it may read none of them:
+/// the id's being taken is all a caller learns of a chain it may not read).
+async fn name_taken(app: &App, taken: Problem, id: &str, caller: &str) -> Problem {
+    let Some(process) = taken
+        .extra
+        .get("process")
+        .and_then(Value::as_str)
+        .map(String::from)
+    else {
+        return taken;
+    };
+    let chains: Vec<String> = match app.readable_process_chains(&process, caller).await {
+        Ok(chains) => chains.into_iter().filter(|c| c != id).collect(),
+        // The refusal stands; only the particulars are missing.
+        Err(_) => Vec::new(),
+    };
+    if chains.is_empty() {
+        return taken;
+    }
+    let suffix = format!("; the {process} it holds is on chain {}", chains.join(", "));
+    taken.with_detail_suffix(&suffix).with("chains", chains)
 }
 
 /// What a node fetches from a peer at most to fill a gap or to find the event naming it (held
@@ -964,31 +1077,78 @@ pub struct ProcessSummary {
 /// A page of processes.
 #[derive(Serialize, ToSchema)]
 pub struct ProcessList {
-    /// The processes.
+    /// The processes, by process id and then chain id; a process with the same id on two
+    /// chains is listed once for each.
     pub processes: Vec<ProcessSummary>,
-    /// The `after` for the next page, when there may be one.
+    /// The `after` for the next page, when there may be one: an opaque cursor.
     pub next: Option<String>,
 }
 
+/// Paging of the process listing.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProcessListQuery {
+    /// Start after this process: the `next` of the page before (an opaque cursor).
+    pub after: Option<String>,
+    /// At most this many (1–1000, default 100).
+    pub limit: Option<u32>,
+}
+
+/// The listing's cursor after a process: base64url (no padding) of `<chain id>:<process id>`.
+/// Processes are listed by (id, chain), and one id may be on several chains, so the cursor
+/// names both; a chain id is base58 and never holds a `:`, so the first one ends it. Clients
+/// pass it back as it is (`after`), and never build one.
+fn process_cursor(id: &str, chain: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{chain}:{id}"))
+}
+
+/// Reads a cursor [`process_cursor`] made: (process id, chain id).
+fn read_process_cursor(after: &str) -> Result<(String, String), Problem> {
+    use base64::Engine as _;
+    let bad = || {
+        Problem::invalid(format!(
+            "`after` is not a cursor this node gave as `next`: {after:?}"
+        ))
+        .with("parameter", "after")
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(after)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (chain, id) = text.split_once(':').ok_or_else(bad)?;
+    if chain.is_empty() {
+        return Err(bad());
+    }
+    Ok((id.to_string(), chain.to_string()))
+}
+
 /// The processes on chains this key is a party to.
-#[utoipa::path(get, path = "/processes", tag = "processes", params(ListQuery),
-    responses((status = 200, description = "A page of processes", body = ProcessList)))]
+///
+/// Listed by process id, then chain id: a process id on several chains is listed once for
+/// each (`chain` tells them apart). `next` is an opaque cursor for `after`.
+#[utoipa::path(get, path = "/processes", tag = "processes", params(ProcessListQuery),
+    responses((status = 200, description = "A page of processes", body = ProcessList),
+        (status = 400, description = "`after` is not a cursor this node gave", body = Value, content_type = "application/problem+json")))]
 async fn list_processes(
     State(app): Shared,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<ProcessListQuery>,
     signed: Signed,
 ) -> Result<Response, Problem> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let after = q.after.as_deref().map(read_process_cursor).transpose()?;
     let rows = app
         .store
         .processes_of(
             &signed.caller.key,
-            q.after.as_deref().map(|a| (a, "~")),
+            after
+                .as_ref()
+                .map(|(id, chain)| (id.as_str(), chain.as_str())),
             limit,
         )
         .await?;
     let next = (rows.len() == limit as usize)
-        .then(|| rows.last().map(|r| r.id.clone()))
+        .then(|| rows.last().map(|r| process_cursor(&r.id, &r.chain)))
         .flatten();
     let processes = rows
         .into_iter()
@@ -1016,53 +1176,58 @@ async fn list_processes(
     ))
 }
 
-/// Loads a process's projection for a caller who may see it.
+/// Loads the projection of the process a caller addresses (see [`App::process_chain`]).
 async fn readable_process(
     app: &App,
     id: &str,
+    q: &ProcessQuery,
     caller: &Caller,
 ) -> Result<accord_store::ProcessRow, Problem> {
     let chain = app
-        .process_chain(id)
-        .await?
-        .ok_or_else(|| not_found("process", id))?;
-    let row = app
-        .store
+        .process_chain(id, q.chain()?, &caller.key, NAME_A_CHAIN)
+        .await?;
+    app.store
         .process(&chain, id)
         .await?
-        .ok_or_else(|| not_found("process", id))?;
-    if !app.may_read(&row.chain, &caller.key).await? {
-        return Err(not_found("process", id));
-    }
-    Ok(row)
+        .ok_or_else(|| not_found("process", id))
 }
 
 /// A process's projection (canonical JSON).
+///
+/// A process is addressed by its chain and its id: `chain` names the chain; without it, the
+/// one chain this key may read that holds a process with this id (several: a 409
+/// `ambiguous-process` listing them).
 #[utoipa::path(get, path = "/processes/{id}", tag = "processes",
-    params(("id" = String, Path, description = "The process id")),
+    params(("id" = String, Path, description = "The process id"), ProcessQuery),
     responses((status = 200, description = "The projection", body = Value),
-        (status = 404, description = "No such process this key may see", body = Value, content_type = "application/problem+json")))]
+        (status = 400, description = "`chain` is not a chain id", body = Value, content_type = "application/problem+json"),
+        (status = 404, description = "No such process this key may see", body = Value, content_type = "application/problem+json"),
+        (status = 409, description = "Several chains this key may read hold a process with this id (`ambiguous-process`, with `chains`): name one with `chain`", body = Value, content_type = "application/problem+json")))]
 async fn get_process(
     State(app): Shared,
     Path(id): Path<String>,
+    Query(q): Query<ProcessQuery>,
     signed: Signed,
 ) -> Result<Response, Problem> {
-    let row = readable_process(&app, &id, &signed.caller).await?;
+    let row = readable_process(&app, &id, &q, &signed.caller).await?;
     Ok(raw_json(StatusCode::OK, row.json))
 }
 
 /// What may happen next in a process: the state, the actions open to each actor, and the
-/// expected path.
+/// expected path. Addressed as `GET /processes/{id}` is.
 #[utoipa::path(get, path = "/processes/{id}/next", tag = "processes",
-    params(("id" = String, Path, description = "The process id")),
+    params(("id" = String, Path, description = "The process id"), ProcessQuery),
     responses((status = 200, description = "Open actions by actor", body = Value),
-        (status = 404, description = "No such process this key may see", body = Value, content_type = "application/problem+json")))]
+        (status = 400, description = "`chain` is not a chain id", body = Value, content_type = "application/problem+json"),
+        (status = 404, description = "No such process this key may see", body = Value, content_type = "application/problem+json"),
+        (status = 409, description = "Several chains this key may read hold a process with this id (`ambiguous-process`, with `chains`): name one with `chain`", body = Value, content_type = "application/problem+json")))]
 async fn get_next(
     State(app): Shared,
     Path(id): Path<String>,
+    Query(q): Query<ProcessQuery>,
     signed: Signed,
 ) -> Result<Response, Problem> {
-    let row = readable_process(&app, &id, &signed.caller).await?;
+    let row = readable_process(&app, &id, &q, &signed.caller).await?;
     let v: Value = serde_json::from_str(&row.json)
         .map_err(|e| Problem::internal(format!("stored projection of {id}: {e}")))?;
     let current = v.get("current").cloned().unwrap_or(Value::Null);
@@ -1104,30 +1269,34 @@ async fn get_next(
 }
 
 /// Respond to an action: a partial chain holding the response event, signed by its actor; or
-/// `{"key", "action", "response", "data"}` for a custodial key this node holds, which the node
-/// builds on the chain's tip and signs (the caller must be one of that key's controllers or an
-/// administrator).
+/// `{"key", "action", "response", "data", "chain"}` for a custodial key this node holds, which
+/// the node builds on the chain's tip and signs (the caller must be one of that key's
+/// controllers or an administrator).
+///
+/// A process is addressed by its chain and its id. A chain body names its chain (its `id`),
+/// which decides; a custodial response names it with `chain` (in the body or the query), or
+/// goes to the one chain the custodial key may read that holds a process with this id
+/// (several: a 409 `ambiguous-process` listing them).
 ///
 /// The same pipeline as `POST /event-chains`, restricted to the process's chain; when the
 /// process refuses the response the answer is a 422 problem naming the reason and the error
 /// event this node added.
 #[utoipa::path(post, path = "/processes/{id}/responses", tag = "processes",
-    params(("id" = String, Path, description = "The process id")),
+    params(("id" = String, Path, description = "The process id"), ProcessQuery),
     request_body(content = Value, description = "A partial chain with the response event, or a response for a custodial key", content_type = "application/json"),
     responses((status = 200, description = "Applied", body = Outcome),
-        (status = 400, description = "Malformed JSON, or a chain other than the process's", body = Value, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON, or `chain` naming another chain than the body", body = Value, content_type = "application/problem+json"),
         (status = 403, description = "The caller may not act for the custodial key", body = Value, content_type = "application/problem+json"),
-        (status = 404, description = "No such process this key may see", body = Value, content_type = "application/problem+json"),
-        (status = 409, description = "The partial chain does not extend the tip", body = Value, content_type = "application/problem+json"),
+        (status = 404, description = "No such process this key may see (on the chain named)", body = Value, content_type = "application/problem+json"),
+        (status = 409, description = "The partial chain does not extend the tip; or, for a custodial response without `chain`, several chains hold a process with this id (`ambiguous-process`)", body = Value, content_type = "application/problem+json"),
         (status = 422, description = "The process refused the response", body = Value, content_type = "application/problem+json")))]
 async fn post_response(
     State(app): Shared,
     Path(id): Path<String>,
+    Query(q): Query<ProcessQuery>,
     signed: Signed,
 ) -> Result<Response, Problem> {
-    let Some(process_chain) = app.process_chain(&id).await? else {
-        return Err(not_found("process", &id));
-    };
+    let named = q.chain()?;
     // The shape decides: a chain has `events`; a custodial response has `action`.
     #[derive(Deserialize)]
     struct Shape<'a> {
@@ -1138,17 +1307,22 @@ async fn post_response(
     }
     let shape: Shape = parse_json(&signed.body)?;
     let outcome = if shape.events.is_none() && shape.action.is_some() {
-        custodial_response(&app, &id, &process_chain, &signed).await?
+        custodial_response(&app, &id, named, &signed).await?
     } else {
-        if !app.may_read(&process_chain, &signed.caller.key).await? {
-            return Err(not_found("process", &id));
-        }
-        let chain = shape.id.unwrap_or_default();
-        if chain != process_chain.as_str() {
+        // A chain names its chain: that decides, and `?chain=` may only agree with it.
+        let Some(chain) = shape.id.as_deref().filter(|c| !c.is_empty()) else {
             return Err(Problem::invalid(format!(
-                "process {id} is on chain {process_chain}, but the body is a chain {chain:?}"
+                "a response to process {id} is a chain (`id`, `events`) or a response for a custodial key (`key`, `action`); this body has neither `id` nor `action`"
             )));
+        };
+        if let Some(named) = named.filter(|n| *n != chain) {
+            return Err(Problem::invalid(format!(
+                "`chain` names chain {named}, but the body is a chain {chain}"
+            ))
+            .with("parameter", "chain"));
         }
+        app.process_chain(&id, Some(chain), &signed.caller.key, NAME_A_CHAIN)
+            .await?;
         submit(&app, &signed.caller, &signed.body, true).await?
     };
     if let Some(first) = outcome.refused.first() {
@@ -1166,11 +1340,11 @@ async fn post_response(
 }
 
 /// A response for a custodial key: checked, then built and signed by the pipeline's writer on
-/// the chain's tip.
+/// the chain's tip. `named`: the chain the query names.
 async fn custodial_response(
     app: &App,
     process: &str,
-    chain: &str,
+    named: Option<&str>,
     signed: &Signed,
 ) -> Result<Outcome, Problem> {
     #[derive(Deserialize)]
@@ -1181,16 +1355,29 @@ async fn custodial_response(
         response: Option<String>,
         #[serde(default)]
         data: Value,
+        chain: Option<String>,
     }
     let act: Act = serde_json::from_slice(&signed.body).map_err(|e| {
         Problem::invalid(format!(
-            "a response for a custodial key is {{\"key\", \"action\", \"response\", \"data\"}} (line {}, column {}): {e}",
+            "a response for a custodial key is {{\"key\", \"action\", \"response\", \"data\", \"chain\"}} (line {}, column {}): {e}",
             e.line(),
             e.column()
         ))
         .with("line", e.line())
         .with("column", e.column())
     })?;
+    if let Some(chain) = act.chain.as_deref() {
+        chain_id_in(chain, "the body's `chain`")?;
+    }
+    let chain = match (named, act.chain.as_deref()) {
+        (Some(q), Some(b)) if q != b => {
+            return Err(Problem::invalid(format!(
+                "`chain` names chain {q} in the query and chain {b} in the body"
+            ))
+            .with("parameter", "chain"));
+        }
+        (q, b) => q.or(b),
+    };
     let caller = &signed.caller.key;
     let held = app.custody.get(&act.key);
     let Some((pair, entry)) = held
@@ -1202,9 +1389,16 @@ async fn custodial_response(
             act.key
         )));
     };
-    if !app.may_read(chain, &entry.key).await? {
-        return Err(not_found("process", process));
-    }
+    // Addressed as the custodial key sees it: the chains it may read (a controller reads
+    // what its custodial keys read, so naming them tells the caller nothing new).
+    let chain = app
+        .process_chain(
+            process,
+            chain,
+            &entry.key,
+            "name one with `\"chain\"` in the body (or `?chain=<chain id>`)",
+        )
+        .await?;
     let body = {
         let mut b = crate::events::response(&act.action, act.response.as_deref(), act.data);
         b["process"] = Value::from(process);

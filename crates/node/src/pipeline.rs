@@ -344,6 +344,46 @@ fn json_body(event: &Event) -> Option<Result<Value, String>> {
     }))
 }
 
+/// The id of the process an event starts (main or sub-process), if it starts one with an id
+/// it names. A main process without an id is named by its event's hash, which no other chain
+/// can hold, so it is left out.
+fn started_id(event: &Event) -> Option<String> {
+    // The two fields alone, without building the body (a response's data may be large);
+    // a body this cannot read (a key given twice, say) is read as the engine reads it.
+    #[derive(serde::Deserialize)]
+    struct Fields {
+        #[serde(rename = "$schema", default)]
+        schema: Option<Value>,
+        #[serde(default)]
+        id: Option<Value>,
+    }
+    let media = event.media_type.split(';').next().unwrap_or("").trim();
+    if media != "application/json" && !media.ends_with("+json") {
+        return None;
+    }
+    match serde_json::from_slice::<Fields>(&event.data) {
+        Ok(f) if event.data.trim_ascii_start().starts_with(b"{") => {
+            is_start(f.schema.as_ref()?.as_str()?)
+                .then(|| f.id?.as_str().map(String::from))
+                .flatten()
+        }
+        _ => start_of(&json_body(event)?.ok()?),
+    }
+}
+
+/// The id of the process an event body starts, as [`started_id`].
+fn start_of(body: &Value) -> Option<String> {
+    let schema = body.get("$schema")?.as_str()?;
+    is_start(schema)
+        .then(|| body.get("id")?.as_str().map(String::from))
+        .flatten()
+}
+
+/// Whether a `$schema` is a process start's, as the engine reads it.
+fn is_start(schema: &str) -> bool {
+    accord_engine::replay::Kind::of(schema) == Some(accord_engine::replay::Kind::Process)
+}
+
 /// A work row for a request the engine made.
 fn work_for(chain: &str, process: &str, request: &Request, now: u64) -> NewWork {
     let (kind, due, payload) = match request {
@@ -543,6 +583,14 @@ impl<S: Store> Writer<S> {
                     answers.push((sub, outcome));
                 }
                 Ok(Placed::New { skip }) => {
+                    if sub.origin == Origin::Local
+                        && let Err(problem) =
+                            self.refuse_taken_ids(&id, &sub.work, skip, &pending).await
+                    {
+                        tracing::debug!(chain = %id, from = %sub.from, %problem, "submission refused");
+                        let _ = sub.reply.send(Err(problem));
+                        continue;
+                    }
                     let i = *index.entry(id.clone()).or_insert_with(|| {
                         let head = self.live[&id].head.clone();
                         pending.push(Pending {
@@ -662,6 +710,59 @@ impl<S: Store> Writer<S> {
             };
             let _ = sub.reply.send(reply);
         }
+    }
+
+    /// Refuses a local submission (`skip`: the events at its start the node holds) whose new
+    /// events start a process, main or sub-process, with an id this node holds on another
+    /// chain: in the store, or on a chain an earlier submission of this batch (`pending`)
+    /// started it on. A process is addressed by its chain and its id, so two chains may hold
+    /// the same id; but a user of this node who starts an id the node holds already would
+    /// make every lookup of it here without a chain ambiguous, and would most likely be
+    /// talking about the process that exists. Called before anything of the submission is
+    /// applied, by the one writer, so of two starts of one id in a batch only the first
+    /// stands. Chains from peers never come here: two organisations may each have a `doc-1`.
+    /// The problem names no other chain: the caller may not be allowed to read it.
+    async fn refuse_taken_ids(
+        &self,
+        id: &str,
+        work: &Work,
+        skip: usize,
+        pending: &[Pending],
+    ) -> Result<(), Problem> {
+        let started: Vec<String> = match work {
+            Work::Chain(chain) => chain.events()[skip..]
+                .iter()
+                .filter_map(|v| started_id(v.event()))
+                .collect(),
+            Work::Build { body, .. } => start_of(body).into_iter().collect(),
+        };
+        for process in started {
+            let in_batch = pending.iter().any(|p| {
+                p.append.head.chain != id
+                    && self
+                        .live
+                        .get(&p.append.head.chain)
+                        .is_some_and(|l| l.replay.process_by_id(&process).is_some())
+            });
+            if in_batch
+                || self
+                    .store
+                    .process_chains(&process)
+                    .await?
+                    .iter()
+                    .any(|c| c != id)
+            {
+                return Err(Problem::conflict(
+                    "process-exists",
+                    format!(
+                        "this node holds a process {process} on another chain already, so nothing of chain {id} was stored: start the process under another id"
+                    ),
+                )
+                .with("process", process)
+                .with("chain", id));
+            }
+        }
+        Ok(())
     }
 
     /// Decides where a submission's events go, changing nothing.

@@ -773,7 +773,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
                 &node.router,
                 &node.user_client,
                 "GET",
-                &format!("/processes/{}", proc.id),
+                &format!("/processes/{}?chain={chain}", proc.id),
                 None,
             )
             .await;
