@@ -5,8 +5,9 @@
 //! `content-digest` when there is a body; or, as the reference clients do, with a
 //! draft-cavage `Signature` (`Authorization: Signature keyId=…`) covering `(request-target)`
 //! and `date`, plus `digest` and `content-type` when there is a body. Either way the key is an
-//! ed25519 key and the caller is its base58 form. What a key may see is decided by the
-//! handlers: parties of a chain, the node's own key and configured administrators.
+//! ed25519 key and the caller is its base58 form. A signature is good for `max_clock_skew`
+//! around its `created` (or date). What a key may see is decided by the handlers: parties of a
+//! chain, the node's own key and configured administrators.
 
 pub mod httpsig;
 
@@ -215,6 +216,26 @@ mod tests {
         let err =
             authenticate(&Method::GET, &uri, &signed_by(&many, now), b"", now, 300).unwrap_err();
         assert!(err.detail.contains("at most 8"), "{}", err.detail);
+    }
+
+    #[test]
+    fn a_signature_is_good_within_the_skew_of_its_created_time_only() {
+        let keys = [ed25519_dalek::SigningKey::from_bytes(&[1; 32])];
+        let uri: Uri = "/x".parse().unwrap();
+        let signed = 1_800_000_000;
+        let at = |now| authenticate(&Method::GET, &uri, &signed_by(&keys, signed), b"", now, 300);
+        at(signed + 300).unwrap();
+        let err = at(signed + 3600).unwrap_err();
+        assert_eq!(err.status, 401);
+        assert_eq!(
+            err.detail,
+            "signature `sig1`: `created` is 3600 s in the past; at most 300 s is allowed"
+        );
+        let err = at(signed - 301).unwrap_err();
+        assert_eq!(
+            err.detail,
+            "signature `sig1`: `created` is 301 s ahead of this node's clock; at most 300 s is allowed"
+        );
     }
 
     #[test]

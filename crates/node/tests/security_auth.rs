@@ -1,0 +1,279 @@
+//! Attacks on request signatures, against running nodes on loopback: requests signed long ago
+//! (issue 14, item 1).
+
+mod common;
+
+use accord_crypto::KeyPair;
+use accord_node::auth::httpsig;
+use accord_node::events;
+use common::*;
+use serde_json::Value;
+
+/// Seconds since the epoch.
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn signing_key(key: &KeyPair) -> ed25519_dalek::SigningKey {
+    let seed: [u8; 32] = key.private_key_bytes()[..32].try_into().unwrap();
+    ed25519_dalek::SigningKey::from_bytes(&seed)
+}
+
+/// A request as signed, to be sent to any node (its `host` header stays what was signed).
+#[derive(Clone)]
+struct Raw {
+    method: &'static str,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    /// Sends it to the node at `base` (the socket; the `Host` header is the signed one):
+    /// status and body.
+    async fn send_to(&self, base: &str) -> (u16, Value) {
+        let mut request = reqwest::Client::new().request(
+            self.method.parse().unwrap(),
+            format!("{base}{}", self.target),
+        );
+        for (name, value) in &self.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let response = request.body(self.body.clone()).send().await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+}
+
+/// `authority` of a node's URL: `127.0.0.1:port`.
+fn authority(node: &accord_node::Running) -> String {
+    node.addr.to_string()
+}
+
+/// A request signed with RFC 9421 as the client signs it, for `authority`, with the given
+/// `created` and `expires`.
+fn rfc9421(
+    key: &KeyPair,
+    authority: &str,
+    method: &'static str,
+    target: &str,
+    body: Option<String>,
+    created: i64,
+    expires: Option<i64>,
+) -> Raw {
+    let body = body.map(String::into_bytes).unwrap_or_default();
+    let mut headers = vec![("host".to_string(), authority.to_string())];
+    let mut components = vec!["@method", "@authority", "@path"];
+    if !body.is_empty() {
+        headers.push(("content-type".into(), "application/json".into()));
+        headers.push((
+            "content-digest".into(),
+            httpsig::content_digest(&body, httpsig::DigestAlgorithm::Sha256),
+        ));
+        components.extend(["content-digest", "content-type"]);
+    }
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let request = httpsig::Request {
+        method,
+        scheme: "http",
+        authority,
+        path: target,
+        query: None,
+        headers: &pairs,
+        body: &body,
+    };
+    let key_id = key.public_key().to_base58();
+    let params = httpsig::SignParams {
+        expires,
+        ..httpsig::SignParams::new("sig1", &components, &key_id, created)
+    };
+    let signed = httpsig::sign(&request, &signing_key(key), &params).unwrap();
+    headers.push(("signature-input".into(), signed.signature_input));
+    headers.push(("signature".into(), signed.signature));
+    Raw {
+        method,
+        target: target.to_string(),
+        headers,
+        body,
+    }
+}
+
+/// A draft-cavage POST signed for `authority` with the headers `signed` names, dated `date`.
+fn cavage(
+    key: &KeyPair,
+    authority: &str,
+    target: &str,
+    body: String,
+    signed: &[&str],
+    date: i64,
+    created: Option<i64>,
+) -> Raw {
+    let body = body.into_bytes();
+    let mut headers = vec![
+        ("host".to_string(), authority.to_string()),
+        ("date".into(), httpsig::http_date(date)),
+        ("content-type".into(), "application/json".into()),
+        (
+            "digest".into(),
+            httpsig::digest_header(&body, httpsig::DigestAlgorithm::Sha256),
+        ),
+    ];
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let request = httpsig::Request {
+        method: "POST",
+        scheme: "http",
+        authority,
+        path: target,
+        query: None,
+        headers: &pairs,
+        body: &body,
+    };
+    let key_id = key.public_key().to_base58();
+    let params = httpsig::CavageSignParams {
+        created,
+        ..httpsig::CavageSignParams::new(&key_id, signed)
+    };
+    let signature = httpsig::cavage_sign(&request, &signing_key(key), &params).unwrap();
+    headers.push(("authorization".into(), signature.authorization_value()));
+    Raw {
+        method: "POST",
+        target: target.to_string(),
+        headers,
+        body,
+    }
+}
+
+fn identity_of(name: &str) -> String {
+    events::identity(
+        &format!("{name}-identity"),
+        &user(name).public_key().to_base58(),
+        None,
+    )
+    .to_string()
+}
+
+/// Whether `name`'s identity is registered at `node` (asked with a fresh signature).
+async fn registered(node: &accord_node::Running, name: &str) -> bool {
+    match client(node, "someone")
+        .get(&format!("/identities/{name}-identity"))
+        .await
+    {
+        Ok(_) => true,
+        Err(e) if e.status() == Some(404) => false,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_signed_long_ago_or_ahead_is_refused_naming_the_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let here = authority(&node);
+    let alice = user("alice");
+    let base = url(&node);
+    let register = |created, expires| {
+        rfc9421(
+            &alice,
+            &here,
+            "POST",
+            "/identities",
+            Some(identity_of("alice")),
+            created,
+            expires,
+        )
+    };
+    // Signed an hour ago: refused, with how far off it is.
+    let (status, body) = register(now_s() - 3600, None).send_to(&base).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["type"], "urn:accord:problem:unauthenticated", "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`created` is 36") && detail.contains("s in the past; at most 300 s"),
+        "{detail}"
+    );
+    // A GET signed a year ago too.
+    let (status, body) = rfc9421(
+        &alice,
+        &here,
+        "GET",
+        "/event-chains",
+        None,
+        now_s() - 365 * 86_400,
+        None,
+    )
+    .send_to(&base)
+    .await;
+    assert_eq!(status, 401, "{body}");
+    // An hour ahead.
+    let (status, body) = register(now_s() + 3600, None).send_to(&base).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ahead of this node's clock"),
+        "{body}"
+    );
+    // Its own `expires` passed (beyond the skew): named as such.
+    let (status, body) = register(now_s() - 400, Some(now_s() - 350))
+        .send_to(&base)
+        .await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`expires` passed 35"),
+        "{body}"
+    );
+    // `expires` before `created` is malformed.
+    let (status, body) = register(now_s(), Some(now_s() - 10)).send_to(&base).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("is before `created`"),
+        "{body}"
+    );
+    // draft-cavage: a signed `(created)` an hour old, though its Date is fresh.
+    let (status, body) = cavage(
+        &alice,
+        &here,
+        "/identities",
+        identity_of("alice"),
+        &[
+            "(request-target)",
+            "(created)",
+            "host",
+            "date",
+            "content-type",
+            "digest",
+        ],
+        now_s(),
+        Some(now_s() - 3600),
+    )
+    .send_to(&base)
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("`created` is 36"),
+        "{body}"
+    );
+    // None of them registered anything; the same request signed now does.
+    assert!(!registered(&node, "alice").await);
+    let (status, body) = register(now_s(), Some(now_s() + 60)).send_to(&base).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(registered(&node, "alice").await);
+    node.stop().await;
+}
