@@ -47,6 +47,8 @@ pub struct App {
     pub config: Arc<Config>,
     /// The rate limiter.
     pub limiter: RateLimiter,
+    /// The names this node answers to: a request signed for any other is refused (421).
+    pub authorities: auth::Authorities,
     /// Keys allowed everything: this node's and the configured administrators'.
     pub admins: HashSet<String>,
     /// Keys of identities registered on this node: they may start chains here.
@@ -206,7 +208,8 @@ impl FromRequest<Arc<App>> for Signed {
             &parts.headers,
             &body,
             now,
-            app.config.max_clock_skew as i64,
+            i64::try_from(app.config.max_clock_skew).unwrap_or(i64::MAX),
+            &app.authorities,
         )?;
         if let Err(wait) = app.limiter.check(&caller.key, Instant::now()) {
             app.metrics.requests_limited.fetch_add(1, Ordering::Relaxed);
@@ -1558,7 +1561,7 @@ async fn delete_identity(
 #[openapi(
     info(
         title = "Accord node",
-        description = "Event chains, scenarios, processes and identities of one Accord node. Requests are signed with HTTP Message Signatures (RFC 9421, ed25519; keyid = the base58 public key) or a draft-cavage `Signature`; errors are RFC 9457 problem documents."
+        description = "Event chains, scenarios, processes and identities of one Accord node. Requests are signed with HTTP Message Signatures (RFC 9421, ed25519; keyid = the base58 public key) or a draft-cavage `Signature`, for this node's authority (421 `misdirected-request` otherwise) and within `max_clock_skew` of its clock. Errors are RFC 9457 problem documents."
     ),
     tags(
         (name = "event chains", description = "Chains of signed events and the event pipeline"),

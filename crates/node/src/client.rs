@@ -166,6 +166,15 @@ impl Client {
         &self.base
     }
 
+    /// The same client (keys and connections) addressing the node at `base`: a signature
+    /// covers the authority it is sent to, and a node takes only requests addressed to it.
+    pub fn at(&self, base: &str) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            ..self.clone()
+        }
+    }
+
     /// Sends a signed request; `target` is the path with its query.
     pub async fn send(
         &self,

@@ -164,10 +164,12 @@ pub(crate) struct Opened {
 }
 
 /// Opens a node's data directory, key, database and pipeline. `links` reach the peers
-/// (HTTP to their configured URLs when `None`).
+/// (HTTP to their configured URLs when `None`); `bound` is the address the node listens on,
+/// which it answers to (the simulation has none: its nodes answer to their `public_url`).
 pub(crate) async fn open(
     config: Config,
     links: Option<Arc<dyn links::Links>>,
+    bound: Option<SocketAddr>,
 ) -> Result<Opened, StartError> {
     config.check().map_err(|e| StartError(e.0))?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
@@ -223,6 +225,14 @@ pub(crate) async fn open(
             }
         }
     }
+    let authorities =
+        auth::Authorities::new(bound, config.public_url.as_deref(), &config.authorities);
+    if bound.is_some_and(|a| a.ip().is_unspecified()) {
+        tracing::warn!(
+            answers_to = %authorities.names().join(", "),
+            "listening on every interface, but a node cannot know the names it is reached by: requests signed for any other name are refused (421); list them in `authorities` (or `public_url`)"
+        );
+    }
     if config.peers.iter().any(|p| p.key == node_key) {
         return Err(StartError(format!(
             "peers lists this node's own key {node_key}: list only the other nodes"
@@ -257,6 +267,7 @@ pub(crate) async fn open(
         node_key,
         metrics,
         limiter: auth::RateLimiter::new(config.rate_limit, config.rate_burst),
+        authorities,
         config: Arc::new(config),
         admins,
         registered: RwLock::new(registered),
@@ -269,10 +280,19 @@ pub(crate) async fn open(
     Ok(Opened { app, store, queued })
 }
 
-/// Starts a node: data directory, key, database, pipeline, delivery, system actions,
-/// listener.
+/// Starts a node: listener, data directory, key, database, pipeline, delivery, system
+/// actions. The listener is bound first: the address it gets (a port of 0 is chosen by the
+/// system) is one the node answers to.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    let Opened { app, store, queued } = open(config, None).await?;
+    config.check().map_err(|e| StartError(e.0))?;
+    let listen = config.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| StartError(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError(format!("cannot read the listening address: {e}")))?;
+    let Opened { app, store, queued } = open(config, None, Some(addr)).await?;
     let system = system::start(
         store.clone(),
         app.pipeline.clone(),
@@ -287,20 +307,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         app.outbox.clone(),
         deliver::Settings::from(&app.config.delivery),
     );
-    let listen = app.config.listen;
     let url = app.config.database_url();
     let node_key = app.node_key.clone();
-    let listener = match tokio::net::TcpListener::bind(listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            delivery.abort();
-            system.abort();
-            return Err(StartError(format!("cannot listen on {listen}: {e}")));
-        }
-    };
-    let addr = listener
-        .local_addr()
-        .map_err(|e| StartError(format!("cannot read the listening address: {e}")))?;
     let (router, _doc) = api::router(app);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

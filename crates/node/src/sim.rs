@@ -7,7 +7,8 @@
 //! store's outbox), and carries every request between nodes (deliveries, their answers, the
 //! receivers' catch-up fetches) as signed HTTP requests through the receiving node's router,
 //! after a random delay, or not at all (loss), or twice (duplication); independent delays
-//! reorder them. A node may be cut off for a while (everything to and from it is lost, it
+//! reorder them. Each node answers to its own `public_url`, the URL its peers list it by, and
+//! every request is signed for its receiver. A node may be cut off for a while (everything to and from it is lost, it
 //! sends nothing), or stopped and opened again from its data directory (the attempts it had
 //! under way forgotten; opening makes their rows due again). Users act at their own node, only on a chain whose tip that node holds (forks are
 //! another matter).
@@ -119,17 +120,22 @@ impl std::ops::AddAssign for Stats {
     }
 }
 
-/// The network's shared state: the nodes' routers (by node key), who is down, and the dice.
+/// The network's shared state: the nodes' routers and URLs (by node key), who is down, and
+/// the dice.
 struct Net {
     routers: HashMap<String, Router>,
+    urls: HashMap<String, String>,
     down: HashSet<String>,
     rng: Rng,
     loss: f64,
     catch_ups: u64,
 }
 
-/// Where requests are addressed (the signature covers it; it is never resolved).
-const BASE: &str = "http://sim.invalid";
+/// Where node `n` is reached: its `public_url`, which its peers list it by and the signatures
+/// of requests to it cover (never resolved).
+fn url_of(n: usize) -> String {
+    format!("http://n{n}.sim.invalid")
+}
 
 /// A signed request through `router`, as the node would get it over HTTP.
 async fn call(
@@ -142,10 +148,15 @@ async fn call(
     let prepared = client
         .prepare(method, target, body.map(|b| ("application/json", b)))
         .expect("a request the simulation builds can be signed");
+    let url = prepared.url();
+    let host = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or("")),
+        None => url.host_str().unwrap_or("").to_string(),
+    };
     let mut request = axum::http::Request::builder()
         .method(prepared.method().as_str())
         .uri(target)
-        .header("host", "sim.invalid");
+        .header("host", host);
     for (name, value) in prepared.headers() {
         request = request.header(name.as_str(), value.as_bytes());
     }
@@ -198,7 +209,7 @@ impl Links for SimLinks {
         body: Option<Vec<u8>>,
     ) -> Sending<'a> {
         Box::pin(async move {
-            let router = {
+            let (router, base) = {
                 let mut net = self.net.lock().unwrap();
                 let loss = net.loss;
                 let lost =
@@ -206,14 +217,15 @@ impl Links for SimLinks {
                 if !lost {
                     net.catch_ups += 1;
                 }
+                let base = net.urls.get(peer).cloned().unwrap_or_default();
                 match net.routers.get(peer) {
-                    Some(r) if !lost => r.clone(),
-                    _ => return Err(format!("{BASE}{target}: lost")),
+                    Some(r) if !lost => (r.clone(), base),
+                    _ => return Err(format!("{base}{target}: lost")),
                 }
             };
             let client = match signer {
-                Some(key) => Client::new(BASE, key).map_err(|e| e.to_string())?,
-                None => self.client.clone(),
+                Some(key) => Client::new(&base, key).map_err(|e| e.to_string())?,
+                None => self.client.at(&base),
             };
             Ok(call(&router, &client, method, target, body).await)
         })
@@ -327,6 +339,9 @@ async fn run(seed: u64, p: &Params) -> Stats {
     let key_of: Vec<String> = keys.iter().map(|k| k.public_key().to_base58()).collect();
     let net = Arc::new(Mutex::new(Net {
         routers: HashMap::new(),
+        urls: (0..p.nodes)
+            .map(|n| (key_of[n].clone(), url_of(n)))
+            .collect(),
         down: HashSet::new(),
         rng: Rng(seed ^ 0x5eed),
         loss: p.loss,
@@ -337,7 +352,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
         let peers = (0..p.nodes)
             .filter(|m| *m != n)
             .map(|m| Peer {
-                url: format!("http://n{m}.sim.invalid"),
+                url: url_of(m),
                 key: key_of[m].clone(),
             })
             .collect();
@@ -345,17 +360,19 @@ async fn run(seed: u64, p: &Params) -> Stats {
             data_dir: dir.path().join(format!("n{n}")),
             passphrase_file: Some(pass.clone()),
             peers,
+            // The name its peers reach it by: the only one it answers to (it has no listener).
+            public_url: Some(url_of(n)),
             rate_limit: 1_000_000,
             rate_burst: 1_000_000,
             ..Config::default()
         };
-        let client = Client::new(BASE, pair).unwrap();
+        let client = Client::new(&url_of(n), pair).unwrap();
         let links = Arc::new(SimLinks {
             net: net.clone(),
             own: key_of[n].clone(),
             client: client.clone(),
         });
-        let opened = crate::open(config.clone(), Some(links.clone()))
+        let opened = crate::open(config.clone(), Some(links.clone()), None)
             .await
             .expect("a sim node opens");
         let (router, _) = crate::api::router(opened.app.clone());
@@ -364,7 +381,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
             .routers
             .insert(key_of[n].clone(), router.clone());
         let user = KeyPair::from_seed_phrase(&format!("sim user {n}"), 0);
-        let user_client = Client::new(BASE, &user).unwrap();
+        let user_client = Client::new(&url_of(n), &user).unwrap();
         let identity =
             events::identity_at(&format!("u{n}"), &user.public_key().to_base58(), &key_of[n]);
         let answer = call(
@@ -423,7 +440,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
         if p.outage != Outage::None && tick == outage_to {
             if p.outage == Outage::Restart {
                 let node = &mut nodes[outage_node];
-                let opened = crate::open(node.config.clone(), Some(node.links.clone()))
+                let opened = crate::open(node.config.clone(), Some(node.links.clone()), None)
                     .await
                     .unwrap_or_else(|e| panic!("{tag}: reopening n{outage_node}: {e}"));
                 let (router, _) = crate::api::router(opened.app.clone());
@@ -631,7 +648,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
                     }
                     let answer = call(
                         &nodes[to].router,
-                        &nodes[from].client,
+                        &nodes[from].client.at(&url_of(to)),
                         "POST",
                         "/event-chains",
                         Some(body),

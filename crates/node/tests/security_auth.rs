@@ -1,5 +1,5 @@
-//! Attacks on request signatures, against running nodes on loopback: requests signed long ago
-//! (issue 14, item 1).
+//! Attacks on request signatures, against running nodes on loopback: requests signed long ago,
+//! and a request signed for one node sent to another (issue 14, items 1 and 3).
 
 mod common;
 
@@ -275,5 +275,115 @@ async fn a_request_signed_long_ago_or_ahead_is_refused_naming_the_parameter() {
     let (status, body) = register(now_s(), Some(now_s() + 60)).send_to(&base).await;
     assert_eq!(status, 201, "{body}");
     assert!(registered(&node, "alice").await);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_signed_for_one_node_is_refused_by_another() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(dir_a.path()).await;
+    let b = start(dir_b.path()).await;
+    let for_a = rfc9421(
+        &user("alice"),
+        &authority(&a),
+        "POST",
+        "/identities",
+        Some(identity_of("alice")),
+        now_s(),
+        None,
+    );
+    // Sent to B as it was signed (Host: A's authority): misdirected, and nothing changes.
+    let (status, body) = for_a.send_to(&url(&b)).await;
+    assert_eq!(status, 421, "{body}");
+    assert_eq!(
+        body["type"], "urn:accord:problem:misdirected-request",
+        "{body}"
+    );
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("signed for {}", authority(&a)))
+            && detail.contains(&authority(&b)),
+        "{detail}"
+    );
+    assert!(!registered(&b, "alice").await);
+    // With the Host rewritten to B's after signing, the signature fails.
+    let mut rewritten = for_a.clone();
+    rewritten.headers[0].1 = authority(&b);
+    let (status, body) = rewritten.send_to(&url(&b)).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("does not verify"),
+        "{body}"
+    );
+    assert!(!registered(&b, "alice").await);
+    // The node it was signed for takes it.
+    let (status, body) = for_a.send_to(&url(&a)).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(registered(&a, "alice").await);
+    // A loopback node answers to `localhost` as well.
+    let local = rfc9421(
+        &user("bob"),
+        &format!("localhost:{}", a.addr.port()),
+        "POST",
+        "/identities",
+        Some(identity_of("bob")),
+        now_s(),
+        None,
+    );
+    let (status, body) = local.send_to(&url(&a)).await;
+    assert_eq!(status, 201, "{body}");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cavage_request_must_sign_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let here = authority(&node);
+    let write = ["(request-target)", "date", "content-type", "digest"];
+    let (status, body) = cavage(
+        &user("alice"),
+        &here,
+        "/identities",
+        identity_of("alice"),
+        &write,
+        now_s(),
+        None,
+    )
+    .send_to(&url(&node))
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("`host`"),
+        "{body}"
+    );
+    assert!(!registered(&node, "alice").await);
+    let with_host = ["(request-target)", "host", "date", "content-type", "digest"];
+    let (status, body) = cavage(
+        &user("alice"),
+        &here,
+        "/identities",
+        identity_of("alice"),
+        &with_host,
+        now_s(),
+        None,
+    )
+    .send_to(&url(&node))
+    .await;
+    assert_eq!(status, 201, "{body}");
+    // Signed with its host, for another node: misdirected.
+    let (status, body) = cavage(
+        &user("bob"),
+        "127.0.0.1:1",
+        "/identities",
+        identity_of("bob"),
+        &with_host,
+        now_s(),
+        None,
+    )
+    .send_to(&url(&node))
+    .await;
+    assert_eq!(status, 421, "{body}");
     node.stop().await;
 }

@@ -1,15 +1,20 @@
-//! Who is asking: HTTP request signatures, and a rate limit per key.
+//! Who is asking: HTTP request signatures, the authorities a node answers to, and a rate limit
+//! per key.
 //!
 //! A request is signed with HTTP Message Signatures (RFC 9421, `ed25519`, `keyid` = the base58
 //! public key) covering `@method`, `@authority`, `@path` (and `@query` when there is one) and
 //! `content-digest` when there is a body; or, as the reference clients do, with a
-//! draft-cavage `Signature` (`Authorization: Signature keyId=…`) covering `(request-target)`
-//! and `date`, plus `digest` and `content-type` when there is a body. Either way the key is an
-//! ed25519 key and the caller is its base58 form. A signature is good for `max_clock_skew`
-//! around its `created` (or date). What a key may see is decided by the handlers: parties of a
+//! draft-cavage `Signature` (`Authorization: Signature keyId=…`) covering `(request-target)`,
+//! `host` and `date`, plus `digest` and `content-type` when there is a body. Either way the key
+//! is an ed25519 key and the caller is its base58 form. A signature is good for
+//! `max_clock_skew` around its `created` (or date); the authority it covers must be one this
+//! node answers to ([`authority`]). What a key may see is decided by the handlers: parties of a
 //! chain, the node's own key and configured administrators.
 
+pub mod authority;
 pub mod httpsig;
+
+pub use authority::Authorities;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -29,8 +34,9 @@ pub struct Caller {
     pub cosigners: Vec<String>,
 }
 
-/// Checks a request's signature. `authority` is the `Host` the request was sent to; `now` is
-/// in seconds since the epoch.
+/// Checks a request's signatures, their times and the authority they were made for. The
+/// authority is the `Host` the request was sent to (or the URI's, over HTTP/2); `now` is in
+/// seconds since the epoch; `authorities` are the names this node answers to.
 pub fn authenticate(
     method: &Method,
     uri: &Uri,
@@ -38,16 +44,33 @@ pub fn authenticate(
     body: &[u8],
     now: i64,
     max_skew: i64,
+    authorities: &Authorities,
 ) -> Result<Caller, Problem> {
-    let pairs: Vec<(&str, &str)> = headers
+    let mut pairs: Vec<(&str, &str)> = headers
         .iter()
         .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
         .collect();
-    let authority = headers
+    let host = headers
         .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.to_str().ok());
+    let authority = host
         .or_else(|| uri.authority().map(|a| a.as_str()))
         .unwrap_or("");
+    if host.is_none() && !authority.is_empty() {
+        // HTTP/2 carries the authority in the URI: a cavage `host` line signs the same value.
+        pairs.push(("host", authority));
+    }
+    // Checked once the signatures verified, so the answer can say what they were made for.
+    let addressed_here = || {
+        if authorities.answers_to(authority) {
+            Ok(())
+        } else {
+            Err(Problem::misdirected(
+                &signed_authority(authority),
+                authorities.names(),
+            ))
+        }
+    };
     let request = httpsig::Request {
         method: method.as_str(),
         scheme: uri.scheme_str().unwrap_or("http"),
@@ -82,6 +105,7 @@ pub fn authenticate(
         let key = keys
             .next()
             .ok_or_else(|| Problem::unauthenticated("`Signature-Input` declares no signature"))?;
+        addressed_here()?;
         return Ok(Caller {
             key,
             cosigners: keys.collect(),
@@ -93,12 +117,15 @@ pub fn authenticate(
         .is_some_and(|v| v.starts_with("Signature "))
         || headers.contains_key("signature");
     if cavage {
-        let policy = httpsig::CavagePolicy {
+        let mut policy = httpsig::CavagePolicy {
             max_skew,
             ..httpsig::CavagePolicy::default()
         };
+        // The authority is what ties a request to this node: it must be signed.
+        policy.required_headers.push("host".into());
         let verified = httpsig::cavage_verify(&request, httpsig::lto_verifying_key, now, &policy)
             .map_err(fail)?;
+        addressed_here()?;
         return Ok(Caller {
             key: verified.key_id,
             cosigners: Vec::new(),
@@ -107,6 +134,18 @@ pub fn authenticate(
     Err(Problem::unauthenticated(
         "the request is not signed: sign it with HTTP Message Signatures (RFC 9421, ed25519, keyid = the base58 public key) or a draft-cavage `Authorization: Signature` header",
     ))
+}
+
+/// The authority a request was signed for, as its signature covers it (RFC 9421 normal form),
+/// shortened for a message when it does not read.
+fn signed_authority(authority: &str) -> String {
+    crate::config::normal_authority(authority, "http").unwrap_or_else(|_| {
+        let mut short: String = authority.chars().take(64).collect();
+        if authority.chars().nth(64).is_some() {
+            short.push('…');
+        }
+        format!("{short:?}")
+    })
 }
 
 /// Token buckets per key: `rate` requests a second sustained, `burst` at once.
@@ -159,6 +198,11 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// The authorities of the node the tests' requests are sent to.
+    fn here() -> Authorities {
+        Authorities::new(None, Some("http://node.test"), &[])
+    }
+
     /// Headers of a GET to `http://node.test/x` signed by each key in turn (`sig1`, `sig2`, …).
     fn signed_by(keys: &[ed25519_dalek::SigningKey], now: i64) -> HeaderMap {
         let headers = [("host", "node.test")];
@@ -195,8 +239,16 @@ mod tests {
             .collect();
         let uri: Uri = "/x".parse().unwrap();
         let now = 1_800_000_000;
-        let caller =
-            authenticate(&Method::GET, &uri, &signed_by(&keys, now), b"", now, 300).unwrap();
+        let caller = authenticate(
+            &Method::GET,
+            &uri,
+            &signed_by(&keys, now),
+            b"",
+            now,
+            300,
+            &here(),
+        )
+        .unwrap();
         let id = |k: &ed25519_dalek::SigningKey| httpsig::lto_key_id(&k.verifying_key());
         assert_eq!(caller.key, id(&keys[0]));
         assert_eq!(caller.cosigners, [id(&keys[1]), id(&keys[2])]);
@@ -207,14 +259,22 @@ mod tests {
             .unwrap()
             .replacen("sig2=:", "sig2=:AAAA", 1);
         headers.insert("signature", tampered.parse().unwrap());
-        let err = authenticate(&Method::GET, &uri, &headers, b"", now, 300).unwrap_err();
+        let err = authenticate(&Method::GET, &uri, &headers, b"", now, 300, &here()).unwrap_err();
         assert!(err.detail.contains("sig2"), "{}", err.detail);
         // At most MAX_SIGNATURES.
         let many: Vec<_> = (1..=9u8)
             .map(|n| ed25519_dalek::SigningKey::from_bytes(&[n; 32]))
             .collect();
-        let err =
-            authenticate(&Method::GET, &uri, &signed_by(&many, now), b"", now, 300).unwrap_err();
+        let err = authenticate(
+            &Method::GET,
+            &uri,
+            &signed_by(&many, now),
+            b"",
+            now,
+            300,
+            &here(),
+        )
+        .unwrap_err();
         assert!(err.detail.contains("at most 8"), "{}", err.detail);
     }
 
@@ -223,7 +283,17 @@ mod tests {
         let keys = [ed25519_dalek::SigningKey::from_bytes(&[1; 32])];
         let uri: Uri = "/x".parse().unwrap();
         let signed = 1_800_000_000;
-        let at = |now| authenticate(&Method::GET, &uri, &signed_by(&keys, signed), b"", now, 300);
+        let at = |now| {
+            authenticate(
+                &Method::GET,
+                &uri,
+                &signed_by(&keys, signed),
+                b"",
+                now,
+                300,
+                &here(),
+            )
+        };
         at(signed + 300).unwrap();
         let err = at(signed + 3600).unwrap_err();
         assert_eq!(err.status, 401);
@@ -236,6 +306,109 @@ mod tests {
             err.detail,
             "signature `sig1`: `created` is 301 s ahead of this node's clock; at most 300 s is allowed"
         );
+    }
+
+    #[test]
+    fn a_request_signed_for_another_authority_is_misdirected() {
+        let keys = [ed25519_dalek::SigningKey::from_bytes(&[1; 32])];
+        let uri: Uri = "/x".parse().unwrap();
+        let now = 1_800_000_000;
+        let elsewhere = Authorities::new(Some("127.0.0.1:4001".parse().unwrap()), None, &[]);
+        let err = authenticate(
+            &Method::GET,
+            &uri,
+            &signed_by(&keys, now),
+            b"",
+            now,
+            300,
+            &elsewhere,
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 421);
+        assert_eq!(err.kind, "misdirected-request");
+        assert_eq!(
+            err.detail,
+            "the request is signed for node.test, but this node answers only to 127.0.0.1:4001, localhost:4001: sign the request for the node it is sent to"
+        );
+        // The Host rewritten to this node's after signing: the signature no longer verifies.
+        let mut headers = signed_by(&keys, now);
+        headers.insert("host", "127.0.0.1:4001".parse().unwrap());
+        let err =
+            authenticate(&Method::GET, &uri, &headers, b"", now, 300, &elsewhere).unwrap_err();
+        assert_eq!(err.status, 401, "{err}");
+        assert!(err.detail.contains("does not verify"), "{err}");
+    }
+
+    /// A draft-cavage GET to `http://node.test/x` signed with `headers`.
+    fn cavage_by(key: &ed25519_dalek::SigningKey, now: i64, headers: &[&str]) -> HeaderMap {
+        let date = httpsig::http_date(now);
+        let pairs = [("host", "node.test"), ("date", date.as_str())];
+        let request = httpsig::Request {
+            method: "GET",
+            scheme: "http",
+            authority: "node.test",
+            path: "/x",
+            query: None,
+            headers: &pairs,
+            body: b"",
+        };
+        let id = httpsig::lto_key_id(&key.verifying_key());
+        let signed =
+            httpsig::cavage_sign(&request, key, &httpsig::CavageSignParams::new(&id, headers))
+                .unwrap();
+        let mut map = HeaderMap::new();
+        map.insert("host", "node.test".parse().unwrap());
+        map.insert("date", date.parse().unwrap());
+        map.insert(
+            "authorization",
+            signed.authorization_value().parse().unwrap(),
+        );
+        map
+    }
+
+    #[test]
+    fn a_cavage_signature_must_cover_the_host() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+        let uri: Uri = "/x".parse().unwrap();
+        let now = 1_800_000_000;
+        let err = authenticate(
+            &Method::GET,
+            &uri,
+            &cavage_by(&key, now, &["(request-target)", "date"]),
+            b"",
+            now,
+            300,
+            &here(),
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 401);
+        assert_eq!(
+            err.detail,
+            "required component `host` is not covered by the signature"
+        );
+        let done = authenticate(
+            &Method::GET,
+            &uri,
+            &cavage_by(&key, now, &["(request-target)", "host", "date"]),
+            b"",
+            now,
+            300,
+            &here(),
+        )
+        .unwrap();
+        assert_eq!(done.key, httpsig::lto_key_id(&key.verifying_key()));
+        let elsewhere = Authorities::new(None, Some("http://other.test"), &[]);
+        let err = authenticate(
+            &Method::GET,
+            &uri,
+            &cavage_by(&key, now, &["(request-target)", "host", "date"]),
+            b"",
+            now,
+            300,
+            &elsewhere,
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 421, "{err}");
     }
 
     #[test]
