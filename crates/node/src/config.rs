@@ -66,6 +66,9 @@ pub struct Config {
     /// authority of `public_url`: a signed request covers the authority it was sent to, and
     /// one addressed to any other is refused (default none).
     pub authorities: Vec<String>,
+    /// Signatures of requests that change something, remembered until they expire so each is
+    /// taken once, at most (default 1,000,000; when full, such requests wait).
+    pub replay_cache: usize,
     /// How events reach the other parties' nodes.
     pub delivery: Delivery,
     /// How this node runs system actions.
@@ -141,6 +144,7 @@ impl Default for Config {
             rate_burst: 2000,
             max_clock_skew: 300,
             authorities: Vec::new(),
+            replay_cache: 1_000_000,
             delivery: Delivery::default(),
             system: System::default(),
         }
@@ -280,6 +284,11 @@ impl Config {
         for (n, name) in self.authorities.iter().enumerate() {
             normal_authority(name, "http")
                 .map_err(|e| ConfigError(format!("authorities[{n}] {name:?}: {e}")))?;
+        }
+        if self.replay_cache == 0 {
+            return Err(ConfigError(
+                "replay_cache must be above 0: with no room to remember signatures, no request that changes something could be taken".into(),
+            ));
         }
         let own = self
             .public_url
@@ -447,6 +456,8 @@ max_attempts = 3
         let err =
             Config::from_toml("public_url = \"http://u@node\"", Path::new("n.toml")).unwrap_err();
         assert!(err.0.contains("user information"), "{err}");
+        let err = Config::from_toml("replay_cache = 0", Path::new("n.toml")).unwrap_err();
+        assert!(err.0.contains("replay_cache"), "{err}");
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub struct Running {
     server: tokio::task::JoinHandle<()>,
     delivery: tokio::task::JoinHandle<()>,
     system: tokio::task::JoinHandle<()>,
+    forgetting: tokio::task::JoinHandle<()>,
     store: Arc<SqlStore>,
 }
 
@@ -72,6 +73,7 @@ impl Running {
         // Deliveries under way are abandoned; their rows come back when their leases end.
         self.delivery.abort();
         self.system.abort();
+        self.forgetting.abort();
         self.store.close().await;
     }
 
@@ -225,6 +227,36 @@ pub(crate) async fn open(
             }
         }
     }
+    // Signatures of requests that changed something, recorded by earlier runs and still good:
+    // a replay is refused after a restart too.
+    let replays = auth::ReplayCache::new(config.replay_cache);
+    let now = now_ms();
+    store
+        .forget_signatures(now)
+        .await
+        .map_err(|e| StartError(format!("database {url}: {e}")))?;
+    let remembered = store
+        .remembered_signatures(now)
+        .await
+        .map_err(|e| StartError(format!("database {url}: {e}")))?;
+    let now_s = i64::try_from(now / 1000).unwrap_or(i64::MAX);
+    let loaded = replays.load(
+        remembered.iter().filter_map(|(digest, until_ms)| {
+            Some(auth::SignatureId {
+                digest: digest.as_slice().try_into().ok()?,
+                until: i64::try_from(until_ms / 1000).ok()?,
+            })
+        }),
+        now_s,
+    );
+    if loaded < remembered.len() {
+        tracing::warn!(
+            recorded = remembered.len(),
+            loaded,
+            capacity = config.replay_cache,
+            "more request signatures are recorded than replay_cache holds: requests that change something wait until some expire"
+        );
+    }
     let authorities =
         auth::Authorities::new(bound, config.public_url.as_deref(), &config.authorities);
     if bound.is_some_and(|a| a.ip().is_unspecified()) {
@@ -268,6 +300,7 @@ pub(crate) async fn open(
         metrics,
         limiter: auth::RateLimiter::new(config.rate_limit, config.rate_burst),
         authorities,
+        replays,
         config: Arc::new(config),
         admins,
         registered: RwLock::new(registered),
@@ -307,6 +340,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         app.outbox.clone(),
         deliver::Settings::from(&app.config.delivery),
     );
+    let forgetting = tokio::spawn(forget_signatures(store.clone()));
     let url = app.config.database_url();
     let node_key = app.node_key.clone();
     let (router, _doc) = api::router(app);
@@ -327,8 +361,24 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         server,
         delivery,
         system,
+        forgetting,
         store,
     })
+}
+
+/// Every minute, removes from the store the signatures that expired (the memory sweeps its own
+/// as requests come).
+async fn forget_signatures(store: Arc<SqlStore>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match store.forget_signatures(now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(forgotten = n, "expired request signatures forgotten"),
+            Err(e) => tracing::warn!(error = %e, "cannot forget expired request signatures"),
+        }
+    }
 }
 
 /// The OpenAPI document (for tests and `accord node openapi`).

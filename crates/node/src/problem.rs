@@ -98,6 +98,17 @@ impl Problem {
         )
     }
 
+    /// 401 `replayed`: a signature the request carries was used already (a signature is good
+    /// once).
+    pub fn replayed(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "replayed",
+            "The signature was used already",
+            detail,
+        )
+    }
+
     /// 421 `misdirected-request`: the request is signed for another authority than this
     /// node's.
     pub fn misdirected(signed_for: &str, authorities: &[String]) -> Problem {

@@ -7,8 +7,10 @@
 //! store's outbox), and carries every request between nodes (deliveries, their answers, the
 //! receivers' catch-up fetches) as signed HTTP requests through the receiving node's router,
 //! after a random delay, or not at all (loss), or twice (duplication); independent delays
-//! reorder them. Each node answers to its own `public_url`, the URL its peers list it by, and
-//! every request is signed for its receiver. A node may be cut off for a while (everything to and from it is lost, it
+//! reorder them. A request is signed once, when it is sent, and addressed to its receiver
+//! (each node answers to its own `public_url`), so a duplicate is the same signed bytes: the
+//! receiver takes the copy that reaches it first and refuses the other as a replay; the
+//! sender hears only the first copy's answer, as a client on one connection would. A node may be cut off for a while (everything to and from it is lost, it
 //! sends nothing), or stopped and opened again from its data directory (the attempts it had
 //! under way forgotten; opening makes their rows due again). Users act at their own node, only on a chain whose tip that node holds (forks are
 //! another matter).
@@ -100,6 +102,8 @@ struct Stats {
     sent: u64,
     lost: u64,
     duplicated: u64,
+    /// Duplicated requests the receiver refused as replays.
+    replays_refused: u64,
     timeouts: u64,
     missing_events: u64,
     catch_ups: u64,
@@ -112,6 +116,7 @@ impl std::ops::AddAssign for Stats {
         self.sent += o.sent;
         self.lost += o.lost;
         self.duplicated += o.duplicated;
+        self.replays_refused += o.replays_refused;
         self.timeouts += o.timeouts;
         self.missing_events += o.missing_events;
         self.catch_ups += o.catch_ups;
@@ -137,14 +142,17 @@ fn url_of(n: usize) -> String {
     format!("http://n{n}.sim.invalid")
 }
 
-/// A signed request through `router`, as the node would get it over HTTP.
-async fn call(
-    router: &Router,
-    client: &Client,
-    method: &str,
-    target: &str,
-    body: Option<Vec<u8>>,
-) -> Answer {
+/// A request as signed by its sender: the same bytes however often the network carries it.
+#[derive(Clone)]
+struct Wire {
+    method: String,
+    target: String,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+/// Signs a request as `client` would send it (to the node at the client's base URL).
+fn sign(client: &Client, method: &str, target: &str, body: Option<Vec<u8>>) -> Wire {
     let prepared = client
         .prepare(method, target, body.map(|b| ("application/json", b)))
         .expect("a request the simulation builds can be signed");
@@ -153,21 +161,45 @@ async fn call(
         Some(port) => format!("{}:{port}", url.host_str().unwrap_or("")),
         None => url.host_str().unwrap_or("").to_string(),
     };
-    let mut request = axum::http::Request::builder()
-        .method(prepared.method().as_str())
-        .uri(target)
-        .header("host", host);
+    let mut headers = vec![("host".to_string(), host.into_bytes())];
     for (name, value) in prepared.headers() {
-        request = request.header(name.as_str(), value.as_bytes());
+        headers.push((name.as_str().to_string(), value.as_bytes().to_vec()));
     }
-    let bytes = prepared
+    let body = prepared
         .body()
         .and_then(|b| b.as_bytes())
         .map(<[u8]>::to_vec)
         .unwrap_or_default();
+    Wire {
+        method: method.to_string(),
+        target: target.to_string(),
+        headers,
+        body,
+    }
+}
+
+/// A signed request through `router`, as the node would get it over HTTP.
+async fn call(
+    router: &Router,
+    client: &Client,
+    method: &str,
+    target: &str,
+    body: Option<Vec<u8>>,
+) -> Answer {
+    deliver(router, sign(client, method, target, body)).await
+}
+
+/// A request as it was signed, through `router`.
+async fn deliver(router: &Router, wire: Wire) -> Answer {
+    let mut request = axum::http::Request::builder()
+        .method(wire.method.as_str())
+        .uri(wire.target.as_str());
+    for (name, value) in &wire.headers {
+        request = request.header(name.as_str(), value.as_slice());
+    }
     let response = router
         .clone()
-        .oneshot(request.body(axum::body::Body::from(bytes)).unwrap())
+        .oneshot(request.body(axum::body::Body::from(wire.body)).unwrap())
         .await
         .unwrap_or_else(|e| match e {});
     let status = response.status().as_u16();
@@ -257,12 +289,14 @@ struct InFlight {
 
 #[derive(Clone)]
 enum Message {
+    /// A delivery, signed when it was sent; `attempt` is unique to it, and shared by its
+    /// copies.
     Request {
         from: usize,
         to: usize,
         row: i64,
         attempt: u64,
-        body: Vec<u8>,
+        wire: Wire,
     },
     Reply {
         to: usize,
@@ -417,6 +451,8 @@ async fn run(seed: u64, p: &Params) -> Stats {
     let mut stats = Stats::default();
     let mut seq = 0u64;
     let mut attempts = 0u64;
+    // Deliveries (by attempt) a copy of which reached the receiver.
+    let mut reached: HashSet<u64> = HashSet::new();
     let start = now_ms() + 86_400_000;
     let mut t = start;
     let step = 5;
@@ -602,7 +638,12 @@ async fn run(seed: u64, p: &Params) -> Stats {
                     to,
                     row: row.id,
                     attempt: attempts,
-                    body: json.into_bytes(),
+                    wire: sign(
+                        &nodes[n].client.at(&url_of(to)),
+                        "POST",
+                        "/event-chains",
+                        Some(json.into_bytes()),
+                    ),
                 };
                 stats.sent += 1;
                 post(
@@ -640,20 +681,22 @@ async fn run(seed: u64, p: &Params) -> Stats {
                     to,
                     row,
                     attempt,
-                    body,
+                    wire,
                 } => {
                     if is_down(to) {
                         stats.lost += 1;
                         continue;
                     }
-                    let answer = call(
-                        &nodes[to].router,
-                        &nodes[from].client.at(&url_of(to)),
-                        "POST",
-                        "/event-chains",
-                        Some(body),
-                    )
-                    .await;
+                    let answer = deliver(&nodes[to].router, wire).await;
+                    if !reached.insert(attempt) {
+                        // A copy of a request that reached the receiver already: the
+                        // receiver refuses it, and nobody hears the answer.
+                        if answer.status == 401 && answer.body.windows(8).any(|w| w == b"replayed")
+                        {
+                            stats.replays_refused += 1;
+                        }
+                        continue;
+                    }
                     let reply = Message::Reply {
                         to: from,
                         row,
@@ -875,6 +918,7 @@ async fn nodes_converge_over_a_lossy_duplicating_reordering_network() {
     assert!(
         total.lost > 0
             && total.duplicated > 0
+            && total.replays_refused > 0
             && total.timeouts > 0
             && total.actions > 0
             && total.restarts > 0,

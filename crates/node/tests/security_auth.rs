@@ -1,5 +1,6 @@
 //! Attacks on request signatures, against running nodes on loopback: requests signed long ago,
-//! and a request signed for one node sent to another (issue 14, items 1 and 3).
+//! the same signed request sent again (before and after a restart), and a request signed for
+//! one node sent to another (issue 14, items 1–3).
 
 mod common;
 
@@ -7,7 +8,7 @@ use accord_crypto::KeyPair;
 use accord_node::auth::httpsig;
 use accord_node::events;
 use common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Seconds since the epoch.
 fn now_s() -> i64 {
@@ -174,6 +175,14 @@ async fn registered(node: &accord_node::Running, name: &str) -> bool {
     }
 }
 
+/// The keys `GET /custody` lists.
+async fn custodial_keys(node: &accord_node::Running, admin: &str) -> usize {
+    client(node, admin).get("/custody").await.unwrap()["keys"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_signed_long_ago_or_ahead_is_refused_naming_the_parameter() {
     let dir = tempfile::tempdir().unwrap();
@@ -275,6 +284,266 @@ async fn a_request_signed_long_ago_or_ahead_is_refused_naming_the_parameter() {
     let (status, body) = register(now_s(), Some(now_s() + 60)).send_to(&base).await;
     assert_eq!(status, 201, "{body}");
     assert!(registered(&node, "alice").await);
+    node.stop().await;
+}
+
+/// A node whose administrator is `admin`.
+async fn node_with_admin(dir: &std::path::Path, admin: &str) -> accord_node::Running {
+    let key = user(admin).public_key().to_base58();
+    start_with(dir, |mut c| {
+        c.admins = vec![key];
+        c
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custody_sent_three_times_makes_one_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node_with_admin(dir.path(), "admin").await;
+    let once = rfc9421(
+        &user("admin"),
+        &authority(&node),
+        "POST",
+        "/custody",
+        Some("{}".into()),
+        now_s(),
+        None,
+    );
+    let (status, body) = once.send_to(&url(&node)).await;
+    assert_eq!(status, 201, "{body}");
+    for _ in 0..2 {
+        let (status, body) = once.send_to(&url(&node)).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["type"], "urn:accord:problem:replayed", "{body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("this signature was used already: sign the request again"),
+            "{body}"
+        );
+    }
+    assert_eq!(custodial_keys(&node, "admin").await, 1);
+    // The same content signed again is a new request.
+    client(&node, "admin").post("/custody", "{}").await.unwrap();
+    client(&node, "admin").post("/custody", "{}").await.unwrap();
+    assert_eq!(custodial_keys(&node, "admin").await, 3);
+    // Reads are not remembered: the same signed GET answers every time.
+    let read = rfc9421(
+        &user("admin"),
+        &authority(&node),
+        "GET",
+        "/custody",
+        None,
+        now_s(),
+        None,
+    );
+    for _ in 0..3 {
+        let (status, body) = read.send_to(&url(&node)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["keys"].as_array().unwrap().len(), 3);
+    }
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custodial_act_sent_five_times_adds_one_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node_with_admin(dir.path(), "front end").await;
+    let device = user("reviewer's browser").public_key().to_base58();
+    let entry = client(&node, "front end")
+        .post("/custody", json!({"controllers": [device]}).to_string())
+        .await
+        .unwrap();
+    let held = entry["key"].as_str().unwrap().to_string();
+    client(&node, "front end")
+        .post(
+            "/identities",
+            events::identity("reviewer-identity", &held, None).to_string(),
+        )
+        .await
+        .unwrap();
+    register(&node, &["drafter".to_string()]).await;
+    let scenario = scenario("document-signing.json");
+    let sid = scenario["id"].as_str().unwrap().to_string();
+    let drafter = user("drafter");
+    let pid = "replayed-act".to_string();
+    let bodies = [
+        events::scenario(scenario.clone(), &sid),
+        events::identity("drafter-identity", &drafter.public_key().to_base58(), None),
+        events::identity("reviewer-identity", &held, None),
+        events::process(
+            &pid,
+            &sid,
+            &[
+                ("drafter".into(), "drafter-identity".into()),
+                ("reviewer".into(), "reviewer-identity".into()),
+            ],
+        ),
+    ];
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &drafter)).collect();
+    let chain = events::new_chain(
+        &drafter,
+        b'T',
+        &accord_chain::Nonce::from_text(&pid),
+        &signed,
+        1_767_225_600_000,
+    )
+    .unwrap();
+    client(&node, "drafter")
+        .post("/event-chains", chain.to_json())
+        .await
+        .unwrap();
+    act(
+        &node,
+        chain.id(),
+        &pid,
+        "drafter",
+        "request_review",
+        None,
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let head = format!("/event-chains/{}/head", chain.id().to_base58());
+    let length = |v: Value| v["length"].as_u64().unwrap();
+    let before = length(client(&node, "drafter").get(&head).await.unwrap());
+    let review = rfc9421(
+        &user("reviewer's browser"),
+        &authority(&node),
+        "POST",
+        &format!("/processes/{pid}/responses"),
+        Some(json!({"key": held, "action": "review", "response": "accept"}).to_string()),
+        now_s(),
+        None,
+    );
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        answers.push(review.send_to(&url(&node)).await);
+    }
+    assert_eq!(answers[0].0, 200, "{}", answers[0].1);
+    for (status, body) in &answers[1..] {
+        assert_eq!(*status, 401, "{body}");
+        assert_eq!(body["type"], "urn:accord:problem:replayed", "{body}");
+    }
+    // One event: the review. The replays built and signed nothing.
+    assert_eq!(
+        length(client(&node, "drafter").get(&head).await.unwrap()),
+        before + 1
+    );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_replayed_after_the_identity_was_deleted_does_not_bring_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let alice = user("alice");
+    let here = authority(&node);
+    let registration = rfc9421(
+        &alice,
+        &here,
+        "POST",
+        "/identities",
+        Some(identity_of("alice")),
+        now_s(),
+        None,
+    );
+    let (status, body) = registration.send_to(&url(&node)).await;
+    assert_eq!(status, 201, "{body}");
+    let deletion = rfc9421(
+        &alice,
+        &here,
+        "DELETE",
+        "/identities/alice-identity",
+        None,
+        now_s(),
+        None,
+    );
+    let (status, body) = deletion.send_to(&url(&node)).await;
+    assert_eq!(status, 204, "{body}");
+    // Whoever saw the registration sends it again: refused, and alice stays deleted.
+    let (status, body) = registration.send_to(&url(&node)).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["type"], "urn:accord:problem:replayed", "{body}");
+    assert!(!registered(&node, "alice").await);
+    // Alice registers again; the old deletion sent again does not remove her.
+    client(&node, "alice")
+        .post("/identities", identity_of("alice"))
+        .await
+        .unwrap();
+    let (status, body) = deletion.send_to(&url(&node)).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(registered(&node, "alice").await);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_after_the_node_restarts_is_still_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node_with_admin(dir.path(), "admin").await;
+    let addr = node.addr;
+    let once = rfc9421(
+        &user("admin"),
+        &authority(&node),
+        "POST",
+        "/custody",
+        Some("{}".into()),
+        now_s(),
+        None,
+    );
+    let (status, body) = once.send_to(&url(&node)).await;
+    assert_eq!(status, 201, "{body}");
+    node.stop().await;
+    // Again on the same address, so the request is still addressed to it.
+    let admin = user("admin").public_key().to_base58();
+    let node = start_with(dir.path(), |mut c| {
+        c.admins = vec![admin];
+        c.listen = addr;
+        c
+    })
+    .await;
+    let (status, body) = once.send_to(&url(&node)).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["type"], "urn:accord:problem:replayed", "{body}");
+    assert_eq!(custodial_keys(&node, "admin").await, 1);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_replay_cache_makes_changes_wait_and_reads_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = user("admin").public_key().to_base58();
+    let node = start_with(dir.path(), |mut c| {
+        c.admins = vec![admin];
+        c.replay_cache = 2;
+        c
+    })
+    .await;
+    let admin = client(&node, "admin");
+    admin.post("/custody", "{}").await.unwrap();
+    admin.post("/custody", "{}").await.unwrap();
+    let answer = admin
+        .send(
+            "POST",
+            "/custody",
+            Some(("application/json", b"{}".to_vec())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let retry: u64 = answer.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=301).contains(&retry), "{retry}");
+    let body = answer.json().unwrap();
+    assert_eq!(body["type"], "urn:accord:problem:unavailable", "{body}");
+    // Nothing was dropped to make room, and reads are not held up.
+    assert_eq!(custodial_keys(&node, "admin").await, 2);
     node.stop().await;
 }
 

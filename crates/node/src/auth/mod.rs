@@ -1,20 +1,22 @@
-//! Who is asking: HTTP request signatures, the authorities a node answers to, and a rate limit
-//! per key.
+//! Who is asking: HTTP request signatures, the authorities a node answers to, replays, and a
+//! rate limit per key.
 //!
 //! A request is signed with HTTP Message Signatures (RFC 9421, `ed25519`, `keyid` = the base58
 //! public key) covering `@method`, `@authority`, `@path` (and `@query` when there is one) and
 //! `content-digest` when there is a body; or, as the reference clients do, with a
 //! draft-cavage `Signature` (`Authorization: Signature keyId=…`) covering `(request-target)`,
 //! `host` and `date`, plus `digest` and `content-type` when there is a body. Either way the key
-//! is an ed25519 key and the caller is its base58 form. A signature is good for
-//! `max_clock_skew` around its `created` (or date); the authority it covers must be one this
-//! node answers to ([`authority`]). What a key may see is decided by the handlers: parties of a
-//! chain, the node's own key and configured administrators.
+//! is an ed25519 key and the caller is its base58 form. A signature is good for `max_clock_skew`
+//! around its `created` (or date), and once ([`replay`]); the authority it covers must be one
+//! this node answers to ([`authority`]). What a key may see is decided by the handlers:
+//! parties of a chain, the node's own key and configured administrators.
 
 pub mod authority;
 pub mod httpsig;
+pub mod replay;
 
 pub use authority::Authorities;
+pub use replay::{Refusal, ReplayCache, SignatureId};
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,6 +36,27 @@ pub struct Caller {
     pub cosigners: Vec<String>,
 }
 
+/// A request whose signatures verified, addressed to this node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authenticated {
+    /// Who signed it.
+    pub caller: Caller,
+    /// Each distinct signature it carries, with the last second it is good.
+    pub signatures: Vec<SignatureId>,
+    /// Their labels (`sig1`, …; `cavage` for a draft-cavage signature), for messages.
+    pub labels: Vec<String>,
+}
+
+impl Authenticated {
+    fn add(&mut self, label: String, signature: &[u8; 64], until: i64) {
+        let id = SignatureId::of(signature, until);
+        if !self.signatures.iter().any(|s| s.digest == id.digest) {
+            self.signatures.push(id);
+            self.labels.push(label);
+        }
+    }
+}
+
 /// Checks a request's signatures, their times and the authority they were made for. The
 /// authority is the `Host` the request was sent to (or the URI's, over HTTP/2); `now` is in
 /// seconds since the epoch; `authorities` are the names this node answers to.
@@ -45,7 +68,7 @@ pub fn authenticate(
     now: i64,
     max_skew: i64,
     authorities: &Authorities,
-) -> Result<Caller, Problem> {
+) -> Result<Authenticated, Problem> {
     let mut pairs: Vec<(&str, &str)> = headers
         .iter()
         .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
@@ -93,6 +116,14 @@ pub fn authenticate(
         // others are keys that consent to the request (an identity naming several keys).
         let labels = httpsig::signature_labels(&request).map_err(fail)?;
         let mut keys: Vec<String> = Vec::with_capacity(labels.len());
+        let mut out = Authenticated {
+            caller: Caller {
+                key: String::new(),
+                cosigners: Vec::new(),
+            },
+            signatures: Vec::with_capacity(labels.len()),
+            labels: Vec::with_capacity(labels.len()),
+        };
         for label in labels {
             policy.label = Some(label.clone());
             let verified = httpsig::verify(&request, httpsig::lto_verifying_key, now, &policy)
@@ -100,16 +131,20 @@ pub fn authenticate(
             if !keys.contains(&verified.key_id) {
                 keys.push(verified.key_id);
             }
+            // `created` is required, so `valid_until` is known; were it not, the longest a
+            // signature can pass the checks (created at most the skew ahead, plus the skew).
+            let until = verified
+                .valid_until
+                .unwrap_or_else(|| now.saturating_add(2 * max_skew.max(0)));
+            out.add(label, &verified.signature, until);
         }
         let mut keys = keys.into_iter();
-        let key = keys
+        out.caller.key = keys
             .next()
             .ok_or_else(|| Problem::unauthenticated("`Signature-Input` declares no signature"))?;
+        out.caller.cosigners = keys.collect();
         addressed_here()?;
-        return Ok(Caller {
-            key,
-            cosigners: keys.collect(),
-        });
+        return Ok(out);
     }
     let cavage = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -125,11 +160,20 @@ pub fn authenticate(
         policy.required_headers.push("host".into());
         let verified = httpsig::cavage_verify(&request, httpsig::lto_verifying_key, now, &policy)
             .map_err(fail)?;
+        let until = verified
+            .valid_until
+            .unwrap_or_else(|| now.saturating_add(2 * max_skew.max(0)));
+        let mut out = Authenticated {
+            caller: Caller {
+                key: verified.key_id,
+                cosigners: Vec::new(),
+            },
+            signatures: Vec::with_capacity(1),
+            labels: Vec::with_capacity(1),
+        };
+        out.add("cavage".into(), &verified.signature, until);
         addressed_here()?;
-        return Ok(Caller {
-            key: verified.key_id,
-            cosigners: Vec::new(),
-        });
+        return Ok(out);
     }
     Err(Problem::unauthenticated(
         "the request is not signed: sign it with HTTP Message Signatures (RFC 9421, ed25519, keyid = the base58 public key) or a draft-cavage `Authorization: Signature` header",
@@ -239,7 +283,7 @@ mod tests {
             .collect();
         let uri: Uri = "/x".parse().unwrap();
         let now = 1_800_000_000;
-        let caller = authenticate(
+        let done = authenticate(
             &Method::GET,
             &uri,
             &signed_by(&keys, now),
@@ -250,8 +294,11 @@ mod tests {
         )
         .unwrap();
         let id = |k: &ed25519_dalek::SigningKey| httpsig::lto_key_id(&k.verifying_key());
-        assert_eq!(caller.key, id(&keys[0]));
-        assert_eq!(caller.cosigners, [id(&keys[1]), id(&keys[2])]);
+        assert_eq!(done.caller.key, id(&keys[0]));
+        assert_eq!(done.caller.cosigners, [id(&keys[1]), id(&keys[2])]);
+        // Each signature is remembered until `created` + the skew.
+        assert_eq!(done.labels, ["sig1", "sig2", "sig3"]);
+        assert!(done.signatures.iter().all(|s| s.until == now + 300));
         // One signature that does not verify refuses the request, naming it.
         let mut headers = signed_by(&keys, now);
         let tampered = headers["signature"]
@@ -396,7 +443,8 @@ mod tests {
             &here(),
         )
         .unwrap();
-        assert_eq!(done.key, httpsig::lto_key_id(&key.verifying_key()));
+        assert_eq!(done.labels, ["cavage"]);
+        assert_eq!(done.signatures[0].until, now + 300);
         let elsewhere = Authorities::new(None, Some("http://other.test"), &[]);
         let err = authenticate(
             &Method::GET,
