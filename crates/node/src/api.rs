@@ -7,7 +7,7 @@
 //! Anyone else gets the same 404 as for a chain that does not exist.
 
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -16,7 +16,7 @@ use accord_crypto::{KeyPair, base58};
 use accord_store::{SqlStore, Store};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -47,6 +47,11 @@ pub struct App {
     pub config: Arc<Config>,
     /// The rate limiter.
     pub limiter: RateLimiter,
+    /// The names this node answers to: a request signed for any other is refused (421).
+    pub authorities: auth::Authorities,
+    /// Signatures of requests that change something, each remembered until it expires: a
+    /// signature is good once.
+    pub replays: auth::ReplayCache,
     /// Keys allowed everything: this node's and the configured administrators'.
     pub admins: HashSet<String>,
     /// Keys of identities registered on this node: they may start chains here.
@@ -254,12 +259,89 @@ const NAME_A_CHAIN: &str = "name one with `?chain=<chain id>`";
 
 type Shared = State<Arc<App>>;
 
-/// A request whose signature verified, with its body.
+/// A request whose signatures verified and that is addressed to this node, with its body.
+///
+/// A signature is good once. For a request that may change something (any method but GET,
+/// HEAD and OPTIONS) the extractor has taken its signatures into the node's memory, so the
+/// same signature again is refused (401 `replayed`) until it expires. The body of such a
+/// request is reachable only through [`Signed::spend`], which also records the signatures in
+/// the store before the handler acts (so a replay is refused after a restart too), or
+/// [`Signed::submission`], for a chain, whose effect is idempotent by event hash (a replay
+/// after a restart adds nothing). A handler that answers such a request with success without
+/// calling either is reported by the router (`check_spent`).
 pub struct Signed {
     /// Who signed it.
     pub caller: Caller,
-    /// The body.
-    pub body: Bytes,
+    body: Bytes,
+    /// The request's signatures, when it may change something.
+    signatures: Vec<auth::SignatureId>,
+    labels: Vec<String>,
+    spending: Spending,
+}
+
+/// Whether a handler settled a request's signatures (`Signed::spend` or
+/// `Signed::submission`), for the router's check: the extractor marks a request that may
+/// change something [`UNSPENT`], the handler [`SPENT`].
+#[derive(Clone, Default)]
+struct Spending(Arc<AtomicU8>);
+
+const UNSPENT: u8 = 1;
+const SPENT: u8 = 2;
+
+impl Spending {
+    fn set(&self, state: u8) {
+        self.0.store(state, Ordering::Relaxed);
+    }
+}
+
+/// Whether a request cannot change anything, so its signatures are not remembered: a replayed
+/// read tells the replayer nothing it did not see, and is refused at any other node.
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl Signed {
+    /// Records the request's signatures in the store (each until it expires), then gives its
+    /// body: every handler of a request whose effect is not idempotent takes the body (or, for
+    /// one without a body, at least calls this) before it acts, so the request is carried out
+    /// once even across restarts. A signature the store holds already is a replay (401).
+    pub async fn spend(&self, app: &App) -> Result<&Bytes, Problem> {
+        for (id, label) in self.signatures.iter().zip(&self.labels) {
+            if !app
+                .store
+                .remember_signature(&id.digest, id.until_ms())
+                .await?
+            {
+                app.metrics
+                    .requests_replayed
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(replayed(label));
+            }
+        }
+        self.spending.set(SPENT);
+        Ok(&self.body)
+    }
+
+    /// The body of a chain submission (`POST /event-chains`, a chain on
+    /// `POST /processes/{id}/responses`): events the node holds are skipped by hash, so a
+    /// replay adds nothing even after a restart, and the signatures stay in memory only.
+    pub fn submission(&self) -> &Bytes {
+        self.spending.set(SPENT);
+        &self.body
+    }
+
+    /// The body, only to tell a chain submission from a request that must be spent; the
+    /// handler then calls [`Signed::submission`] or [`Signed::spend`].
+    pub fn peek(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+/// 401 `replayed` for the signature labelled `label`.
+fn replayed(label: &str) -> Problem {
+    Problem::replayed(format!(
+        "this signature was used already: sign the request again (signature `{label}`; a signature is good once)"
+    ))
 }
 
 impl FromRequest<Arc<App>> for Signed {
@@ -283,20 +365,89 @@ impl FromRequest<Arc<App>> for Signed {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let caller = auth::authenticate(
+        let authenticated = auth::authenticate(
             &parts.method,
             &parts.uri,
             &parts.headers,
             &body,
             now,
-            app.config.max_clock_skew as i64,
+            i64::try_from(app.config.max_clock_skew).unwrap_or(i64::MAX),
+            &app.authorities,
         )?;
+        let caller = authenticated.caller;
         if let Err(wait) = app.limiter.check(&caller.key, Instant::now()) {
             app.metrics.requests_limited.fetch_add(1, Ordering::Relaxed);
             return Err(Problem::rate_limited(wait));
         }
-        Ok(Signed { caller, body })
+        let spending = parts
+            .extensions
+            .get::<Spending>()
+            .cloned()
+            .unwrap_or_default();
+        if is_safe(&parts.method) {
+            return Ok(Signed {
+                caller,
+                body,
+                signatures: Vec::new(),
+                labels: Vec::new(),
+                spending,
+            });
+        }
+        // Taken after the rate limit, so a request refused there may be sent again as it is.
+        match app.replays.spend(&authenticated.signatures, now) {
+            Ok(()) => {}
+            Err(auth::Refusal::Replayed(n)) => {
+                app.metrics
+                    .requests_replayed
+                    .fetch_add(1, Ordering::Relaxed);
+                let label = authenticated.labels.get(n).map_or("", String::as_str);
+                return Err(replayed(label));
+            }
+            Err(auth::Refusal::Full { retry_after }) => {
+                tracing::warn!(
+                    capacity = app.config.replay_cache,
+                    "the replay cache is full: requests that change something wait until signatures expire (raise `replay_cache`)"
+                );
+                return Err(Problem::unavailable(format!(
+                    "this node remembers {} request signatures, its limit, until they expire: retry in {retry_after} s",
+                    app.config.replay_cache
+                ))
+                .with("retryAfter", retry_after));
+            }
+        }
+        spending.set(UNSPENT);
+        Ok(Signed {
+            caller,
+            body,
+            signatures: authenticated.signatures,
+            labels: authenticated.labels,
+            spending,
+        })
     }
+}
+
+/// Reports a handler that answered a request that may change something with success without
+/// spending its signatures ([`Signed::spend`], [`Signed::submission`]): its effect would be
+/// carried out again by a replay after a restart. Logged; in debug builds (the tests) the
+/// answer becomes a 500, so such a handler cannot pass its tests.
+async fn check_spent(mut req: Request, next: axum::middleware::Next) -> Response {
+    if is_safe(req.method()) {
+        return next.run(req).await;
+    }
+    let spending = Spending::default();
+    req.extensions_mut().insert(spending.clone());
+    let what = format!("{} {}", req.method(), req.uri().path());
+    let response = next.run(req).await;
+    if response.status().is_success() && spending.0.load(Ordering::Relaxed) == UNSPENT {
+        tracing::error!(request = %what, "a handler carried out a request without spending its signatures (Signed::spend or Signed::submission)");
+        if cfg!(debug_assertions) {
+            return Problem::internal(format!(
+                "the handler of {what} did not spend the request's signatures"
+            ))
+            .into_response();
+        }
+    }
+    response
 }
 
 /// JSON with a status.
@@ -459,7 +610,7 @@ pub struct ChainList {
         (status = 409, description = "A fork, missing events, or an unknown chain sent partially", body = Value, content_type = "application/problem+json"),
         (status = 413, description = "The body is over the limit", body = Value, content_type = "application/problem+json")))]
 async fn post_event_chain(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
-    let outcome = submit(&app, &signed.caller, &signed.body, false)
+    let outcome = submit(&app, &signed.caller, signed.submission(), false)
         .await
         .inspect_err(|problem| {
             // What a peer node sends wrongly is worth an operator's look.
@@ -989,13 +1140,16 @@ async fn post_scenario(State(app): Shared, req: Request) -> Result<Response, Pro
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("yaml"));
     let signed = Signed::from_request(req, &app).await?;
+    // Storing a scenario again changes nothing, but spending is cheap here and keeps the rule
+    // plain: only chain submissions are not spent.
+    let body = signed.spend(&app).await?;
     if !app.is_registered(&signed.caller.key) {
         return Err(Problem::forbidden(format!(
             "key {} may not store scenarios on this node: register an identity with this key first",
             signed.caller.key
         )));
     }
-    let text = std::str::from_utf8(&signed.body)
+    let text = std::str::from_utf8(body)
         .map_err(|e| Problem::bad_json(format!("the body is not UTF-8: {e}")))?;
     let format = if yaml {
         accord_scenario::Format::Yaml
@@ -1305,7 +1459,7 @@ async fn post_response(
         events: Option<serde::de::IgnoredAny>,
         action: Option<serde::de::IgnoredAny>,
     }
-    let shape: Shape = parse_json(&signed.body)?;
+    let shape: Shape = parse_json(signed.peek())?;
     let outcome = if shape.events.is_none() && shape.action.is_some() {
         custodial_response(&app, &id, named, &signed).await?
     } else {
@@ -1323,7 +1477,7 @@ async fn post_response(
         }
         app.process_chain(&id, Some(chain), &signed.caller.key, NAME_A_CHAIN)
             .await?;
-        submit(&app, &signed.caller, &signed.body, true).await?
+        submit(&app, &signed.caller, signed.submission(), true).await?
     };
     if let Some(first) = outcome.refused.first() {
         return Err(Problem::refused(first.reason.clone())
@@ -1357,7 +1511,8 @@ async fn custodial_response(
         data: Value,
         chain: Option<String>,
     }
-    let act: Act = serde_json::from_slice(&signed.body).map_err(|e| {
+    // The node signs an event for this request: carried out once, even across restarts.
+    let act: Act = serde_json::from_slice(signed.spend(app).await?).map_err(|e| {
         Problem::invalid(format!(
             "a response for a custodial key is {{\"key\", \"action\", \"response\", \"data\", \"chain\"}} (line {}, column {}): {e}",
             e.line(),
@@ -1436,7 +1591,7 @@ async fn custodial_response(
         (status = 422, description = "The inviting node refused: the invitation is used, or for another chain", body = Value, content_type = "application/problem+json"),
         (status = 502, description = "The inviting node could not be reached or failed", body = Value, content_type = "application/problem+json")))]
 async fn post_invitation(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
-    let acceptance: crate::invitations::Acceptance = parse_json(&signed.body)?;
+    let acceptance: crate::invitations::Acceptance = parse_json(signed.spend(&app).await?)?;
     let accepted = crate::invitations::accept(&app, &signed.caller.key, acceptance).await?;
     Ok(json_response(StatusCode::CREATED, &accepted))
 }
@@ -1468,13 +1623,14 @@ pub struct CustodyList {
         (status = 400, description = "Malformed JSON or a bad controller key", body = Value, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator", body = Value, content_type = "application/problem+json")))]
 async fn post_custody(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
+    let body = signed.spend(&app).await?;
     app.admin_only(&signed.caller.key)?;
-    let new: NewCustody = if signed.body.iter().all(u8::is_ascii_whitespace) {
+    let new: NewCustody = if body.iter().all(u8::is_ascii_whitespace) {
         NewCustody {
             controllers: Vec::new(),
         }
     } else {
-        parse_json(&signed.body)?
+        parse_json(body)?
     };
     let entry = app.custody.create(new.controllers, now_ms())?;
     tracing::info!(key = %entry.key, by = %signed.caller.key, "created a custodial key");
@@ -1597,6 +1753,7 @@ async fn replay_outbox(
     Path(id): Path<i64>,
     signed: Signed,
 ) -> Result<Response, Problem> {
+    signed.spend(&app).await?;
     app.admin_only(&signed.caller.key)?;
     if !app.store.replay_delivery(id, now_ms()).await? {
         return Err(Problem::not_found(format!(
@@ -1624,7 +1781,7 @@ async fn replay_outbox(
         (status = 400, description = "Not an identity", body = Value, content_type = "application/problem+json"),
         (status = 403, description = "The signer holds no key of the identity", body = Value, content_type = "application/problem+json")))]
 async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
-    let body: Value = parse_json(&signed.body)?;
+    let body: Value = parse_json(signed.spend(&app).await?)?;
     let id = body
         .get("id")
         .and_then(Value::as_str)
@@ -1730,6 +1887,8 @@ async fn delete_identity(
     Path(id): Path<String>,
     signed: Signed,
 ) -> Result<Response, Problem> {
+    // A replayed delete after the identity was registered again would delete it again.
+    signed.spend(&app).await?;
     let Some(old) = app.store.identity(&id).await? else {
         return Err(Problem::not_found(format!("no identity {id}")));
     };
@@ -1756,7 +1915,7 @@ async fn delete_identity(
 #[openapi(
     info(
         title = "Accord node",
-        description = "Event chains, scenarios, processes and identities of one Accord node. Requests are signed with HTTP Message Signatures (RFC 9421, ed25519; keyid = the base58 public key) or a draft-cavage `Signature`; errors are RFC 9457 problem documents."
+        description = "Event chains, scenarios, processes and identities of one Accord node. Requests are signed with HTTP Message Signatures (RFC 9421, ed25519; keyid = the base58 public key) or a draft-cavage `Signature`, for this node's authority (421 `misdirected-request` otherwise) and within `max_clock_skew` of its clock; a signature is good once (a request that changes something, sent again, is 401 `replayed`). Errors are RFC 9457 problem documents."
     ),
     tags(
         (name = "event chains", description = "Chains of signed events and the event pipeline"),
@@ -1842,6 +2001,7 @@ pub fn router(app: Arc<App>) -> (axum::Router, utoipa::openapi::OpenApi) {
             )
             .into_response()
         })
+        .layer(axum::middleware::from_fn(check_spent))
         .layer(axum::middleware::map_response(move |response: Response| {
             let metrics = metrics.clone();
             async move {

@@ -1,9 +1,11 @@
 //! A client for a node's API that signs every request (RFC 9421, ed25519, `keyid` = the base58
-//! public key; `content-digest` over the body): what the CLI, the tests and the benchmark use.
+//! public key; `content-digest` over the body; a random `nonce`): what the CLI, the tests and
+//! the benchmark use.
 
 use std::sync::Arc;
 
 use accord_crypto::{KeyPair, KeyType};
+use base64::Engine as _;
 use serde_json::Value;
 
 use crate::auth::httpsig;
@@ -166,6 +168,15 @@ impl Client {
         &self.base
     }
 
+    /// The same client (keys and connections) addressing the node at `base`: a signature
+    /// covers the authority it is sent to, and a node takes only requests addressed to it.
+    pub fn at(&self, base: &str) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            ..self.clone()
+        }
+    }
+
     /// Sends a signed request; `target` is the path with its query.
     pub async fn send(
         &self,
@@ -178,7 +189,8 @@ impl Client {
     }
 
     /// Builds and signs a request without sending it (the signature's `created` is now, so send
-    /// it within the node's clock skew allowance).
+    /// it within the node's clock skew allowance). A node takes a request that changes
+    /// something once: send it once, and prepare it again to repeat it.
     pub fn prepare(
         &self,
         method: &str,
@@ -216,6 +228,12 @@ impl Client {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
+        // ed25519 is deterministic: without a nonce, the same request signed twice in one
+        // second would carry the same signature, and a node takes a signature once.
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random)
+            .map_err(|e| ClientError::Key(format!("cannot draw a nonce for the signature: {e}")))?;
+        let nonce = base64::engine::general_purpose::STANDARD_NO_PAD.encode(random);
         let pairs: Vec<(&str, &str)> = headers
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -235,7 +253,10 @@ impl Client {
             .chain(self.cosigners.iter().map(|(k, id)| (k, id)));
         for (n, (key, key_id)) in signers.enumerate() {
             let label = format!("sig{}", n + 1);
-            let params = httpsig::SignParams::new(&label, &components, key_id, now);
+            let params = httpsig::SignParams {
+                nonce: Some(&nonce),
+                ..httpsig::SignParams::new(&label, &components, key_id, now)
+            };
             let signed = httpsig::sign(&request, key, &params)
                 .map_err(|e| ClientError::Key(format!("cannot sign the request: {e}")))?;
             inputs.push(signed.signature_input);

@@ -62,6 +62,13 @@ pub struct Config {
     pub rate_burst: u32,
     /// The largest clock difference accepted on signed requests, in seconds (default 300).
     pub max_clock_skew: u64,
+    /// Names (`host` or `host:port`) this node answers to besides its listen address and the
+    /// authority of `public_url`: a signed request covers the authority it was sent to, and
+    /// one addressed to any other is refused (default none).
+    pub authorities: Vec<String>,
+    /// Signatures of requests that change something, remembered until they expire so each is
+    /// taken once, at most (default 1,000,000; when full, such requests wait).
+    pub replay_cache: usize,
     /// How events reach the other parties' nodes.
     pub delivery: Delivery,
     /// How this node runs system actions.
@@ -136,10 +143,89 @@ impl Default for Config {
             rate_limit: 1000,
             rate_burst: 2000,
             max_clock_skew: 300,
+            authorities: Vec::new(),
+            replay_cache: 1_000_000,
             delivery: Delivery::default(),
             system: System::default(),
         }
     }
+}
+
+/// An authority (`host` or `host:port`) in the form RFC 9421 gives `@authority` for `scheme`:
+/// lower case, without the scheme's default port; an IP address in its shortest form (IPv6 in
+/// brackets). Anything else (a scheme, a path, user information, an empty host, a port that
+/// is not a number from 1 to 65535) is an error saying what.
+pub fn normal_authority(text: &str, scheme: &str) -> Result<String, String> {
+    let text = text.to_ascii_lowercase();
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (inside, after) = rest
+            .split_once(']')
+            .ok_or("an IPv6 address opened with `[` is not closed with `]`")?;
+        let ip: std::net::Ipv6Addr = inside
+            .parse()
+            .map_err(|_| format!("`[{inside}]` is not an IPv6 address"))?;
+        let port = match after {
+            "" => None,
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or("`]` must be followed by `:port` or nothing")?,
+            ),
+        };
+        (format!("[{ip}]"), port)
+    } else {
+        let (host, port) = match text.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text.as_str(), None),
+        };
+        if host.is_empty() {
+            return Err("the host is empty".into());
+        }
+        if host.contains(':') {
+            return Err("an IPv6 address must be written in brackets, e.g. `[::1]:4000`".into());
+        }
+        if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
+            (ip.to_string(), port)
+        } else if host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            (host.to_string(), port)
+        } else {
+            return Err(format!(
+                "`{host}` is not a host name (letters, digits, `-` and `.`) or an IP address"
+            ));
+        }
+    };
+    let Some(port) = port else {
+        return Ok(host);
+    };
+    let number: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p > 0 && port.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| format!("the port `{port}` is not a number from 1 to 65535"))?;
+    let default = match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    };
+    if default == Some(number) {
+        Ok(host)
+    } else {
+        Ok(format!("{host}:{number}"))
+    }
+}
+
+/// The authority of an `http://` or `https://` URL, normalised as [`normal_authority`] does.
+pub fn url_authority(url: &str) -> Result<String, String> {
+    let (scheme, rest) = url.split_once("://").ok_or("the URL has no `scheme://`")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest.get(..end).unwrap_or(rest);
+    if authority.contains('@') {
+        return Err("user information (`user@`) is not taken".into());
+    }
+    normal_authority(authority, &scheme)
 }
 
 /// A configuration that cannot be used.
@@ -187,12 +273,22 @@ impl Config {
                 d.backoff_max_ms, d.backoff_ms
             )));
         }
-        if let Some(url) = &self.public_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(ConfigError(format!(
-                "public_url must start with http:// or https://, not {url:?}"
-            )));
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError(format!(
+                    "public_url must start with http:// or https://, not {url:?}"
+                )));
+            }
+            url_authority(url).map_err(|e| ConfigError(format!("public_url {url:?}: {e}")))?;
+        }
+        for (n, name) in self.authorities.iter().enumerate() {
+            normal_authority(name, "http")
+                .map_err(|e| ConfigError(format!("authorities[{n}] {name:?}: {e}")))?;
+        }
+        if self.replay_cache == 0 {
+            return Err(ConfigError(
+                "replay_cache must be above 0: with no room to remember signatures, no request that changes something could be taken".into(),
+            ));
         }
         let own = self
             .public_url
@@ -324,6 +420,44 @@ max_attempts = 3
         )
         .unwrap_err();
         assert!(err.0.contains("is this node's public_url"), "{err}");
+    }
+
+    #[test]
+    fn authorities_are_host_and_port() {
+        let c = Config::from_toml(
+            "authorities = [\"Node.Example.org\", \"10.0.0.5:4000\", \"[::1]:4000\"]",
+            Path::new("n.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.authorities.len(), 3);
+        for (bad, why) in [
+            ("http://node.example.org", "authorities[0]"),
+            ("node.example.org/accord", "not a host name"),
+            ("node.example.org:0", "port `0`"),
+            ("node.example.org:99999", "port `99999`"),
+            (":4000", "host is empty"),
+            ("::1", "in brackets"),
+            ("[::1", "not closed"),
+            ("[fe80::zz]:1", "not an IPv6 address"),
+        ] {
+            let err = Config::from_toml(&format!("authorities = [{bad:?}]"), Path::new("n.toml"))
+                .unwrap_err();
+            assert!(err.0.contains(why), "{bad}: {err}");
+        }
+        assert_eq!(
+            normal_authority("NODE.example.org:80", "http").unwrap(),
+            "node.example.org"
+        );
+        assert_eq!(normal_authority("[0:0::1]:443", "https").unwrap(), "[::1]");
+        assert_eq!(
+            url_authority("https://Node.example.org:8443/x?y").unwrap(),
+            "node.example.org:8443"
+        );
+        let err =
+            Config::from_toml("public_url = \"http://u@node\"", Path::new("n.toml")).unwrap_err();
+        assert!(err.0.contains("user information"), "{err}");
+        let err = Config::from_toml("replay_cache = 0", Path::new("n.toml")).unwrap_err();
+        assert!(err.0.contains("replay_cache"), "{err}");
     }
 
     #[test]

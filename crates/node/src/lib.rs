@@ -59,6 +59,7 @@ pub struct Running {
     server: tokio::task::JoinHandle<()>,
     delivery: tokio::task::JoinHandle<()>,
     system: tokio::task::JoinHandle<()>,
+    forgetting: tokio::task::JoinHandle<()>,
     store: Arc<SqlStore>,
 }
 
@@ -72,6 +73,7 @@ impl Running {
         // Deliveries under way are abandoned; their rows come back when their leases end.
         self.delivery.abort();
         self.system.abort();
+        self.forgetting.abort();
         self.store.close().await;
     }
 
@@ -164,10 +166,12 @@ pub(crate) struct Opened {
 }
 
 /// Opens a node's data directory, key, database and pipeline. `links` reach the peers
-/// (HTTP to their configured URLs when `None`).
+/// (HTTP to their configured URLs when `None`); `bound` is the address the node listens on,
+/// which it answers to (the simulation has none: its nodes answer to their `public_url`).
 pub(crate) async fn open(
     config: Config,
     links: Option<Arc<dyn links::Links>>,
+    bound: Option<SocketAddr>,
 ) -> Result<Opened, StartError> {
     config.check().map_err(|e| StartError(e.0))?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
@@ -223,6 +227,44 @@ pub(crate) async fn open(
             }
         }
     }
+    // Signatures of requests that changed something, recorded by earlier runs and still good:
+    // a replay is refused after a restart too.
+    let replays = auth::ReplayCache::new(config.replay_cache);
+    let now = now_ms();
+    store
+        .forget_signatures(now)
+        .await
+        .map_err(|e| StartError(format!("database {url}: {e}")))?;
+    let remembered = store
+        .remembered_signatures(now)
+        .await
+        .map_err(|e| StartError(format!("database {url}: {e}")))?;
+    let now_s = i64::try_from(now / 1000).unwrap_or(i64::MAX);
+    let loaded = replays.load(
+        remembered.iter().filter_map(|(digest, until_ms)| {
+            Some(auth::SignatureId {
+                digest: digest.as_slice().try_into().ok()?,
+                until: i64::try_from(until_ms / 1000).ok()?,
+            })
+        }),
+        now_s,
+    );
+    if loaded < remembered.len() {
+        tracing::warn!(
+            recorded = remembered.len(),
+            loaded,
+            capacity = config.replay_cache,
+            "more request signatures are recorded than replay_cache holds: requests that change something wait until some expire"
+        );
+    }
+    let authorities =
+        auth::Authorities::new(bound, config.public_url.as_deref(), &config.authorities);
+    if bound.is_some_and(|a| a.ip().is_unspecified()) {
+        tracing::warn!(
+            answers_to = %authorities.names().join(", "),
+            "listening on every interface, but a node cannot know the names it is reached by: requests signed for any other name are refused (421); list them in `authorities` (or `public_url`)"
+        );
+    }
     if config.peers.iter().any(|p| p.key == node_key) {
         return Err(StartError(format!(
             "peers lists this node's own key {node_key}: list only the other nodes"
@@ -258,6 +300,8 @@ pub(crate) async fn open(
         node_key,
         metrics,
         limiter: auth::RateLimiter::new(config.rate_limit, config.rate_burst),
+        authorities,
+        replays,
         config: Arc::new(config),
         admins,
         registered: RwLock::new(registered),
@@ -270,10 +314,19 @@ pub(crate) async fn open(
     Ok(Opened { app, store, queued })
 }
 
-/// Starts a node: data directory, key, database, pipeline, delivery, system actions,
-/// listener.
+/// Starts a node: listener, data directory, key, database, pipeline, delivery, system
+/// actions. The listener is bound first: the address it gets (a port of 0 is chosen by the
+/// system) is one the node answers to.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    let Opened { app, store, queued } = open(config, None).await?;
+    config.check().map_err(|e| StartError(e.0))?;
+    let listen = config.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| StartError(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError(format!("cannot read the listening address: {e}")))?;
+    let Opened { app, store, queued } = open(config, None, Some(addr)).await?;
     let system = system::start(
         store.clone(),
         app.pipeline.clone(),
@@ -288,20 +341,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         app.outbox.clone(),
         deliver::Settings::from(&app.config.delivery),
     );
-    let listen = app.config.listen;
+    let forgetting = tokio::spawn(forget_signatures(store.clone()));
     let url = app.config.database_url();
     let node_key = app.node_key.clone();
-    let listener = match tokio::net::TcpListener::bind(listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            delivery.abort();
-            system.abort();
-            return Err(StartError(format!("cannot listen on {listen}: {e}")));
-        }
-    };
-    let addr = listener
-        .local_addr()
-        .map_err(|e| StartError(format!("cannot read the listening address: {e}")))?;
     let (router, _doc) = api::router(app);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -320,8 +362,24 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         server,
         delivery,
         system,
+        forgetting,
         store,
     })
+}
+
+/// Every minute, removes from the store the signatures that expired (the memory sweeps its own
+/// as requests come).
+async fn forget_signatures(store: Arc<SqlStore>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match store.forget_signatures(now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(forgotten = n, "expired request signatures forgotten"),
+            Err(e) => tracing::warn!(error = %e, "cannot forget expired request signatures"),
+        }
+    }
 }
 
 /// The OpenAPI document (for tests and `accord node openapi`).

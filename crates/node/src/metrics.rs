@@ -68,6 +68,8 @@ pub struct Metrics {
     pub requests_rejected: AtomicU64,
     /// Requests refused by the rate limiter.
     pub requests_limited: AtomicU64,
+    /// Requests refused because a signature they carry was used already.
+    pub requests_replayed: AtomicU64,
     /// Time from a submission reaching the pipeline to its commit.
     pub pipeline_seconds: Histogram<14>,
     /// Submissions per storage transaction.
@@ -82,6 +84,7 @@ impl Default for Metrics {
             events_duplicate: AtomicU64::new(0),
             requests_rejected: AtomicU64::new(0),
             requests_limited: AtomicU64::new(0),
+            requests_replayed: AtomicU64::new(0),
             pipeline_seconds: Histogram::new(&LATENCY_BUCKETS),
             batch_size: Histogram::new(&BATCH_BUCKETS),
         }
@@ -117,6 +120,11 @@ impl Metrics {
                 "accord_requests_rate_limited_total",
                 "Requests refused by the per-key rate limit.",
                 &self.requests_limited,
+            ),
+            (
+                "accord_requests_replayed_total",
+                "Requests refused because a signature they carry was used already.",
+                &self.requests_replayed,
             ),
         ] {
             let _ = writeln!(

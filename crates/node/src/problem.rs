@@ -98,6 +98,39 @@ impl Problem {
         )
     }
 
+    /// 401 `replayed`: a signature the request carries was used already (a signature is good
+    /// once).
+    pub fn replayed(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "replayed",
+            "The signature was used already",
+            detail,
+        )
+    }
+
+    /// 421 `misdirected-request`: the request is signed for another authority than this
+    /// node's.
+    pub fn misdirected(signed_for: &str, authorities: &[String]) -> Problem {
+        Problem::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected-request",
+            "The request is addressed to another node",
+            if authorities.is_empty() {
+                format!(
+                    "the request is signed for {signed_for}, but this node answers to no name (it has no listen address, `public_url` or `authorities`)"
+                )
+            } else {
+                format!(
+                    "the request is signed for {signed_for}, but this node answers only to {}: sign the request for the node it is sent to",
+                    authorities.join(", ")
+                )
+            },
+        )
+        .with("authority", signed_for)
+        .with("authorities", authorities.to_vec())
+    }
+
     /// 403: the signer may not do this.
     pub fn forbidden(detail: impl Into<String>) -> Problem {
         Problem::new(

@@ -7,7 +7,10 @@
 //! store's outbox), and carries every request between nodes (deliveries, their answers, the
 //! receivers' catch-up fetches) as signed HTTP requests through the receiving node's router,
 //! after a random delay, or not at all (loss), or twice (duplication); independent delays
-//! reorder them. A node may be cut off for a while (everything to and from it is lost, it
+//! reorder them. A request is signed once, when it is sent, and addressed to its receiver
+//! (each node answers to its own `public_url`), so a duplicate is the same signed bytes: the
+//! receiver takes the copy that reaches it first and refuses the other as a replay; the
+//! sender hears only the first copy's answer, as a client on one connection would. A node may be cut off for a while (everything to and from it is lost, it
 //! sends nothing), or stopped and opened again from its data directory (the attempts it had
 //! under way forgotten; opening makes their rows due again). Users act at their own node, only on a chain whose tip that node holds (forks are
 //! another matter).
@@ -99,6 +102,8 @@ struct Stats {
     sent: u64,
     lost: u64,
     duplicated: u64,
+    /// Duplicated requests the receiver refused as replays.
+    replays_refused: u64,
     timeouts: u64,
     missing_events: u64,
     catch_ups: u64,
@@ -111,6 +116,7 @@ impl std::ops::AddAssign for Stats {
         self.sent += o.sent;
         self.lost += o.lost;
         self.duplicated += o.duplicated;
+        self.replays_refused += o.replays_refused;
         self.timeouts += o.timeouts;
         self.missing_events += o.missing_events;
         self.catch_ups += o.catch_ups;
@@ -119,17 +125,58 @@ impl std::ops::AddAssign for Stats {
     }
 }
 
-/// The network's shared state: the nodes' routers (by node key), who is down, and the dice.
+/// The network's shared state: the nodes' routers and URLs (by node key), who is down, and
+/// the dice.
 struct Net {
     routers: HashMap<String, Router>,
+    urls: HashMap<String, String>,
     down: HashSet<String>,
     rng: Rng,
     loss: f64,
     catch_ups: u64,
 }
 
-/// Where requests are addressed (the signature covers it; it is never resolved).
-const BASE: &str = "http://sim.invalid";
+/// Where node `n` is reached: its `public_url`, which its peers list it by and the signatures
+/// of requests to it cover (never resolved).
+fn url_of(n: usize) -> String {
+    format!("http://n{n}.sim.invalid")
+}
+
+/// A request as signed by its sender: the same bytes however often the network carries it.
+#[derive(Clone)]
+struct Wire {
+    method: String,
+    target: String,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+/// Signs a request as `client` would send it (to the node at the client's base URL).
+fn sign(client: &Client, method: &str, target: &str, body: Option<Vec<u8>>) -> Wire {
+    let prepared = client
+        .prepare(method, target, body.map(|b| ("application/json", b)))
+        .expect("a request the simulation builds can be signed");
+    let url = prepared.url();
+    let host = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or("")),
+        None => url.host_str().unwrap_or("").to_string(),
+    };
+    let mut headers = vec![("host".to_string(), host.into_bytes())];
+    for (name, value) in prepared.headers() {
+        headers.push((name.as_str().to_string(), value.as_bytes().to_vec()));
+    }
+    let body = prepared
+        .body()
+        .and_then(|b| b.as_bytes())
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    Wire {
+        method: method.to_string(),
+        target: target.to_string(),
+        headers,
+        body,
+    }
+}
 
 /// A signed request through `router`, as the node would get it over HTTP.
 async fn call(
@@ -139,24 +186,20 @@ async fn call(
     target: &str,
     body: Option<Vec<u8>>,
 ) -> Answer {
-    let prepared = client
-        .prepare(method, target, body.map(|b| ("application/json", b)))
-        .expect("a request the simulation builds can be signed");
+    deliver(router, sign(client, method, target, body)).await
+}
+
+/// A request as it was signed, through `router`.
+async fn deliver(router: &Router, wire: Wire) -> Answer {
     let mut request = axum::http::Request::builder()
-        .method(prepared.method().as_str())
-        .uri(target)
-        .header("host", "sim.invalid");
-    for (name, value) in prepared.headers() {
-        request = request.header(name.as_str(), value.as_bytes());
+        .method(wire.method.as_str())
+        .uri(wire.target.as_str());
+    for (name, value) in &wire.headers {
+        request = request.header(name.as_str(), value.as_slice());
     }
-    let bytes = prepared
-        .body()
-        .and_then(|b| b.as_bytes())
-        .map(<[u8]>::to_vec)
-        .unwrap_or_default();
     let response = router
         .clone()
-        .oneshot(request.body(axum::body::Body::from(bytes)).unwrap())
+        .oneshot(request.body(axum::body::Body::from(wire.body)).unwrap())
         .await
         .unwrap_or_else(|e| match e {});
     let status = response.status().as_u16();
@@ -198,7 +241,7 @@ impl Links for SimLinks {
         body: Option<Vec<u8>>,
     ) -> Sending<'a> {
         Box::pin(async move {
-            let router = {
+            let (router, base) = {
                 let mut net = self.net.lock().unwrap();
                 let loss = net.loss;
                 let lost =
@@ -206,14 +249,15 @@ impl Links for SimLinks {
                 if !lost {
                     net.catch_ups += 1;
                 }
+                let base = net.urls.get(peer).cloned().unwrap_or_default();
                 match net.routers.get(peer) {
-                    Some(r) if !lost => r.clone(),
-                    _ => return Err(format!("{BASE}{target}: lost")),
+                    Some(r) if !lost => (r.clone(), base),
+                    _ => return Err(format!("{base}{target}: lost")),
                 }
             };
             let client = match signer {
-                Some(key) => Client::new(BASE, key).map_err(|e| e.to_string())?,
-                None => self.client.clone(),
+                Some(key) => Client::new(&base, key).map_err(|e| e.to_string())?,
+                None => self.client.at(&base),
             };
             Ok(call(&router, &client, method, target, body).await)
         })
@@ -245,12 +289,14 @@ struct InFlight {
 
 #[derive(Clone)]
 enum Message {
+    /// A delivery, signed when it was sent; `attempt` is unique to it, and shared by its
+    /// copies.
     Request {
         from: usize,
         to: usize,
         row: i64,
         attempt: u64,
-        body: Vec<u8>,
+        wire: Wire,
     },
     Reply {
         to: usize,
@@ -327,6 +373,9 @@ async fn run(seed: u64, p: &Params) -> Stats {
     let key_of: Vec<String> = keys.iter().map(|k| k.public_key().to_base58()).collect();
     let net = Arc::new(Mutex::new(Net {
         routers: HashMap::new(),
+        urls: (0..p.nodes)
+            .map(|n| (key_of[n].clone(), url_of(n)))
+            .collect(),
         down: HashSet::new(),
         rng: Rng(seed ^ 0x5eed),
         loss: p.loss,
@@ -337,7 +386,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
         let peers = (0..p.nodes)
             .filter(|m| *m != n)
             .map(|m| Peer {
-                url: format!("http://n{m}.sim.invalid"),
+                url: url_of(m),
                 key: key_of[m].clone(),
             })
             .collect();
@@ -345,17 +394,19 @@ async fn run(seed: u64, p: &Params) -> Stats {
             data_dir: dir.path().join(format!("n{n}")),
             passphrase_file: Some(pass.clone()),
             peers,
+            // The name its peers reach it by: the only one it answers to (it has no listener).
+            public_url: Some(url_of(n)),
             rate_limit: 1_000_000,
             rate_burst: 1_000_000,
             ..Config::default()
         };
-        let client = Client::new(BASE, pair).unwrap();
+        let client = Client::new(&url_of(n), pair).unwrap();
         let links = Arc::new(SimLinks {
             net: net.clone(),
             own: key_of[n].clone(),
             client: client.clone(),
         });
-        let opened = crate::open(config.clone(), Some(links.clone()))
+        let opened = crate::open(config.clone(), Some(links.clone()), None)
             .await
             .expect("a sim node opens");
         let (router, _) = crate::api::router(opened.app.clone());
@@ -364,7 +415,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
             .routers
             .insert(key_of[n].clone(), router.clone());
         let user = KeyPair::from_seed_phrase(&format!("sim user {n}"), 0);
-        let user_client = Client::new(BASE, &user).unwrap();
+        let user_client = Client::new(&url_of(n), &user).unwrap();
         let identity =
             events::identity_at(&format!("u{n}"), &user.public_key().to_base58(), &key_of[n]);
         let answer = call(
@@ -400,6 +451,8 @@ async fn run(seed: u64, p: &Params) -> Stats {
     let mut stats = Stats::default();
     let mut seq = 0u64;
     let mut attempts = 0u64;
+    // Deliveries (by attempt) a copy of which reached the receiver.
+    let mut reached: HashSet<u64> = HashSet::new();
     let start = now_ms() + 86_400_000;
     let mut t = start;
     let step = 5;
@@ -423,7 +476,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
         if p.outage != Outage::None && tick == outage_to {
             if p.outage == Outage::Restart {
                 let node = &mut nodes[outage_node];
-                let opened = crate::open(node.config.clone(), Some(node.links.clone()))
+                let opened = crate::open(node.config.clone(), Some(node.links.clone()), None)
                     .await
                     .unwrap_or_else(|e| panic!("{tag}: reopening n{outage_node}: {e}"));
                 let (router, _) = crate::api::router(opened.app.clone());
@@ -585,7 +638,12 @@ async fn run(seed: u64, p: &Params) -> Stats {
                     to,
                     row: row.id,
                     attempt: attempts,
-                    body: json.into_bytes(),
+                    wire: sign(
+                        &nodes[n].client.at(&url_of(to)),
+                        "POST",
+                        "/event-chains",
+                        Some(json.into_bytes()),
+                    ),
                 };
                 stats.sent += 1;
                 post(
@@ -623,20 +681,22 @@ async fn run(seed: u64, p: &Params) -> Stats {
                     to,
                     row,
                     attempt,
-                    body,
+                    wire,
                 } => {
                     if is_down(to) {
                         stats.lost += 1;
                         continue;
                     }
-                    let answer = call(
-                        &nodes[to].router,
-                        &nodes[from].client,
-                        "POST",
-                        "/event-chains",
-                        Some(body),
-                    )
-                    .await;
+                    let answer = deliver(&nodes[to].router, wire).await;
+                    if !reached.insert(attempt) {
+                        // A copy of a request that reached the receiver already: the
+                        // receiver refuses it, and nobody hears the answer.
+                        if answer.status == 401 && answer.body.windows(8).any(|w| w == b"replayed")
+                        {
+                            stats.replays_refused += 1;
+                        }
+                        continue;
+                    }
                     let reply = Message::Reply {
                         to: from,
                         row,
@@ -858,6 +918,7 @@ async fn nodes_converge_over_a_lossy_duplicating_reordering_network() {
     assert!(
         total.lost > 0
             && total.duplicated > 0
+            && total.replays_refused > 0
             && total.timeouts > 0
             && total.actions > 0
             && total.restarts > 0,

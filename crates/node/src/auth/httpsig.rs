@@ -201,19 +201,40 @@ pub enum HttpSigError {
     /// The signature does not verify under the key.
     #[error("signature does not verify")]
     BadSignature,
-    /// `created` lies further in the future than the allowed skew.
-    #[error("created is {0} s in the future")]
-    CreatedInFuture(i64),
-    /// `expires` has passed (beyond the allowed skew).
-    #[error("signature expired {0} s ago")]
-    Expired(i64),
-    /// `created` is older than the policy's maximum age.
-    #[error("signature was created {age} s ago, maximum age is {max_age} s")]
+    /// `created` lies further in the future than the allowed clock difference.
+    #[error("`created` is {secs} s ahead of this node's clock; at most {skew} s is allowed")]
+    CreatedInFuture {
+        /// Seconds ahead of now.
+        secs: i64,
+        /// The clock difference allowed.
+        skew: i64,
+    },
+    /// `expires` has passed (beyond the allowed clock difference).
+    #[error("`expires` passed {secs} s ago; at most {skew} s of clock difference is allowed")]
+    Expired {
+        /// Seconds since `expires`.
+        secs: i64,
+        /// The clock difference allowed.
+        skew: i64,
+    },
+    /// `created` is further in the past than the policy's maximum age plus the allowed clock
+    /// difference.
+    #[error("`created` is {age} s in the past; at most {limit} s is allowed")]
     TooOld {
         /// Age in seconds.
         age: i64,
-        /// Allowed age in seconds.
-        max_age: i64,
+        /// The age allowed: the maximum age plus the clock difference allowed.
+        limit: i64,
+    },
+    /// `expires` is earlier than `created`.
+    #[error("{field}: `expires` ({expires}) is before `created` ({created})")]
+    ExpiresBeforeCreated {
+        /// Header name.
+        field: &'static str,
+        /// `created`.
+        created: i64,
+        /// `expires`.
+        expires: i64,
     },
     /// The signature's `tag` is not the one required by the policy.
     #[error("signature tag `{found}` does not match the required tag `{expected}`")]
@@ -248,20 +269,24 @@ pub enum HttpSigError {
         value: String,
     },
     /// A date header lies too far in the future.
-    #[error("`{field}` header is {secs} s in the future")]
+    #[error("`{field}` header is {secs} s in the future; at most {skew} s is allowed")]
     DateInFuture {
         /// Header name.
         field: &'static str,
         /// Seconds ahead of now.
         secs: i64,
+        /// The clock difference allowed.
+        skew: i64,
     },
     /// A date header lies too far in the past.
-    #[error("`{field}` header is {secs} s in the past")]
+    #[error("`{field}` header is {secs} s in the past; at most {skew} s is allowed")]
     DateInPast {
         /// Header name.
         field: &'static str,
         /// Seconds behind now.
         secs: i64,
+        /// The clock difference allowed.
+        skew: i64,
     },
     /// No draft-cavage signature was found in the request.
     #[error("missing `Authorization: Signature …` or `Signature` header")]
@@ -1051,7 +1076,8 @@ pub struct VerifyPolicy {
     /// Tolerated clock difference in seconds (negative counts as 0).
     pub max_skew: i64,
     /// Reject signatures whose `created` is older than this many seconds
-    /// (plus `max_skew`).
+    /// (plus `max_skew`); `Some(0)` holds `created` within `max_skew` of the
+    /// clock both ways, so a signature is good only for a bounded time.
     pub max_age: Option<i64>,
     /// Require this exact `tag` parameter.
     pub tag: Option<String>,
@@ -1059,8 +1085,8 @@ pub struct VerifyPolicy {
 
 impl Default for VerifyPolicy {
     /// First signature; `@method`, `@path`, `@authority` covered, plus
-    /// `content-digest` when there is a body; `created` required; 300 s skew;
-    /// no maximum age; any tag.
+    /// `content-digest` when there is a body; `created` required, within
+    /// 300 s of the clock both ways; any tag.
     fn default() -> Self {
         Self {
             label: None,
@@ -1068,7 +1094,7 @@ impl Default for VerifyPolicy {
             require_content_digest_with_body: true,
             require_created: true,
             max_skew: DEFAULT_MAX_SKEW,
-            max_age: None,
+            max_age: Some(0),
             tag: None,
         }
     }
@@ -1091,6 +1117,13 @@ pub struct Verified {
     pub nonce: Option<String>,
     /// `tag` parameter.
     pub tag: Option<String>,
+    /// The signature's bytes (ed25519 signatures verified strictly are not malleable, so
+    /// these bytes identify the signature).
+    pub signature: [u8; 64],
+    /// The last second (Unix time) at which this signature passes the time checks of the
+    /// policy it was verified with: `min(created, expires) + max_skew` of those present
+    /// (`None`: neither is).
+    pub valid_until: Option<i64>,
 }
 
 const SIG_INPUT: &str = "Signature-Input";
@@ -1214,7 +1247,6 @@ where
             expected: expected.clone(),
         });
     }
-    check_times(sig.created, sig.expires, now, policy)?;
 
     // Coverage policy.
     for required in &policy.required_components {
@@ -1226,11 +1258,12 @@ where
     if policy.require_content_digest_with_body && !req.body.is_empty() && !digest_covered {
         return Err(HttpSigError::ComponentNotCovered("content-digest".into()));
     }
+    check_times(SIG_INPUT, sig.created, sig.expires, now, policy)?;
 
     // Signature.
     let base = build_signature_base(req, &components, &sf::serialize_inner_list(items, params))?;
     let key = key_lookup(&key_id).ok_or_else(|| HttpSigError::UnknownKey(echo(&key_id)))?;
-    verify_ed25519(&key, base.as_bytes(), signature_bytes)?;
+    let signature = verify_ed25519(&key, base.as_bytes(), signature_bytes)?;
 
     if digest_covered {
         let value = req
@@ -1247,7 +1280,18 @@ where
         expires: sig.expires,
         nonce: sig.nonce,
         tag: sig.tag,
+        signature,
+        valid_until: valid_until(
+            [sig.created, sig.expires].into_iter().flatten(),
+            policy.max_skew,
+        ),
     })
+}
+
+/// The last second at which a signature whose covered times are `times` passes the time
+/// checks: the earliest of them plus the skew (`None` when there is none).
+fn valid_until(times: impl Iterator<Item = i64>, max_skew: i64) -> Option<i64> {
+    times.min().map(|t| t.saturating_add(max_skew.max(0)))
 }
 
 #[derive(Default)]
@@ -1290,44 +1334,62 @@ impl SigParamsSeen {
     }
 }
 
+/// `created` within the skew of `now` ahead, and within the maximum age plus the skew behind;
+/// `expires` not passed by more than the skew, and not before `created`. `field` names the
+/// header the parameters came from.
 fn check_times(
+    field: &'static str,
     created: Option<i64>,
     expires: Option<i64>,
     now: i64,
     policy: &VerifyPolicy,
 ) -> Result<(), HttpSigError> {
     let skew = policy.max_skew.max(0);
+    if let (Some(created), Some(expires)) = (created, expires)
+        && expires < created
+    {
+        return Err(HttpSigError::ExpiresBeforeCreated {
+            field,
+            created,
+            expires,
+        });
+    }
     if let Some(created) = created {
         let ahead = created.saturating_sub(now);
         if ahead > skew {
-            return Err(HttpSigError::CreatedInFuture(ahead));
-        }
-        if let Some(max_age) = policy.max_age {
-            let age = now.saturating_sub(created);
-            if age > max_age.saturating_add(skew) {
-                return Err(HttpSigError::TooOld { age, max_age });
-            }
+            return Err(HttpSigError::CreatedInFuture { secs: ahead, skew });
         }
     }
+    // A signature past its own `expires` says so, before its age is looked at.
     if let Some(expires) = expires {
         let past = now.saturating_sub(expires);
         if past > skew {
-            return Err(HttpSigError::Expired(past));
+            return Err(HttpSigError::Expired { secs: past, skew });
+        }
+    }
+    if let (Some(created), Some(max_age)) = (created, policy.max_age) {
+        let age = now.saturating_sub(created);
+        let limit = max_age.max(0).saturating_add(skew);
+        if age > limit {
+            return Err(HttpSigError::TooOld { age, limit });
         }
     }
     Ok(())
 }
 
+/// Verifies strictly (canonical `s`, no small-order `R` or key, `R` compared as encoded), so
+/// one message and key have no second valid encoding of a signature; the signature's bytes.
 fn verify_ed25519(
     key: &VerifyingKey,
     message: &[u8],
     signature: &[u8],
-) -> Result<(), HttpSigError> {
+) -> Result<[u8; 64], HttpSigError> {
     let bytes: [u8; 64] = signature
         .try_into()
         .map_err(|_| HttpSigError::SignatureLength(signature.len()))?;
     key.verify_strict(message, &Signature::from_bytes(&bytes))
-        .map_err(|_| HttpSigError::BadSignature)
+        .map_err(|_| HttpSigError::BadSignature)?;
+    Ok(bytes)
 }
 
 // ---------------------------------------------------------------------------
@@ -1770,6 +1832,14 @@ pub struct CavageVerified {
     pub algorithm: CavageAlgorithm,
     /// Signed headers, lower-case, in order.
     pub headers: Vec<String>,
+    /// The signature's bytes (see [`Verified::signature`]).
+    pub signature: [u8; 64],
+    /// The last second (Unix time) at which this signature passes the time checks: the
+    /// earliest of the checked date and the signed `(created)` and `(expires)`, plus the
+    /// skew (`None` when none of them is checked and signed). Parameters the signature does
+    /// not cover are checked but do not count here: whoever replays the request could
+    /// strip them.
+    pub valid_until: Option<i64>,
 }
 
 const MAX_CAVAGE_PARAMS: usize = 16;
@@ -1991,10 +2061,12 @@ where
         max_skew: policy.max_skew,
         ..VerifyPolicy::default()
     };
-    check_times(created, expires, now, &time_policy)?;
-    if policy.check_date {
-        check_date_header(req, now, policy.max_skew.max(0))?;
-    }
+    check_times(field, created, expires, now, &time_policy)?;
+    let date = if policy.check_date {
+        Some(check_date_header(req, now, policy.max_skew.max(0))?)
+    } else {
+        None
+    };
 
     // Signature.
     let signing_string = cavage_signing_string(req, &headers, created, expires, field)?;
@@ -2006,7 +2078,7 @@ where
             expected: "base64",
         })?;
     let key = key_lookup(key_id).ok_or_else(|| HttpSigError::UnknownKey(echo(key_id)))?;
-    verify_ed25519(&key, &algorithm.message(&signing_string), &signature)?;
+    let signature = verify_ed25519(&key, &algorithm.message(&signing_string), &signature)?;
 
     if headers.iter().any(|h| h == "digest") {
         let value = req
@@ -2015,14 +2087,23 @@ where
         verify_digest_header(&value, req.body)?;
     }
 
+    let signed = |name: &str| headers.iter().any(|h| h == name);
+    let covered_times = [
+        date.filter(|_| signed("date") || signed("x-date")),
+        created.filter(|_| signed("(created)")),
+        expires.filter(|_| signed("(expires)")),
+    ];
     Ok(CavageVerified {
         key_id: key_id.to_owned(),
         algorithm,
+        signature,
+        valid_until: valid_until(covered_times.into_iter().flatten(), policy.max_skew),
         headers,
     })
 }
 
-fn check_date_header(req: &Request, now: i64, skew: i64) -> Result<(), HttpSigError> {
+/// The `X-Date` (else `Date`) header, checked to be within `skew` of `now`.
+fn check_date_header(req: &Request, now: i64, skew: i64) -> Result<i64, HttpSigError> {
     let (field, value) = match req.header("x-date") {
         Some(v) => ("X-Date", v),
         None => (
@@ -2040,14 +2121,16 @@ fn check_date_header(req: &Request, now: i64, skew: i64) -> Result<(), HttpSigEr
         Err(HttpSigError::DateInFuture {
             field,
             secs: offset,
+            skew,
         })
     } else if offset < -skew {
         Err(HttpSigError::DateInPast {
             field,
             secs: offset.saturating_neg(),
+            skew,
         })
     } else {
-        Ok(())
+        Ok(date)
     }
 }
 
@@ -2951,14 +3034,73 @@ mod tests {
 
     #[test]
     fn created_and_expires_are_checked() {
+        // `created` = NOW, `expires` = NOW + 60; the default allows 300 s of clock difference
+        // both ways around `created`, so the signature is good from NOW - 300 to NOW + 300.
         let req = signed_request(b"{}", &full_params());
         let policy = VerifyPolicy::default();
         let err = check(&req, NOW - 400, &policy).unwrap_err();
-        assert_eq!(err.to_string(), "created is 400 s in the future");
+        assert_eq!(
+            err.to_string(),
+            "`created` is 400 s ahead of this node's clock; at most 300 s is allowed"
+        );
         check(&req, NOW - 300, &policy).unwrap();
-        check(&req, NOW + 60 + 300, &policy).unwrap();
-        let err = check(&req, NOW + 60 + 301, &policy).unwrap_err();
-        assert_eq!(err.to_string(), "signature expired 301 s ago");
+        let verified = check(&req, NOW + 300, &policy).unwrap();
+        assert_eq!(verified.valid_until, Some(NOW + 300));
+        let err = check(&req, NOW + 301, &policy).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`created` is 301 s in the past; at most 300 s is allowed"
+        );
+        // A passed `expires` (with the skew as tolerance) is named before the age.
+        let soon = signed_request(
+            b"{}",
+            &SignParams {
+                expires: Some(NOW + 10),
+                ..full_params()
+            },
+        );
+        let verified = check(&soon, NOW + 300, &policy).unwrap();
+        assert_eq!(verified.valid_until, Some(NOW + 300));
+        assert_eq!(
+            check(&soon, NOW + 305, &policy).unwrap_err(),
+            HttpSigError::TooOld {
+                age: 305,
+                limit: 300
+            }
+        );
+        let err = check(&soon, NOW + 311, &policy).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`expires` passed 301 s ago; at most 300 s of clock difference is allowed"
+        );
+        // `expires` before `created` is malformed.
+        let backwards = signed_request(
+            b"{}",
+            &SignParams {
+                expires: Some(NOW - 1),
+                ..full_params()
+            },
+        );
+        assert_eq!(
+            check(&backwards, NOW, &policy).unwrap_err().to_string(),
+            format!(
+                "Signature-Input: `expires` ({}) is before `created` ({NOW})",
+                NOW - 1
+            )
+        );
+        // Without a maximum age, only `expires` ends a signature.
+        let ageless = VerifyPolicy {
+            max_age: None,
+            ..VerifyPolicy::default()
+        };
+        check(&req, NOW + 60 + 300, &ageless).unwrap();
+        assert_eq!(
+            check(&req, NOW + 60 + 301, &ageless).unwrap_err(),
+            HttpSigError::Expired {
+                secs: 301,
+                skew: 300
+            }
+        );
 
         let strict = VerifyPolicy {
             max_skew: 0,
@@ -2967,11 +3109,11 @@ mod tests {
         };
         assert_eq!(
             check(&req, NOW - 1, &strict).unwrap_err(),
-            HttpSigError::CreatedInFuture(1)
+            HttpSigError::CreatedInFuture { secs: 1, skew: 0 }
         );
         assert_eq!(
             check(&req, NOW + 31, &strict).unwrap_err().to_string(),
-            "signature was created 31 s ago, maximum age is 30 s"
+            "`created` is 31 s in the past; at most 30 s is allowed"
         );
         check(&req, NOW + 30, &strict).unwrap();
     }
@@ -3238,7 +3380,7 @@ mod tests {
             cavage_check(&req, LTO_NOW + 301, &lto_policy())
                 .unwrap_err()
                 .to_string(),
-            "`Date` header is 301 s in the past"
+            "`Date` header is 301 s in the past; at most 300 s is allowed"
         );
         cavage_check(&req, LTO_NOW + 300, &lto_policy()).unwrap();
 
@@ -3387,7 +3529,7 @@ mod tests {
             cavage_check(&req, LTO_NOW - 400, &CavagePolicy::default())
                 .unwrap_err()
                 .to_string(),
-            "`Date` header is 400 s in the future"
+            "`Date` header is 400 s in the future; at most 300 s is allowed"
         );
         let mut bad = req.clone();
         bad.set_header("Date", "yesterday");
@@ -3462,18 +3604,55 @@ mod tests {
                 .contains(",created=1522584000,expires=1522584010,")
         );
         req.set_header("Signature", &signed.params);
-        cavage_check(&req, LTO_NOW, &CavagePolicy::default()).unwrap();
+        let verified = cavage_check(&req, LTO_NOW, &CavagePolicy::default()).unwrap();
+        // The earliest of the signed date, `(created)` and `(expires)`, plus the skew.
+        assert_eq!(verified.valid_until, Some(LTO_NOW + 300));
+        let dateless = CavagePolicy {
+            check_date: false,
+            ..CavagePolicy::default()
+        };
         assert_eq!(
-            cavage_check(
-                &req,
-                LTO_NOW + 311,
-                &CavagePolicy {
-                    check_date: false,
-                    ..CavagePolicy::default()
-                }
-            )
-            .unwrap_err(),
-            HttpSigError::Expired(301)
+            cavage_check(&req, LTO_NOW + 311, &dateless).unwrap_err(),
+            HttpSigError::Expired {
+                secs: 301,
+                skew: 300
+            }
+        );
+        // `created` is held to the skew in the past as in RFC 9421.
+        let dateless = CavagePolicy {
+            required_headers: vec!["(request-target)".into()],
+            ..dateless
+        };
+        let mut old = Req::new("GET", "/", None);
+        let params = CavageSignParams {
+            created: Some(LTO_NOW - 301),
+            ..CavageSignParams::new(LTO_PUBLIC, &["(request-target)", "(created)"])
+        };
+        let signed = old.with(|r| cavage_sign(r, &lto_key(), &params)).unwrap();
+        old.set_header("Signature", &signed.params);
+        assert_eq!(
+            cavage_check(&old, LTO_NOW, &dateless)
+                .unwrap_err()
+                .to_string(),
+            "`created` is 301 s in the past; at most 300 s is allowed"
+        );
+        // `created` and `expires` that the signature does not cover are checked, but do not
+        // count for how long it is good: a replayer could strip them.
+        let mut loose = Req::new("GET", "/", None).header("Date", &http_date(LTO_NOW));
+        let params = CavageSignParams {
+            created: Some(LTO_NOW - 100),
+            ..CavageSignParams::new(LTO_PUBLIC, &["(request-target)", "date"])
+        };
+        let signed = loose.with(|r| cavage_sign(r, &lto_key(), &params)).unwrap();
+        loose.set_header("Signature", &signed.params);
+        let verified = cavage_check(&loose, LTO_NOW, &CavagePolicy::default()).unwrap();
+        assert_eq!(verified.valid_until, Some(LTO_NOW + 300));
+        assert_eq!(
+            cavage_check(&loose, LTO_NOW + 201, &CavagePolicy::default()).unwrap_err(),
+            HttpSigError::TooOld {
+                age: 301,
+                limit: 300
+            }
         );
     }
 

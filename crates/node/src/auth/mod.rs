@@ -1,14 +1,22 @@
-//! Who is asking: HTTP request signatures, and a rate limit per key.
+//! Who is asking: HTTP request signatures, the authorities a node answers to, replays, and a
+//! rate limit per key.
 //!
 //! A request is signed with HTTP Message Signatures (RFC 9421, `ed25519`, `keyid` = the base58
 //! public key) covering `@method`, `@authority`, `@path` (and `@query` when there is one) and
 //! `content-digest` when there is a body; or, as the reference clients do, with a
-//! draft-cavage `Signature` (`Authorization: Signature keyId=…`) covering `(request-target)`
-//! and `date`, plus `digest` and `content-type` when there is a body. Either way the key is an
-//! ed25519 key and the caller is its base58 form. What a key may see is decided by the
-//! handlers: parties of a chain, the node's own key and configured administrators.
+//! draft-cavage `Signature` (`Authorization: Signature keyId=…`) covering `(request-target)`,
+//! `host` and `date`, plus `digest` and `content-type` when there is a body. Either way the key
+//! is an ed25519 key and the caller is its base58 form. A signature is good for `max_clock_skew`
+//! around its `created` (or date), and once ([`replay`]); the authority it covers must be one
+//! this node answers to ([`authority`]). What a key may see is decided by the handlers:
+//! parties of a chain, the node's own key and configured administrators.
 
+pub mod authority;
 pub mod httpsig;
+pub mod replay;
+
+pub use authority::Authorities;
+pub use replay::{Refusal, ReplayCache, SignatureId};
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -28,8 +36,30 @@ pub struct Caller {
     pub cosigners: Vec<String>,
 }
 
-/// Checks a request's signature. `authority` is the `Host` the request was sent to; `now` is
-/// in seconds since the epoch.
+/// A request whose signatures verified, addressed to this node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authenticated {
+    /// Who signed it.
+    pub caller: Caller,
+    /// Each distinct signature it carries, with the last second it is good.
+    pub signatures: Vec<SignatureId>,
+    /// Their labels (`sig1`, …; `cavage` for a draft-cavage signature), for messages.
+    pub labels: Vec<String>,
+}
+
+impl Authenticated {
+    fn add(&mut self, label: String, signature: &[u8; 64], until: i64) {
+        let id = SignatureId::of(signature, until);
+        if !self.signatures.iter().any(|s| s.digest == id.digest) {
+            self.signatures.push(id);
+            self.labels.push(label);
+        }
+    }
+}
+
+/// Checks a request's signatures, their times and the authority they were made for. The
+/// authority is the `Host` the request was sent to (or the URI's, over HTTP/2); `now` is in
+/// seconds since the epoch; `authorities` are the names this node answers to.
 pub fn authenticate(
     method: &Method,
     uri: &Uri,
@@ -37,16 +67,33 @@ pub fn authenticate(
     body: &[u8],
     now: i64,
     max_skew: i64,
-) -> Result<Caller, Problem> {
-    let pairs: Vec<(&str, &str)> = headers
+    authorities: &Authorities,
+) -> Result<Authenticated, Problem> {
+    let mut pairs: Vec<(&str, &str)> = headers
         .iter()
         .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
         .collect();
-    let authority = headers
+    let host = headers
         .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.to_str().ok());
+    let authority = host
         .or_else(|| uri.authority().map(|a| a.as_str()))
         .unwrap_or("");
+    if host.is_none() && !authority.is_empty() {
+        // HTTP/2 carries the authority in the URI: a cavage `host` line signs the same value.
+        pairs.push(("host", authority));
+    }
+    // Checked once the signatures verified, so the answer can say what they were made for.
+    let addressed_here = || {
+        if authorities.answers_to(authority) {
+            Ok(())
+        } else {
+            Err(Problem::misdirected(
+                &signed_authority(authority),
+                authorities.names(),
+            ))
+        }
+    };
     let request = httpsig::Request {
         method: method.as_str(),
         scheme: uri.scheme_str().unwrap_or("http"),
@@ -69,6 +116,14 @@ pub fn authenticate(
         // others are keys that consent to the request (an identity naming several keys).
         let labels = httpsig::signature_labels(&request).map_err(fail)?;
         let mut keys: Vec<String> = Vec::with_capacity(labels.len());
+        let mut out = Authenticated {
+            caller: Caller {
+                key: String::new(),
+                cosigners: Vec::new(),
+            },
+            signatures: Vec::with_capacity(labels.len()),
+            labels: Vec::with_capacity(labels.len()),
+        };
         for label in labels {
             policy.label = Some(label.clone());
             let verified = httpsig::verify(&request, httpsig::lto_verifying_key, now, &policy)
@@ -76,15 +131,20 @@ pub fn authenticate(
             if !keys.contains(&verified.key_id) {
                 keys.push(verified.key_id);
             }
+            // `created` is required, so `valid_until` is known; were it not, the longest a
+            // signature can pass the checks (created at most the skew ahead, plus the skew).
+            let until = verified
+                .valid_until
+                .unwrap_or_else(|| now.saturating_add(2 * max_skew.max(0)));
+            out.add(label, &verified.signature, until);
         }
         let mut keys = keys.into_iter();
-        let key = keys
+        out.caller.key = keys
             .next()
             .ok_or_else(|| Problem::unauthenticated("`Signature-Input` declares no signature"))?;
-        return Ok(Caller {
-            key,
-            cosigners: keys.collect(),
-        });
+        out.caller.cosigners = keys.collect();
+        addressed_here()?;
+        return Ok(out);
     }
     let cavage = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -92,20 +152,44 @@ pub fn authenticate(
         .is_some_and(|v| v.starts_with("Signature "))
         || headers.contains_key("signature");
     if cavage {
-        let policy = httpsig::CavagePolicy {
+        let mut policy = httpsig::CavagePolicy {
             max_skew,
             ..httpsig::CavagePolicy::default()
         };
+        // The authority is what ties a request to this node: it must be signed.
+        policy.required_headers.push("host".into());
         let verified = httpsig::cavage_verify(&request, httpsig::lto_verifying_key, now, &policy)
             .map_err(fail)?;
-        return Ok(Caller {
-            key: verified.key_id,
-            cosigners: Vec::new(),
-        });
+        let until = verified
+            .valid_until
+            .unwrap_or_else(|| now.saturating_add(2 * max_skew.max(0)));
+        let mut out = Authenticated {
+            caller: Caller {
+                key: verified.key_id,
+                cosigners: Vec::new(),
+            },
+            signatures: Vec::with_capacity(1),
+            labels: Vec::with_capacity(1),
+        };
+        out.add("cavage".into(), &verified.signature, until);
+        addressed_here()?;
+        return Ok(out);
     }
     Err(Problem::unauthenticated(
         "the request is not signed: sign it with HTTP Message Signatures (RFC 9421, ed25519, keyid = the base58 public key) or a draft-cavage `Authorization: Signature` header",
     ))
+}
+
+/// The authority a request was signed for, as its signature covers it (RFC 9421 normal form),
+/// shortened for a message when it does not read.
+fn signed_authority(authority: &str) -> String {
+    crate::config::normal_authority(authority, "http").unwrap_or_else(|_| {
+        let mut short: String = authority.chars().take(64).collect();
+        if authority.chars().nth(64).is_some() {
+            short.push('…');
+        }
+        format!("{short:?}")
+    })
 }
 
 /// Token buckets per key: `rate` requests a second sustained, `burst` at once.
@@ -158,6 +242,11 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// The authorities of the node the tests' requests are sent to.
+    fn here() -> Authorities {
+        Authorities::new(None, Some("http://node.test"), &[])
+    }
+
     /// Headers of a GET to `http://node.test/x` signed by each key in turn (`sig1`, `sig2`, …).
     fn signed_by(keys: &[ed25519_dalek::SigningKey], now: i64) -> HeaderMap {
         let headers = [("host", "node.test")];
@@ -194,11 +283,22 @@ mod tests {
             .collect();
         let uri: Uri = "/x".parse().unwrap();
         let now = 1_800_000_000;
-        let caller =
-            authenticate(&Method::GET, &uri, &signed_by(&keys, now), b"", now, 300).unwrap();
+        let done = authenticate(
+            &Method::GET,
+            &uri,
+            &signed_by(&keys, now),
+            b"",
+            now,
+            300,
+            &here(),
+        )
+        .unwrap();
         let id = |k: &ed25519_dalek::SigningKey| httpsig::lto_key_id(&k.verifying_key());
-        assert_eq!(caller.key, id(&keys[0]));
-        assert_eq!(caller.cosigners, [id(&keys[1]), id(&keys[2])]);
+        assert_eq!(done.caller.key, id(&keys[0]));
+        assert_eq!(done.caller.cosigners, [id(&keys[1]), id(&keys[2])]);
+        // Each signature is remembered until `created` + the skew.
+        assert_eq!(done.labels, ["sig1", "sig2", "sig3"]);
+        assert!(done.signatures.iter().all(|s| s.until == now + 300));
         // One signature that does not verify refuses the request, naming it.
         let mut headers = signed_by(&keys, now);
         let tampered = headers["signature"]
@@ -206,15 +306,157 @@ mod tests {
             .unwrap()
             .replacen("sig2=:", "sig2=:AAAA", 1);
         headers.insert("signature", tampered.parse().unwrap());
-        let err = authenticate(&Method::GET, &uri, &headers, b"", now, 300).unwrap_err();
+        let err = authenticate(&Method::GET, &uri, &headers, b"", now, 300, &here()).unwrap_err();
         assert!(err.detail.contains("sig2"), "{}", err.detail);
         // At most MAX_SIGNATURES.
         let many: Vec<_> = (1..=9u8)
             .map(|n| ed25519_dalek::SigningKey::from_bytes(&[n; 32]))
             .collect();
-        let err =
-            authenticate(&Method::GET, &uri, &signed_by(&many, now), b"", now, 300).unwrap_err();
+        let err = authenticate(
+            &Method::GET,
+            &uri,
+            &signed_by(&many, now),
+            b"",
+            now,
+            300,
+            &here(),
+        )
+        .unwrap_err();
         assert!(err.detail.contains("at most 8"), "{}", err.detail);
+    }
+
+    #[test]
+    fn a_signature_is_good_within_the_skew_of_its_created_time_only() {
+        let keys = [ed25519_dalek::SigningKey::from_bytes(&[1; 32])];
+        let uri: Uri = "/x".parse().unwrap();
+        let signed = 1_800_000_000;
+        let at = |now| {
+            authenticate(
+                &Method::GET,
+                &uri,
+                &signed_by(&keys, signed),
+                b"",
+                now,
+                300,
+                &here(),
+            )
+        };
+        at(signed + 300).unwrap();
+        let err = at(signed + 3600).unwrap_err();
+        assert_eq!(err.status, 401);
+        assert_eq!(
+            err.detail,
+            "signature `sig1`: `created` is 3600 s in the past; at most 300 s is allowed"
+        );
+        let err = at(signed - 301).unwrap_err();
+        assert_eq!(
+            err.detail,
+            "signature `sig1`: `created` is 301 s ahead of this node's clock; at most 300 s is allowed"
+        );
+    }
+
+    #[test]
+    fn a_request_signed_for_another_authority_is_misdirected() {
+        let keys = [ed25519_dalek::SigningKey::from_bytes(&[1; 32])];
+        let uri: Uri = "/x".parse().unwrap();
+        let now = 1_800_000_000;
+        let elsewhere = Authorities::new(Some("127.0.0.1:4001".parse().unwrap()), None, &[]);
+        let err = authenticate(
+            &Method::GET,
+            &uri,
+            &signed_by(&keys, now),
+            b"",
+            now,
+            300,
+            &elsewhere,
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 421);
+        assert_eq!(err.kind, "misdirected-request");
+        assert_eq!(
+            err.detail,
+            "the request is signed for node.test, but this node answers only to 127.0.0.1:4001, localhost:4001: sign the request for the node it is sent to"
+        );
+        // The Host rewritten to this node's after signing: the signature no longer verifies.
+        let mut headers = signed_by(&keys, now);
+        headers.insert("host", "127.0.0.1:4001".parse().unwrap());
+        let err =
+            authenticate(&Method::GET, &uri, &headers, b"", now, 300, &elsewhere).unwrap_err();
+        assert_eq!(err.status, 401, "{err}");
+        assert!(err.detail.contains("does not verify"), "{err}");
+    }
+
+    /// A draft-cavage GET to `http://node.test/x` signed with `headers`.
+    fn cavage_by(key: &ed25519_dalek::SigningKey, now: i64, headers: &[&str]) -> HeaderMap {
+        let date = httpsig::http_date(now);
+        let pairs = [("host", "node.test"), ("date", date.as_str())];
+        let request = httpsig::Request {
+            method: "GET",
+            scheme: "http",
+            authority: "node.test",
+            path: "/x",
+            query: None,
+            headers: &pairs,
+            body: b"",
+        };
+        let id = httpsig::lto_key_id(&key.verifying_key());
+        let signed =
+            httpsig::cavage_sign(&request, key, &httpsig::CavageSignParams::new(&id, headers))
+                .unwrap();
+        let mut map = HeaderMap::new();
+        map.insert("host", "node.test".parse().unwrap());
+        map.insert("date", date.parse().unwrap());
+        map.insert(
+            "authorization",
+            signed.authorization_value().parse().unwrap(),
+        );
+        map
+    }
+
+    #[test]
+    fn a_cavage_signature_must_cover_the_host() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+        let uri: Uri = "/x".parse().unwrap();
+        let now = 1_800_000_000;
+        let err = authenticate(
+            &Method::GET,
+            &uri,
+            &cavage_by(&key, now, &["(request-target)", "date"]),
+            b"",
+            now,
+            300,
+            &here(),
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 401);
+        assert_eq!(
+            err.detail,
+            "required component `host` is not covered by the signature"
+        );
+        let done = authenticate(
+            &Method::GET,
+            &uri,
+            &cavage_by(&key, now, &["(request-target)", "host", "date"]),
+            b"",
+            now,
+            300,
+            &here(),
+        )
+        .unwrap();
+        assert_eq!(done.labels, ["cavage"]);
+        assert_eq!(done.signatures[0].until, now + 300);
+        let elsewhere = Authorities::new(None, Some("http://other.test"), &[]);
+        let err = authenticate(
+            &Method::GET,
+            &uri,
+            &cavage_by(&key, now, &["(request-target)", "host", "date"]),
+            b"",
+            now,
+            300,
+            &elsewhere,
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 421, "{err}");
     }
 
     #[test]
