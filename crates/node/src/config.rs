@@ -72,7 +72,8 @@ pub struct Config {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct System {
-    /// Hosts HTTP triggers may call; empty: any host (default empty).
+    /// Hosts HTTP triggers may call, by name or address (an IPv6 address with or without its
+    /// brackets); empty: any host (default empty).
     pub hosts: Vec<String>,
     /// Whether HTTP triggers may call private, loopback and link-local addresses (default
     /// false).

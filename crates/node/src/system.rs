@@ -258,6 +258,17 @@ pub fn is_private(ip: IpAddr) -> bool {
     }
 }
 
+/// A URL's host without the brackets an IPv6 literal is written in (`[::1]` is `::1`), and
+/// the address when the host is an address literal rather than a name to resolve.
+fn host_of(url: &reqwest::Url) -> Option<(String, Option<IpAddr>)> {
+    let host = url.host_str()?;
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    Some((bare.to_string(), bare.parse::<IpAddr>().ok()))
+}
+
 /// Makes an HTTP trigger's call: the response key and data, or `None` when the service took
 /// the request for later (202). A status the action lists as a response key is that response,
 /// with the answer's body as data.
@@ -288,35 +299,49 @@ async fn call_checked(settings: &System, payload: &Value) -> Result<Option<(u16,
             "url {url:?}: only http is supported (this build makes no TLS connections)"
         ));
     }
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| format!("url {url:?} has no host"))?
-        .to_string();
-    if !settings.hosts.is_empty() && !settings.hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+    let (host, literal) = host_of(&parsed).ok_or_else(|| format!("url {url:?} has no host"))?;
+    if !settings.hosts.is_empty()
+        && !settings.hosts.iter().any(|h| {
+            h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .eq_ignore_ascii_case(&host)
+        })
+    {
         return Err(format!("host {host} is not in system.hosts"));
     }
     let port = parsed.port_or_known_default().unwrap_or(80);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
+    // An address literal is the address called; a name is resolved once, here, and the
+    // connection pinned to the address checked.
+    let addrs: Vec<SocketAddr> = match literal {
+        Some(ip) => vec![SocketAddr::new(ip, port)],
+        None => tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .collect(),
+    };
     let addr = *addrs
         .first()
         .ok_or_else(|| format!("{host} resolves to no address"))?;
     if !settings.allow_private
         && let Some(bad) = addrs.iter().find(|a| is_private(a.ip()))
     {
-        return Err(format!(
-            "{host} resolves to {}, a private or loopback address (allow with system.allow_private)",
-            bad.ip()
-        ));
+        return Err(match literal {
+            Some(ip) => {
+                format!("{ip} is a private or loopback address (allow with system.allow_private)")
+            }
+            None => format!(
+                "{host} resolves to {}, a private or loopback address (allow with system.allow_private)",
+                bad.ip()
+            ),
+        });
     }
-    let client = reqwest::Client::builder()
+    let mut client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_millis(settings.timeout_ms))
-        .resolve(&host, addr)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .timeout(Duration::from_millis(settings.timeout_ms));
+    if literal.is_none() {
+        client = client.resolve(&host, addr);
+    }
+    let client = client.build().map_err(|e| e.to_string())?;
     let method = reqwest::Method::from_bytes(
         payload
             .get("method")
@@ -386,6 +411,72 @@ mod tests {
         }
         for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn an_ipv6_literal_is_an_address_without_its_brackets() {
+        let url = |u: &str| reqwest::Url::parse(u).unwrap();
+        let (host, ip) = host_of(&url("http://[::1]:8080/hook")).unwrap();
+        assert_eq!((host.as_str(), ip), ("::1", Some("::1".parse().unwrap())));
+        let (host, ip) = host_of(&url("http://[FD00::1]/")).unwrap();
+        assert_eq!(
+            (host.as_str(), ip),
+            ("fd00::1", Some("fd00::1".parse().unwrap()))
+        );
+        let (host, ip) = host_of(&url("http://127.0.0.1:1/")).unwrap();
+        assert_eq!(
+            (host.as_str(), ip),
+            ("127.0.0.1", Some("127.0.0.1".parse().unwrap()))
+        );
+        let (host, ip) = host_of(&url("http://hooks.example/x")).unwrap();
+        assert_eq!((host.as_str(), ip), ("hooks.example", None));
+    }
+
+    fn settings(allow_private: bool, hosts: &[&str]) -> System {
+        System {
+            allow_private,
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            timeout_ms: 500,
+        }
+    }
+
+    #[tokio::test]
+    async fn private_ipv6_literals_are_refused_before_any_connection() {
+        for url in [
+            "http://[::1]:9/hook",
+            "http://[fd00::1]:9/",
+            "http://[fe80::1]:9/",
+            "http://[::ffff:127.0.0.1]:9/",
+            "http://[::]:9/",
+        ] {
+            let err = call_checked(&settings(false, &[]), &json!({"url": url}))
+                .await
+                .unwrap_err();
+            assert!(
+                err.contains("is ") && err.contains("private or loopback"),
+                "{url}: {err}"
+            );
+            assert!(!err.contains("cannot resolve"), "{url}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn system_hosts_match_an_ipv6_literal_with_or_without_brackets() {
+        let payload = json!({"url": "http://[2001:db8::1]:9/"});
+        let err = call_checked(&settings(false, &["hooks.example"]), &payload)
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("host 2001:db8::1 is not in system.hosts"),
+            "{err}"
+        );
+        // Listed, it passes the host check (and fails later: nothing listens there).
+        for listed in ["2001:db8::1", "[2001:DB8::1]"] {
+            let mut s = settings(false, &[listed]);
+            s.timeout_ms = 50;
+            let err = call_checked(&s, &payload).await.unwrap_err();
+            assert!(!err.contains("system.hosts"), "{listed}: {err}");
         }
     }
 }
