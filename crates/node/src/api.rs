@@ -7,8 +7,8 @@
 //! Anyone else gets the same 404 as for a chain that does not exist.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use accord_chain::{Chain, PartialStart};
@@ -49,8 +49,9 @@ pub struct App {
     pub limiter: RateLimiter,
     /// Keys allowed everything: this node's and the configured administrators'.
     pub admins: HashSet<String>,
-    /// Keys of identities registered on this node: they may start chains here.
-    pub registered: RwLock<HashSet<String>>,
+    /// Held while an identity is checked and written, so two requests cannot both pass a
+    /// check (who may replace it) that only one of them would pass after the other.
+    pub identity_writes: tokio::sync::Mutex<()>,
     /// Facts that never change once true, remembered to spare the database: a process's
     /// chain, and that a key is a party to a chain (parties are never removed).
     pub facts: Facts,
@@ -123,13 +124,12 @@ impl App {
         }
     }
 
-    pub(crate) fn is_registered(&self, key: &str) -> bool {
-        self.is_admin(key)
-            || self
-                .registered
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(key)
+    /// Whether `key` is an administrator or a key of an identity registered on this node.
+    /// The store answers (`identity_keys`, written with the identities), so removing one
+    /// identity can never unregister a key another registered identity still names, and
+    /// nothing in memory can disagree with the store.
+    pub(crate) async fn is_registered(&self, key: &str) -> Result<bool, Problem> {
+        Ok(self.is_admin(key) || !self.store.identities_of_key(key).await?.is_empty())
     }
 
     /// Whether `key` may read a chain (it exists and the key is a party, or controls a
@@ -455,7 +455,7 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
                     }
                 )));
             }
-        } else if !app.is_registered(&caller.key) {
+        } else if !app.is_registered(&caller.key).await? {
             return Err(Problem::forbidden(format!(
                 "key {} may not start chains on this node: register an identity with this key first (POST /identities)",
                 caller.key
@@ -872,7 +872,7 @@ async fn post_scenario(State(app): Shared, req: Request) -> Result<Response, Pro
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("yaml"));
     let signed = Signed::from_request(req, &app).await?;
-    if !app.is_registered(&signed.caller.key) {
+    if !app.is_registered(&signed.caller.key).await? {
         return Err(Problem::forbidden(format!(
             "key {} may not store scenarios on this node: register an identity with this key first",
             signed.caller.key
@@ -1417,15 +1417,23 @@ async fn replay_outbox(
 // Identities
 
 /// Register an identity on this node (`{"id", "signkeys": {"user": key, …}, …}`, the Live
-/// Contracts identity document). A key may register an identity that holds it; administrators
-/// may register any.
+/// Contracts identity document).
+///
+/// Every key the identity names must sign the request: the caller, and the others as
+/// cosigners (further RFC 9421 signatures, `sig2`, …, over the same request). The one exception
+/// is this node's own key as the `system` key, which asks this node to run the identity's
+/// system actions. The caller must be one of
+/// the identity's keys; to replace a registered identity, one of the keys it names now.
+/// Administrators may register any identity, for anyone, without these checks.
 #[utoipa::path(post, path = "/identities", tag = "identities",
     request_body(content = Value, description = "An identity", content_type = "application/json"),
     responses((status = 201, description = "Registered", body = Value),
         (status = 200, description = "Replaced", body = Value),
         (status = 400, description = "Not an identity", body = Value, content_type = "application/problem+json"),
-        (status = 403, description = "The signer holds no key of the identity", body = Value, content_type = "application/problem+json")))]
+        (status = 403, description = "A key the identity names did not sign the request, or the signer holds no key of the identity (or of the one it replaces)", body = Value, content_type = "application/problem+json")))]
 async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
+    let caller = signed.caller.key.as_str();
+    let admin = app.is_admin(caller);
     let body: Value = parse_json(&signed.body)?;
     let id = body
         .get("id")
@@ -1439,20 +1447,57 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
             "`signkeys` must hold at least one base58 ed25519 key",
         ));
     }
-    let own = keys.contains(&signed.caller.key);
-    if !own && !app.is_admin(&signed.caller.key) {
-        return Err(Problem::forbidden(format!(
-            "key {} is not one of identity {id}'s keys",
-            signed.caller.key
-        )));
-    }
-    if let Some(old) = app.store.identity(&id).await? {
-        let old: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
-        let old_keys = identity_keys(&old).unwrap_or_default();
-        if !old_keys.contains(&signed.caller.key) && !app.is_admin(&signed.caller.key) {
+    if !admin {
+        // Naming a key is speaking for it: the node's registry and chain starts trust it. So
+        // each key named signs the request, except this node's key as the system key (the
+        // node asked to act is this one, which needs no one's consent to decide for itself).
+        let signers: HashSet<&str> = std::iter::once(caller)
+            .chain(signed.caller.cosigners.iter().map(String::as_str))
+            .collect();
+        let unconsented: Vec<&(String, String)> = keys
+            .iter()
+            .filter(|(role, key)| {
+                let consented =
+                    signers.contains(key.as_str()) || (role == "system" && *key == app.node_key);
+                !consented
+            })
+            .collect();
+        if !unconsented.is_empty() {
+            let named: Vec<String> = unconsented
+                .iter()
+                .map(|(role, key)| format!("signkeys.{role} ({key})"))
+                .collect();
             return Err(Problem::forbidden(format!(
-                "identity {id} exists; only one of its keys may change it"
-            )));
+                "identity {id} names keys that did not sign this request: {}; every key an identity names must sign its registration (the caller, or a cosigner: a further RFC 9421 signature over the same request)",
+                named.join(", ")
+            ))
+            .with(
+                "unconsented",
+                unconsented
+                    .iter()
+                    .map(|(role, key)| json!({"role": role, "key": key}))
+                    .collect::<Vec<_>>(),
+            ));
+        }
+    }
+    // From here to the write, no other registration or removal runs on this node.
+    let _writing = app.identity_writes.lock().await;
+    if !admin {
+        match app.store.identity(&id).await? {
+            Some(old) => {
+                let old: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
+                if !key_set(&old).contains(caller) {
+                    return Err(Problem::forbidden(format!(
+                        "identity {id} is registered already, and key {caller} is not one of its keys: only one of them, or an administrator, may replace it"
+                    )));
+                }
+            }
+            None if !keys.iter().any(|(_, key)| key == caller) => {
+                return Err(Problem::forbidden(format!(
+                    "key {caller} is not one of identity {id}'s keys: a key registers identities that name it"
+                )));
+            }
+            None => {}
         }
     }
     let created = app
@@ -1460,14 +1505,16 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
         .put_identity(
             &id,
             &body.to_string(),
-            &keys.iter().cloned().collect::<Vec<_>>(),
+            &keys
+                .into_iter()
+                .map(|(_, key)| key)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>(),
             now_ms(),
         )
         .await?;
-    app.registered
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .extend(keys);
+    tracing::info!(identity = %id, by = %caller, created, "registered an identity");
     Ok(json_response(
         if created {
             StatusCode::CREATED
@@ -1478,9 +1525,10 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
     ))
 }
 
-/// The base58 keys of an identity document's `signkeys`, each checked.
-fn identity_keys(body: &Value) -> Result<HashSet<String>, Problem> {
-    let mut keys = HashSet::new();
+/// The sign keys of an identity document, as (role, base58 key) in the document's order, each
+/// checked.
+fn identity_keys(body: &Value) -> Result<Vec<(String, String)>, Problem> {
+    let mut keys = Vec::new();
     match body.get("signkeys") {
         Some(Value::Object(m)) => {
             for (role, key) in m {
@@ -1492,7 +1540,7 @@ fn identity_keys(body: &Value) -> Result<HashSet<String>, Problem> {
                         "`signkeys.{role}` is not a base58 ed25519 public key: {key:?}"
                     )));
                 }
-                keys.insert(key.to_string());
+                keys.push((role.clone(), key.to_string()));
             }
         }
         None | Some(Value::Null) => {}
@@ -1503,6 +1551,15 @@ fn identity_keys(body: &Value) -> Result<HashSet<String>, Problem> {
         }
     }
     Ok(keys)
+}
+
+/// The keys a stored identity names (none, for a document that does not read as one).
+fn key_set(stored: &Value) -> HashSet<String> {
+    identity_keys(stored)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect()
 }
 
 /// An identity registered on this node.
@@ -1521,7 +1578,8 @@ async fn get_identity(
     }
 }
 
-/// Remove an identity from this node (by one of its keys, or an administrator).
+/// Remove an identity from this node (by one of its keys, or an administrator). Only its own
+/// keys leave the registry: a key another registered identity names stays registered.
 #[utoipa::path(delete, path = "/identities/{id}", tag = "identities",
     params(("id" = String, Path, description = "The identity id")),
     responses((status = 204, description = "Removed"),
@@ -1532,22 +1590,20 @@ async fn delete_identity(
     Path(id): Path<String>,
     signed: Signed,
 ) -> Result<Response, Problem> {
+    let caller = signed.caller.key.as_str();
+    let _writing = app.identity_writes.lock().await;
     let Some(old) = app.store.identity(&id).await? else {
         return Err(Problem::not_found(format!("no identity {id}")));
     };
-    let old: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
-    let keys = identity_keys(&old).unwrap_or_default();
-    if !keys.contains(&signed.caller.key) && !app.is_admin(&signed.caller.key) {
+    if !key_set(&serde_json::from_str(&old).unwrap_or(Value::Null)).contains(caller)
+        && !app.is_admin(caller)
+    {
         return Err(Problem::forbidden(format!(
-            "key {} is not one of identity {id}'s keys",
-            signed.caller.key
+            "key {caller} is not one of identity {id}'s keys"
         )));
     }
     app.store.delete_identity(&id).await?;
-    let mut registered = app.registered.write().unwrap_or_else(|e| e.into_inner());
-    for k in keys {
-        registered.remove(&k);
-    }
+    tracing::info!(identity = %id, by = %caller, "removed an identity");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -1,0 +1,311 @@
+//! Attacks on the identity registry (issue 14, item 5), each tried against a node running in
+//! process on loopback, as an attacker would.
+
+mod common;
+
+use accord_chain::Nonce;
+use accord_node::client::ClientError;
+use accord_node::{Running, events};
+use common::*;
+use serde_json::{Value, json};
+
+fn key(name: &str) -> String {
+    user(name).public_key().to_base58()
+}
+
+/// An identity document naming `keys` by role.
+fn identity(id: &str, keys: &[(&str, &str)]) -> Value {
+    let signkeys: serde_json::Map<String, Value> = keys
+        .iter()
+        .map(|(role, key)| (role.to_string(), Value::from(*key)))
+        .collect();
+    json!({"$schema": format!("{}identity/schema.json#", events::LC), "id": id, "signkeys": signkeys})
+}
+
+/// `name`'s own identity (`<name>-identity`, its key as `user`), registered by itself.
+async fn register_self(node: &Running, name: &str) {
+    client(node, name)
+        .post(
+            "/identities",
+            identity(&format!("{name}-identity"), &[("user", &key(name))]).to_string(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("registering {name}: {e}"));
+}
+
+/// Whether `name` may start a chain at the node: it posts a new chain of its own (one identity
+/// event) and tells 200 from 403.
+async fn may_start_a_chain(node: &Running, name: &str, tag: &str) -> bool {
+    let me = user(name);
+    let body = identity(&format!("{name}-{tag}"), &[("user", &key(name))]);
+    let chain = events::new_chain(
+        &me,
+        b'T',
+        &Nonce::from_text(&format!("{name} {tag}")),
+        &[(&body, &me)],
+        1_767_225_600_000,
+    )
+    .unwrap();
+    match client(node, name)
+        .post("/event-chains", chain.to_json())
+        .await
+    {
+        Ok(_) => true,
+        Err(e) if e.status() == Some(403) => false,
+        Err(e) => panic!("{name} starting a chain: {e}"),
+    }
+}
+
+fn status(result: &Result<Value, ClientError>) -> u16 {
+    match result {
+        Ok(_) => 200,
+        Err(e) => e.status().unwrap_or(0),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 5: registrations no one else can strip
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn naming_another_users_key_without_its_signature_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    register_self(&node, "victim").await;
+    let (mallory, victim) = (key("mallory"), key("victim"));
+    // Mallory names the victim's key beside its own, signing alone.
+    let err = client(&node, "mallory")
+        .post(
+            "/identities",
+            identity("shared", &[("user", &mallory), ("friend", &victim)]).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    assert_eq!(err.kind(), Some("urn:accord:problem:forbidden"));
+    let detail = err.to_string();
+    assert!(
+        detail.contains(&format!("signkeys.friend ({victim})")) && !detail.contains(&mallory),
+        "names the key that did not sign, and its role: {detail}"
+    );
+    let ClientError::Problem { body, .. } = &err else {
+        unreachable!()
+    };
+    assert_eq!(
+        body["unconsented"],
+        json!([{"role": "friend", "key": victim}])
+    );
+    // Nothing was stored: the id is free, and reads as missing to Mallory.
+    let missing = client(&node, "mallory").get("/identities/shared").await;
+    assert_eq!(status(&missing), 404);
+    // Nor may Mallory name the victim alone, nor replace the victim's identity.
+    let err = client(&node, "mallory")
+        .post(
+            "/identities",
+            identity("victim-too", &[("user", &victim)]).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    let err = client(&node, "mallory")
+        .post(
+            "/identities",
+            identity("victim-identity", &[("user", &mallory)]).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    assert!(err.to_string().contains("registered already"), "{err}");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registering_then_deleting_an_identity_naming_the_victim_leaves_the_victim_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    register_self(&node, "victim").await;
+    assert!(may_start_a_chain(&node, "victim", "before").await);
+    // The attack: an identity naming the victim's key, registered and deleted again. (It is
+    // refused now; whatever the answers, the victim must stay registered.)
+    let mallory = client(&node, "mallory");
+    let _ = mallory
+        .post(
+            "/identities",
+            identity(
+                "strip",
+                &[("user", &key("mallory")), ("friend", &key("victim"))],
+            )
+            .to_string(),
+        )
+        .await;
+    let _ = mallory.send("DELETE", "/identities/strip", None).await;
+    assert!(
+        may_start_a_chain(&node, "victim", "after").await,
+        "the victim's own identity is still registered"
+    );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cosigned_identity_naming_two_keys_is_taken_and_removing_it_strips_no_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    register_self(&node, "bob").await;
+    let (alice, bob) = (key("alice"), key("bob"));
+    let team = identity("team", &[("user", &alice), ("deputy", &bob)]);
+    // Alice alone may not name Bob; with Bob's signature on the same request she may.
+    let alone = client(&node, "alice")
+        .post("/identities", team.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(alone.status(), Some(403), "{alone}");
+    let together = client(&node, "alice")
+        .with_cosigners(&[&user("bob")])
+        .unwrap();
+    let created = together
+        .send(
+            "POST",
+            "/identities",
+            Some(("application/json", team.to_string().into_bytes())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    assert!(may_start_a_chain(&node, "alice", "team").await);
+    // Alice removes the team identity: her key leaves the registry, Bob's (named by his own
+    // identity too) stays.
+    let removed = client(&node, "alice")
+        .send("DELETE", "/identities/team", None)
+        .await
+        .unwrap();
+    assert_eq!(removed.status, 204);
+    assert!(
+        may_start_a_chain(&node, "bob", "after-team").await,
+        "Bob's own identity still registers his key"
+    );
+    assert!(!may_start_a_chain(&node, "alice", "after-team").await);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_an_identity_takes_a_key_it_names_now_and_the_new_keys_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    register_self(&node, "alice").await;
+    let (alice, bob, carol) = (key("alice"), key("bob"), key("carol"));
+    // Bob may not take over Alice's identity, even naming only himself.
+    let err = client(&node, "bob")
+        .post(
+            "/identities",
+            identity("alice-identity", &[("user", &bob)]).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    // Alice may not add Bob without his signature …
+    let err = client(&node, "alice")
+        .post(
+            "/identities",
+            identity("alice-identity", &[("user", &alice), ("deputy", &bob)]).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    assert!(err.to_string().contains("signkeys.deputy"), "{err}");
+    // … and may move her identity to a new key that signs with her (a key rotation).
+    let replaced = client(&node, "alice")
+        .with_cosigners(&[&user("carol")])
+        .unwrap()
+        .post(
+            "/identities",
+            identity("alice-identity", &[("user", &carol)]).to_string(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(replaced["signkeys"]["user"], carol.as_str());
+    assert!(may_start_a_chain(&node, "carol", "rotated").await);
+    assert!(
+        !may_start_a_chain(&node, "alice", "rotated").await,
+        "the replaced key is no longer registered"
+    );
+    // This node's key as the system key needs no signature of the node's.
+    let with_system = identity(
+        "carol-system",
+        &[("user", &carol), ("system", &node.node_key)],
+    );
+    client(&node, "carol")
+        .post("/identities", with_system.to_string())
+        .await
+        .unwrap();
+    // Another node's key does.
+    let other = identity(
+        "carol-elsewhere",
+        &[("user", &carol), ("system", &key("node-b"))],
+    );
+    let err = client(&node, "carol")
+        .post("/identities", other.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    assert!(err.to_string().contains("signkeys.system"), "{err}");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_after_a_restart_is_the_same_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    for name in ["alice", "bob"] {
+        register_self(&node, name).await;
+    }
+    client(&node, "alice")
+        .with_cosigners(&[&user("bob")])
+        .unwrap()
+        .post(
+            "/identities",
+            identity("pair", &[("user", &key("alice")), ("deputy", &key("bob"))]).to_string(),
+        )
+        .await
+        .unwrap();
+    client(&node, "dave")
+        .post(
+            "/identities",
+            identity("dave-identity", &[("user", &key("dave"))]).to_string(),
+        )
+        .await
+        .unwrap();
+    // Removals: one of two identities naming Alice and Bob, and Dave's only one.
+    for (who, id) in [("bob", "pair"), ("dave", "dave-identity")] {
+        let answer = client(&node, who)
+            .send("DELETE", &format!("/identities/{id}"), None)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 204);
+    }
+    let names = ["alice", "bob", "dave", "erin"];
+    let mut before = Vec::new();
+    for name in names {
+        before.push(may_start_a_chain(&node, name, "before").await);
+    }
+    assert_eq!(before, [true, true, false, false]);
+    node.stop().await;
+    let node = start(dir.path()).await;
+    let mut after = Vec::new();
+    for name in names {
+        after.push(may_start_a_chain(&node, name, "after").await);
+    }
+    assert_eq!(
+        after, before,
+        "the registry is the store's, before and after"
+    );
+    let alice = client(&node, "alice")
+        .get("/identities/alice-identity")
+        .await
+        .unwrap();
+    assert_eq!(alice["signkeys"]["user"], key("alice").as_str());
+    node.stop().await;
+}
