@@ -49,8 +49,10 @@ pub struct App {
     pub limiter: RateLimiter,
     /// Keys allowed everything: this node's and the configured administrators'.
     pub admins: HashSet<String>,
+    /// Registrations and removals of identities per key (`identities.register_per_minute`).
+    pub registrations: RateLimiter,
     /// Held while an identity is checked and written, so two requests cannot both pass a
-    /// check (who may replace it) that only one of them would pass after the other.
+    /// check (a quota, who may replace it) that only one of them would pass after the other.
     pub identity_writes: tokio::sync::Mutex<()>,
     /// Facts that never change once true, remembered to spare the database: a process's
     /// chain, and that a key is a party to a chain (parties are never removed).
@@ -1416,6 +1418,23 @@ async fn replay_outbox(
 // ---------------------------------------------------------------------------------------------
 // Identities
 
+/// `Ok` when `key` may register or remove another identity now (administrators always may);
+/// 429 when it has used its `identities.register_per_minute`.
+fn registration_allowed(app: &App, key: &str) -> Result<(), Problem> {
+    if app.is_admin(key) {
+        return Ok(());
+    }
+    app.registrations
+        .check(key, Instant::now())
+        .map_err(|wait| {
+            app.metrics.requests_limited.fetch_add(1, Ordering::Relaxed);
+            Problem::rate_limited(wait).with_detail_suffix(&format!(
+                " (identities.register_per_minute: key {key} may register or remove {} identities a minute)",
+                app.config.identities.register_per_minute
+            ))
+        })
+}
+
 /// Register an identity on this node (`{"id", "signkeys": {"user": key, …}, …}`, the Live
 /// Contracts identity document).
 ///
@@ -1424,16 +1443,40 @@ async fn replay_outbox(
 /// is this node's own key as the `system` key, which asks this node to run the identity's
 /// system actions. The caller must be one of
 /// the identity's keys; to replace a registered identity, one of the keys it names now.
-/// Administrators may register any identity, for anyone, without these checks.
+/// Administrators may register any identity, for anyone, without these checks and quotas.
 #[utoipa::path(post, path = "/identities", tag = "identities",
     request_body(content = Value, description = "An identity", content_type = "application/json"),
     responses((status = 201, description = "Registered", body = Value),
         (status = 200, description = "Replaced", body = Value),
         (status = 400, description = "Not an identity", body = Value, content_type = "application/problem+json"),
-        (status = 403, description = "A key the identity names did not sign the request, or the signer holds no key of the identity (or of the one it replaces)", body = Value, content_type = "application/problem+json")))]
+        (status = 403, description = "A key the identity names did not sign the request, the signer holds no key of the identity (or of the one it replaces), or this node takes registrations only from administrators", body = Value, content_type = "application/problem+json"),
+        (status = 413, description = "The document is over `identities.max_bytes` (`body-too-large`)", body = Value, content_type = "application/problem+json"),
+        (status = 422, description = "A key would be named by more than `identities.max_per_key` registered identities (`quota-exceeded`)", body = Value, content_type = "application/problem+json"),
+        (status = 429, description = "The signer registered or removed too many identities this minute (`rate-limited`, with `Retry-After`)", body = Value, content_type = "application/problem+json")))]
 async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
     let caller = signed.caller.key.as_str();
     let admin = app.is_admin(caller);
+    let limits = &app.config.identities;
+    if !admin && !limits.self_register {
+        return Err(Problem::forbidden(format!(
+            "this node registers identities only for its administrators (identities.self_register is false), and key {caller} is not one"
+        )));
+    }
+    registration_allowed(&app, caller)?;
+    if signed.body.len() > limits.max_bytes {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "The body is too large",
+            format!(
+                "the identity document is {} bytes; this node takes identities of at most {} bytes (identities.max_bytes)",
+                signed.body.len(),
+                limits.max_bytes
+            ),
+        )
+        .with("size", signed.body.len())
+        .with("limit", limits.max_bytes));
+    }
     let body: Value = parse_json(&signed.body)?;
     let id = body
         .get("id")
@@ -1499,6 +1542,32 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
             }
             None => {}
         }
+        let mut counted: HashSet<&str> = HashSet::new();
+        for (role, key) in &keys {
+            if app.is_admin(key) || !counted.insert(key.as_str()) {
+                continue;
+            }
+            let others = app
+                .store
+                .identities_of_key(key)
+                .await?
+                .into_iter()
+                .filter(|other| *other != id)
+                .count();
+            if others >= limits.max_per_key as usize {
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "quota-exceeded",
+                    "A quota of this node is exceeded",
+                    format!(
+                        "key {key} (signkeys.{role}) is named by {others} registered identities already; this node allows at most {} per key (identities.max_per_key)",
+                        limits.max_per_key
+                    ),
+                )
+                .with("key", key.clone())
+                .with("limit", limits.max_per_key));
+            }
+        }
     }
     let created = app
         .store
@@ -1562,20 +1631,36 @@ fn key_set(stored: &Value) -> HashSet<String> {
         .collect()
 }
 
-/// An identity registered on this node.
+/// A registered identity, with the keys it names, for a key that may see it: one it names,
+/// this node's key or an administrator. Anyone else is answered as for an identity that does
+/// not exist.
+async fn visible_identity(
+    app: &App,
+    id: &str,
+    caller: &str,
+) -> Result<(String, HashSet<String>), Problem> {
+    let missing = || Problem::not_found(format!("no identity {id} that this key may see"));
+    let json = app.store.identity(id).await?.ok_or_else(missing)?;
+    let keys = key_set(&serde_json::from_str(&json).unwrap_or(Value::Null));
+    if !keys.contains(caller) && !app.is_admin(caller) {
+        return Err(missing());
+    }
+    Ok((json, keys))
+}
+
+/// An identity registered on this node, for a key it names, this node's key and
+/// administrators (anyone else gets the 404 of a missing identity).
 #[utoipa::path(get, path = "/identities/{id}", tag = "identities",
     params(("id" = String, Path, description = "The identity id")),
     responses((status = 200, description = "The identity", body = Value),
-        (status = 404, description = "No such identity", body = Value, content_type = "application/problem+json")))]
+        (status = 404, description = "No such identity this key may see", body = Value, content_type = "application/problem+json")))]
 async fn get_identity(
     State(app): Shared,
     Path(id): Path<String>,
-    _signed: Signed,
+    signed: Signed,
 ) -> Result<Response, Problem> {
-    match app.store.identity(&id).await? {
-        Some(json) => Ok(raw_json(StatusCode::OK, json)),
-        None => Err(Problem::not_found(format!("no identity {id}"))),
-    }
+    let (json, _) = visible_identity(&app, &id, &signed.caller.key).await?;
+    Ok(raw_json(StatusCode::OK, json))
 }
 
 /// Remove an identity from this node (by one of its keys, or an administrator). Only its own
@@ -1583,25 +1668,17 @@ async fn get_identity(
 #[utoipa::path(delete, path = "/identities/{id}", tag = "identities",
     params(("id" = String, Path, description = "The identity id")),
     responses((status = 204, description = "Removed"),
-        (status = 403, description = "The signer holds no key of the identity", body = Value, content_type = "application/problem+json"),
-        (status = 404, description = "No such identity", body = Value, content_type = "application/problem+json")))]
+        (status = 404, description = "No such identity this key may see", body = Value, content_type = "application/problem+json"),
+        (status = 429, description = "The signer registered or removed too many identities this minute (`rate-limited`, with `Retry-After`)", body = Value, content_type = "application/problem+json")))]
 async fn delete_identity(
     State(app): Shared,
     Path(id): Path<String>,
     signed: Signed,
 ) -> Result<Response, Problem> {
     let caller = signed.caller.key.as_str();
+    registration_allowed(&app, caller)?;
     let _writing = app.identity_writes.lock().await;
-    let Some(old) = app.store.identity(&id).await? else {
-        return Err(Problem::not_found(format!("no identity {id}")));
-    };
-    if !key_set(&serde_json::from_str(&old).unwrap_or(Value::Null)).contains(caller)
-        && !app.is_admin(caller)
-    {
-        return Err(Problem::forbidden(format!(
-            "key {caller} is not one of identity {id}'s keys"
-        )));
-    }
+    visible_identity(&app, &id, caller).await?;
     app.store.delete_identity(&id).await?;
     tracing::info!(identity = %id, by = %caller, "removed an identity");
     Ok(StatusCode::NO_CONTENT.into_response())

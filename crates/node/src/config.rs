@@ -66,6 +66,40 @@ pub struct Config {
     pub delivery: Delivery,
     /// How this node runs system actions.
     pub system: System,
+    /// Who may register identities here, and how much.
+    pub identities: Identities,
+}
+
+/// Registered identities: who may register them, how large, how many, how often (the
+/// `[identities]` table).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Identities {
+    /// The largest identity document taken by `POST /identities`, in bytes of the request
+    /// body (default 16384, at least 256). An identity is a few keys and names; the limit keeps
+    /// the registry from being used as free storage.
+    pub max_bytes: usize,
+    /// How many registered identities may name one key (default 8, at least 1). Registrations
+    /// by administrators, and administrators' keys, are not counted against it.
+    pub max_per_key: u32,
+    /// Registrations and removals one key may make a minute: a token bucket of this many,
+    /// refilled at this many a minute (default 30; 0 for no limit). Administrators are not
+    /// limited by it (the node-wide `rate_limit` still applies).
+    pub register_per_minute: u32,
+    /// Whether any key may register an identity that names it (default true). When false, only
+    /// administrators register identities, e.g. for a node whose operator enrols its users.
+    pub self_register: bool,
+}
+
+impl Default for Identities {
+    fn default() -> Self {
+        Identities {
+            max_bytes: 16 * 1024,
+            max_per_key: 8,
+            register_per_minute: 30,
+            self_register: true,
+        }
+    }
 }
 
 /// How this node runs system actions (the `[system]` table).
@@ -139,6 +173,7 @@ impl Default for Config {
             max_clock_skew: 300,
             delivery: Delivery::default(),
             system: System::default(),
+            identities: Identities::default(),
         }
     }
 }
@@ -181,6 +216,18 @@ impl Config {
         }
         if self.system.timeout_ms == 0 {
             return Err(ConfigError("system.timeout_ms must be above 0".into()));
+        }
+        let i = &self.identities;
+        if i.max_bytes < 256 {
+            return Err(ConfigError(format!(
+                "identities.max_bytes is {} bytes; it must be at least 256 (an identity with one key takes about 150)",
+                i.max_bytes
+            )));
+        }
+        if i.max_per_key == 0 {
+            return Err(ConfigError(
+                "identities.max_per_key must be at least 1 (to register no identities, set identities.self_register = false)".into(),
+            ));
         }
         if d.backoff_max_ms < d.backoff_ms {
             return Err(ConfigError(format!(
@@ -328,9 +375,44 @@ max_attempts = 3
     }
 
     #[test]
+    fn identities_are_read_and_checked() {
+        let c = Config::from_toml(
+            "[identities]\nmax_bytes = 4096\nmax_per_key = 2\nregister_per_minute = 0\nself_register = false",
+            Path::new("n.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.identities,
+            Identities {
+                max_bytes: 4096,
+                max_per_key: 2,
+                register_per_minute: 0,
+                self_register: false,
+            }
+        );
+        for (text, names) in [
+            ("[identities]\nmax_bytes = 100", "identities.max_bytes"),
+            ("[identities]\nmax_per_key = 0", "identities.max_per_key"),
+            ("[identities]\nmax_ids = 3", "max_ids"),
+        ] {
+            let err = Config::from_toml(text, Path::new("n.toml")).unwrap_err();
+            assert!(err.0.contains(names), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn defaults() {
         let c = Config::default();
         assert_eq!(c.database_url(), "sqlite:accord-data/node.db");
         assert_eq!(c.key_path(), PathBuf::from("accord-data/node-key.json"));
+        assert_eq!(
+            (
+                c.identities.max_bytes,
+                c.identities.max_per_key,
+                c.identities.register_per_minute,
+                c.identities.self_register
+            ),
+            (16384, 8, 30, true)
+        );
     }
 }

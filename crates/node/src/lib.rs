@@ -240,6 +240,7 @@ pub(crate) async fn open(
         metrics,
         limiter: auth::RateLimiter::new(config.rate_limit, config.rate_burst),
         admins,
+        registrations: auth::RateLimiter::per_minute(config.identities.register_per_minute),
         identity_writes: tokio::sync::Mutex::new(()),
         config: Arc::new(config),
         facts: api::Facts::default(),

@@ -1,7 +1,9 @@
-//! Attacks on the identity registry (issue 14, item 5), each tried against a node running in
-//! process on loopback, as an attacker would.
+//! Attacks on the identity registry (issue 14, items 5 and 9), each tried against a node
+//! running in process on loopback, as an attacker would.
 
 mod common;
+
+use std::time::Instant;
 
 use accord_chain::Nonce;
 use accord_node::client::ClientError;
@@ -307,5 +309,297 @@ async fn the_registry_after_a_restart_is_the_same_as_before() {
         .await
         .unwrap();
     assert_eq!(alice["signkeys"]["user"], key("alice").as_str());
+    node.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 9: quotas
+
+/// An identity of `name`'s padded with a `note` so that its JSON is exactly `size` bytes.
+fn identity_of_size(name: &str, id: &str, size: usize) -> String {
+    let mut doc = identity(id, &[("user", &key(name))]);
+    doc["note"] = Value::from("");
+    let bare = doc.to_string().len();
+    doc["note"] = Value::from("x".repeat(size - bare));
+    let text = doc.to_string();
+    assert_eq!(text.len(), size);
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_over_16_kib_is_refused_and_one_of_16_kib_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let mallory = client(&node, "mallory");
+    let err = mallory
+        .post("/identities", identity_of_size("mallory", "big", 16_385))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(413), "{err}");
+    assert_eq!(err.kind(), Some("urn:accord:problem:body-too-large"));
+    assert!(
+        err.to_string().contains("16385 bytes") && err.to_string().contains("at most 16384"),
+        "{err}"
+    );
+    // Far over it (3.5 MB was stored before), and it is not stored.
+    let err = mallory
+        .post(
+            "/identities",
+            identity_of_size("mallory", "huge", 3_500_000),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(413), "{err}");
+    assert_eq!(status(&mallory.get("/identities/huge").await), 404);
+    let taken = mallory
+        .post("/identities", identity_of_size("mallory", "edge", 16_384))
+        .await
+        .unwrap();
+    assert_eq!(taken["id"], "edge");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_is_named_by_at_most_8_identities_but_administrators_are_not_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), |c| accord_node::Config {
+        admins: vec![key("operator")],
+        ..c
+    })
+    .await;
+    let mallory = client(&node, "mallory");
+    for n in 1..=8 {
+        mallory
+            .post(
+                "/identities",
+                identity(&format!("m{n}"), &[("user", &key("mallory"))]).to_string(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("identity {n} of 8: {e}"));
+    }
+    let err = mallory
+        .post(
+            "/identities",
+            identity("m9", &[("user", &key("mallory"))]).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert_eq!(err.kind(), Some("urn:accord:problem:quota-exceeded"));
+    assert!(
+        err.to_string().contains(&key("mallory")) && err.to_string().contains("at most 8"),
+        "{err}"
+    );
+    // Replacing one of the eight is no ninth.
+    mallory
+        .post(
+            "/identities",
+            identity(
+                "m8",
+                &[("user", &key("mallory")), ("system", &node.node_key)],
+            )
+            .to_string(),
+        )
+        .await
+        .unwrap();
+    // This node's key as a system key is not counted (it would be named by every user's).
+    // An administrator may register beyond the quota.
+    client(&node, "operator")
+        .post(
+            "/identities",
+            identity("m9", &[("user", &key("mallory"))]).to_string(),
+        )
+        .await
+        .unwrap();
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_keys_an_identity_names_the_node_and_administrators_read_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), |c| accord_node::Config {
+        admins: vec![key("operator")],
+        ..c
+    })
+    .await;
+    register_self(&node, "alice").await;
+    for reader in ["alice", "operator"] {
+        let read = client(&node, reader)
+            .get("/identities/alice-identity")
+            .await
+            .unwrap();
+        assert_eq!(read["id"], "alice-identity", "{reader}");
+    }
+    // Anyone else: the same answer as for an identity that does not exist.
+    let hidden = client(&node, "mallory")
+        .get("/identities/alice-identity")
+        .await
+        .unwrap_err();
+    let missing = client(&node, "mallory")
+        .get("/identities/nobody-identity")
+        .await
+        .unwrap_err();
+    let body = |e: &ClientError| {
+        let ClientError::Problem { body, .. } = e else {
+            panic!("{e}")
+        };
+        let mut b = body.clone();
+        b["detail"] = Value::from(
+            b["detail"]
+                .as_str()
+                .unwrap()
+                .replace("alice-identity", "ID")
+                .replace("nobody-identity", "ID"),
+        );
+        b
+    };
+    assert_eq!(hidden.status(), Some(404), "{hidden}");
+    assert_eq!(body(&hidden), body(&missing));
+    // Nor may anyone else remove it (answered as missing too).
+    let answer = client(&node, "mallory")
+        .send("DELETE", "/identities/alice-identity", None)
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 404);
+    assert!(may_start_a_chain(&node, "alice", "still").await);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_and_removals_are_30_a_minute_per_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let mallory = client(&node, "mallory");
+    let started = Instant::now();
+    // Registrations and removals in turn, until one is refused (at most 60).
+    let mut refused = None;
+    for n in 0..60 {
+        let id = format!("churn-{}", n / 2);
+        let answer = if n % 2 == 0 {
+            let body = identity(&id, &[("user", &key("mallory"))]).to_string();
+            mallory
+                .send(
+                    "POST",
+                    "/identities",
+                    Some(("application/json", body.into_bytes())),
+                )
+                .await
+        } else {
+            mallory
+                .send("DELETE", &format!("/identities/{id}"), None)
+                .await
+        }
+        .unwrap();
+        if answer.status == 429 {
+            refused = Some((n, answer));
+            break;
+        }
+        assert!(
+            answer.status == 201 || answer.status == 204,
+            "request {n}: {}",
+            answer.status
+        );
+    }
+    let Some((n, refused)) = refused else {
+        panic!("60 registrations and removals in a row were all taken");
+    };
+    // 30 at once, and one more per two seconds since the first.
+    let refill = (started.elapsed().as_secs_f64() / 2.0).ceil() as usize;
+    assert!(
+        (30..=30 + refill).contains(&n),
+        "the first refusal was request {n} after {:?}",
+        started.elapsed()
+    );
+    let problem = refused.json().unwrap();
+    assert_eq!(problem["type"], "urn:accord:problem:rate-limited");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("identities.register_per_minute"),
+        "{problem}"
+    );
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!(
+        (1..=2).contains(&wait),
+        "a token is back within two seconds: {wait}"
+    );
+    // Another key has its own bucket.
+    register_self(&node, "alice").await;
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_self_registration_only_administrators_register() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), |c| accord_node::Config {
+        admins: vec![key("operator")],
+        identities: accord_node::config::Identities {
+            self_register: false,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
+    let err = client(&node, "alice")
+        .post(
+            "/identities",
+            identity("alice-identity", &[("user", &key("alice"))]).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    assert!(err.to_string().contains("self_register"), "{err}");
+    client(&node, "operator")
+        .post(
+            "/identities",
+            identity("alice-identity", &[("user", &key("alice"))]).to_string(),
+        )
+        .await
+        .unwrap();
+    assert!(may_start_a_chain(&node, "alice", "enrolled").await);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_limits_hold_at_their_edges() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), |c| accord_node::Config {
+        identities: accord_node::config::Identities {
+            max_bytes: 512,
+            max_per_key: 2,
+            register_per_minute: 4,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
+    let mallory = client(&node, "mallory");
+    let err = mallory
+        .post("/identities", identity_of_size("mallory", "a", 513))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(413), "{err}");
+    assert!(err.to_string().contains("513 bytes") && err.to_string().contains("at most 512"));
+    mallory
+        .post("/identities", identity_of_size("mallory", "a", 512))
+        .await
+        .unwrap();
+    mallory
+        .post("/identities", identity_of_size("mallory", "b", 300))
+        .await
+        .unwrap();
+    let err = mallory
+        .post("/identities", identity_of_size("mallory", "c", 300))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert!(err.to_string().contains("at most 2"), "{err}");
+    // That was the fourth attempt this minute (the refused ones count); a fifth is refused.
+    let err = mallory
+        .post("/identities", identity_of_size("mallory", "a", 300))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(429), "{err}");
     node.stop().await;
 }
