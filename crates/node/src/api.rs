@@ -1441,7 +1441,7 @@ fn registration_allowed(app: &App, key: &str) -> Result<(), Problem> {
 /// Every key the identity names must sign the request: the caller, and the others as
 /// cosigners (further RFC 9421 signatures, `sig2`, …, over the same request). The one exception
 /// is this node's own key as the `system` key, which asks this node to run the identity's
-/// system actions. The caller must be one of
+/// system actions (which it does only as its `system.accept` says). The caller must be one of
 /// the identity's keys; to replace a registered identity, one of the keys it names now.
 /// Administrators may register any identity, for anyone, without these checks and quotas.
 #[utoipa::path(post, path = "/identities", tag = "identities",
@@ -1492,8 +1492,8 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
     }
     if !admin {
         // Naming a key is speaking for it: the node's registry and chain starts trust it. So
-        // each key named signs the request, except this node's key as the system key (the
-        // node asked to act is this one, which needs no one's consent to decide for itself).
+        // each key named signs the request, except this node's key as the system key (this
+        // node decides for itself whether it acts for the identity: `system.accept`).
         let signers: HashSet<&str> = std::iter::once(caller)
             .chain(signed.caller.cosigners.iter().map(String::as_str))
             .collect();

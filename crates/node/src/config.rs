@@ -70,6 +70,32 @@ pub struct Config {
     pub identities: Identities,
 }
 
+/// Whose system actions this node carries out (`system.accept`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Accept {
+    /// Only for an identity whose other sign keys (besides this node's key as its `system`
+    /// key) are all keys of identities registered on this node: this node's own users.
+    #[default]
+    Registered,
+    /// For any identity that names this node's key as its `system` key (for a node whose
+    /// operator accepts every process that names it, e.g. a public service).
+    Any,
+    /// For no one: this node runs no system actions.
+    None,
+}
+
+impl Accept {
+    /// The setting's name in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Accept::Registered => "registered",
+            Accept::Any => "any",
+            Accept::None => "none",
+        }
+    }
+}
+
 /// Registered identities: who may register them, how large, how many, how often (the
 /// `[identities]` table).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -114,6 +140,11 @@ pub struct System {
     pub allow_private: bool,
     /// How long an HTTP trigger's call may take, in milliseconds (default 10000).
     pub timeout_ms: u64,
+    /// Whose system actions this node carries out: `"registered"` (default: only for
+    /// identities of this node's own users), `"any"` or `"none"`. An identity on a chain is
+    /// written by whoever writes the chain, so naming this node's key as its `system` key is
+    /// not this node's operator agreeing; a registered key is.
+    pub accept: Accept,
 }
 
 impl Default for System {
@@ -122,6 +153,7 @@ impl Default for System {
             hosts: Vec::new(),
             allow_private: false,
             timeout_ms: 10_000,
+            accept: Accept::Registered,
         }
     }
 }
@@ -375,9 +407,9 @@ max_attempts = 3
     }
 
     #[test]
-    fn identities_are_read_and_checked() {
+    fn identities_and_system_acceptance_are_read_and_checked() {
         let c = Config::from_toml(
-            "[identities]\nmax_bytes = 4096\nmax_per_key = 2\nregister_per_minute = 0\nself_register = false",
+            "[identities]\nmax_bytes = 4096\nmax_per_key = 2\nregister_per_minute = 0\nself_register = false\n[system]\naccept = \"any\"",
             Path::new("n.toml"),
         )
         .unwrap();
@@ -390,10 +422,14 @@ max_attempts = 3
                 self_register: false,
             }
         );
+        assert_eq!(c.system.accept, Accept::Any);
+        let c = Config::from_toml("[system]\naccept = \"none\"", Path::new("n.toml")).unwrap();
+        assert_eq!(c.system.accept, Accept::None);
         for (text, names) in [
             ("[identities]\nmax_bytes = 100", "identities.max_bytes"),
             ("[identities]\nmax_per_key = 0", "identities.max_per_key"),
             ("[identities]\nmax_ids = 3", "max_ids"),
+            ("[system]\naccept = \"registred\"", "registred"),
         ] {
             let err = Config::from_toml(text, Path::new("n.toml")).unwrap_err();
             assert!(err.0.contains(names), "{text}: {err}");
@@ -405,6 +441,7 @@ max_attempts = 3
         let c = Config::default();
         assert_eq!(c.database_url(), "sqlite:accord-data/node.db");
         assert_eq!(c.key_path(), PathBuf::from("accord-data/node-key.json"));
+        assert_eq!(c.system.accept, Accept::Registered);
         assert_eq!(
             (
                 c.identities.max_bytes,

@@ -18,6 +18,14 @@
 //! - `broken` (the action's instructions failed): `error` with the reason;
 //! - `timer`: `:timeout`, if the process is still in the state that timed out.
 //!
+//! Which node runs a request is decided alike by every node (`pipeline::runs_here`); whether
+//! this node agrees to is its operator's policy (`system.accept`), checked here when a row is
+//! carried out, against the registry as it is then, before any call is made or anything is
+//! signed. An identity on a chain is written by whoever writes the chain, so naming this
+//! node's key as an identity's `system` key is not enough: with `"registered"` (the default)
+//! the identity's other keys must all be keys of identities registered on this node, its own
+//! users. A row this node does not accept is finished as dead, with the reason logged.
+//!
 //! Timers are rows with a due time, so they survive a restart. A row is leased while it runs
 //! and marked done once its event is stored; if the node stops first, the row comes back when
 //! the lease ends (an HTTP call may then be made twice; the second answer is refused by the
@@ -30,10 +38,10 @@ use std::time::Duration;
 use accord_chain::ChainId;
 use accord_crypto::KeyPair;
 use accord_store::{Store, WorkRow};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, Semaphore};
 
-use crate::config::System;
+use crate::config::{Accept, System};
 use crate::events;
 use crate::now_ms;
 use crate::pipeline::{Origin, Pipeline, Work};
@@ -140,18 +148,27 @@ async fn carry_out<S: Store>(
         .parse()
         .map_err(|e| Some(format!("chain id {}: {e}", row.chain)))?;
     let action = text(&payload, "action");
+    if row.kind == "broken" && action.is_empty() {
+        return Err(Some(format!(
+            "the state's conditions failed, so no action can answer: {}",
+            text(&payload, "reason")
+        )));
+    }
+    // The operator's policy, before anything is called or signed.
+    let keys = acting_keys(store, row, &payload).await?;
+    let own = key.public_key().to_base58();
+    if let Err(why) = accepts(store, settings.accept, &own, &keys).await? {
+        return Err(Some(format!(
+            "this node does not carry out this system action (system.accept = \"{}\"): {why}",
+            settings.accept.name()
+        )));
+    }
     let body = match row.kind.as_str() {
         "nop" => events::response(
             action,
             Some(text(&payload, "response")),
             payload.get("data").cloned().unwrap_or(Value::Null),
         ),
-        "broken" if action.is_empty() => {
-            return Err(Some(format!(
-                "the state's conditions failed, so no action can answer: {}",
-                text(&payload, "reason")
-            )));
-        }
         "broken" => events::response(
             action,
             Some("error"),
@@ -198,6 +215,120 @@ async fn carry_out<S: Store>(
         other => return Err(Some(format!("unknown work kind {other:?}"))),
     };
     build_event(pipeline, key, chain, body).await
+}
+
+/// The sign keys of the identity a row is carried out for: as the pipeline wrote them into
+/// the row; for a row queued before it did, as the process holds the identity now.
+async fn acting_keys<S: Store>(
+    store: &S,
+    row: &WorkRow,
+    payload: &Value,
+) -> Result<Map<String, Value>, Option<String>> {
+    match payload.get("signkeys") {
+        Some(Value::Object(keys)) => return Ok(keys.clone()),
+        Some(Value::Null) => return Ok(Map::new()),
+        Some(other) => {
+            return Err(Some(format!(
+                "the queued signkeys are not an object: {other}"
+            )));
+        }
+        None => {}
+    }
+    let process = text(payload, "process");
+    let doc = store
+        .process(&row.chain, process)
+        .await
+        .map_err(|_| None)?
+        .and_then(|p| serde_json::from_str::<Value>(&p.json).ok())
+        .ok_or_else(|| {
+            Some(format!(
+                "process {process} of chain {} is not held",
+                row.chain
+            ))
+        })?;
+    let signkeys = |actor: &str| {
+        doc["actors"][actor]["identity"]["signkeys"]
+            .as_object()
+            .cloned()
+    };
+    let actor = if row.kind == "timer" {
+        let mut names: Vec<&String> = doc["actors"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(n, _)| n)
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .find(|n| signkeys(n).is_some_and(|k| k.contains_key("system")))
+            .cloned()
+            .unwrap_or_default()
+    } else {
+        text(payload, "actor").to_string()
+    };
+    Ok(signkeys(&actor).unwrap_or_default())
+}
+
+/// Whether this node's operator accepts carrying out a system action for an identity with
+/// sign keys `keys`, as `accept` says: `Ok(Err(why))` when not. `own` is this node's key.
+///
+/// With `Registered`, the identity must name `own` as its `system` key and at least one other
+/// key, and every other key must be a key of an identity registered on this node (this node's
+/// key itself counts for nothing there: it is no user). The registry is read as it is now: a
+/// user removed since the action was asked for is not acted for.
+async fn accepts<S: Store>(
+    store: &S,
+    accept: Accept,
+    own: &str,
+    keys: &Map<String, Value>,
+) -> Result<Result<(), String>, Option<String>> {
+    match accept {
+        Accept::Any => return Ok(Ok(())),
+        Accept::None => return Ok(Err("this node runs no system actions".into())),
+        Accept::Registered => {}
+    }
+    if keys.get("system").and_then(Value::as_str) != Some(own) {
+        return Ok(Err(format!(
+            "the identity's system key is {}, not this node's key",
+            keys.get("system")
+                .map_or("missing".to_string(), Value::to_string)
+        )));
+    }
+    let users: Vec<(&String, &str)> = keys
+        .iter()
+        .filter(|(role, _)| *role != "system")
+        .filter_map(|(role, key)| key.as_str().map(|k| (role, k)))
+        .filter(|(_, key)| *key != own)
+        .collect();
+    if users.is_empty() {
+        return Ok(Err(
+            "the identity names no key besides this node's, so no user of this node asked for it"
+                .into(),
+        ));
+    }
+    let mut strangers = Vec::new();
+    for (role, key) in users {
+        // A failing store is not a refusal: the lease brings the row back.
+        if store
+            .identities_of_key(key)
+            .await
+            .map_err(|_| None)?
+            .is_empty()
+        {
+            strangers.push(format!("signkeys.{role} ({key})"));
+        }
+    }
+    if strangers.is_empty() {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(format!(
+            "the identity's key{} {} {} not registered on this node",
+            if strangers.len() == 1 { "" } else { "s" },
+            strangers.join(", "),
+            if strangers.len() == 1 { "is" } else { "are" }
+        )))
+    }
 }
 
 /// Adds an event with `body` on the chain's tip, signed by this node.
@@ -438,6 +569,7 @@ mod tests {
             allow_private,
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             timeout_ms: 500,
+            ..System::default()
         }
     }
 
@@ -478,5 +610,61 @@ mod tests {
             let err = call_checked(&s, &payload).await.unwrap_err();
             assert!(!err.contains("system.hosts"), "{listed}: {err}");
         }
+    }
+
+    #[tokio::test]
+    async fn acceptance_is_by_registered_keys_besides_this_nodes_system_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("node.db").display());
+        let store = accord_store::SqlStore::open(&url, accord_store::sql::Durability::Process)
+            .await
+            .unwrap();
+        let own = "own-node-key";
+        let keys = |pairs: &[(&str, &str)]| -> Map<String, Value> {
+            pairs
+                .iter()
+                .map(|(r, k)| (r.to_string(), Value::from(*k)))
+                .collect()
+        };
+        store
+            .put_identity("alice", "{}", &["alice-key".into(), own.into()], 1)
+            .await
+            .unwrap();
+        let check = |accept, k: Map<String, Value>| {
+            let store = &store;
+            async move { accepts(store, accept, own, &k).await.unwrap() }
+        };
+        let alice = keys(&[("user", "alice-key"), ("system", own)]);
+        assert_eq!(check(Accept::Registered, alice.clone()).await, Ok(()));
+        assert!(check(Accept::None, alice.clone()).await.is_err());
+        // A stranger, beside a registered user or alone.
+        let mixed = keys(&[
+            ("user", "alice-key"),
+            ("other", "mallory-key"),
+            ("system", own),
+        ]);
+        let why = check(Accept::Registered, mixed.clone()).await.unwrap_err();
+        assert!(
+            why.contains("signkeys.other (mallory-key) is not registered"),
+            "{why}"
+        );
+        assert_eq!(check(Accept::Any, mixed).await, Ok(()));
+        // No user at all, or only this node's key in another role (which a registered
+        // identity's system key puts in the registry): no user asked.
+        for lone in [
+            keys(&[("system", own)]),
+            keys(&[("user", own), ("system", own)]),
+        ] {
+            let why = check(Accept::Registered, lone).await.unwrap_err();
+            assert!(why.contains("names no key besides this node's"), "{why}");
+        }
+        // Another node's system key: not this node's to run.
+        let why = check(
+            Accept::Registered,
+            keys(&[("user", "alice-key"), ("system", "b")]),
+        )
+        .await
+        .unwrap_err();
+        assert!(why.contains("not this node's key"), "{why}");
     }
 }

@@ -1,12 +1,15 @@
-//! Attacks on the identity registry (issue 14, items 5 and 9), each tried against a node
-//! running in process on loopback, as an attacker would.
+//! Attacks on the identity registry and on system actions (issue 14, items 5, 7 and 9), each
+//! tried against nodes running in process on loopback, as an attacker would.
 
 mod common;
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use accord_chain::Nonce;
-use accord_node::client::ClientError;
+use accord_crypto::KeyPair;
+use accord_node::client::{Client, ClientError};
+use accord_node::config::Peer;
 use accord_node::{Running, events};
 use common::*;
 use serde_json::{Value, json};
@@ -602,4 +605,295 @@ async fn configured_limits_hold_at_their_edges() {
         .unwrap_err();
     assert_eq!(err.status(), Some(429), "{err}");
     node.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 7: a node acts only for its own users
+
+/// A service on loopback answering 200 to every request; it counts requests by path.
+async fn service() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = vec![0u8; 1 << 16];
+            let n = socket.read(&mut buf).await.unwrap_or(0);
+            let line = String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            log.lock().unwrap().push(line);
+            let body = r#"{"received":true}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    (url, seen)
+}
+
+/// Two nodes that list each other as peers; `operator` administers both.
+async fn two_nodes(
+    dirs: &[tempfile::TempDir; 2],
+    change: impl Fn(accord_node::Config) -> accord_node::Config,
+) -> Vec<Running> {
+    let mut known = Vec::new();
+    for dir in dirs {
+        let node = start(dir.path()).await;
+        known.push((node.addr, node.node_key.clone()));
+        node.stop().await;
+    }
+    let mut nodes = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let (addr, key) = &known[1 - i];
+        let peers = vec![Peer {
+            url: format!("http://{addr}"),
+            key: key.clone(),
+        }];
+        let listen = known[i].0;
+        let admins = vec![self::key("operator")];
+        nodes.push(
+            start_with(dir.path(), |c| {
+                change(accord_node::Config {
+                    listen,
+                    peers,
+                    admins,
+                    ..c
+                })
+            })
+            .await,
+        );
+    }
+    nodes
+}
+
+/// A process the buyer starts at node A whose `system` actor's identity names node B's key as
+/// its system key and `system_user` as its user: the system calls `url`.
+async fn process_with_system_at_b(
+    a: &Running,
+    b: &Running,
+    url: &str,
+    system_user: &str,
+    tag: &str,
+) -> (String, String) {
+    const HTTP: &str = "https://specs.livecontracts.io/v0.2.0/action/http/schema.json#";
+    let sid = format!("call-at-b-{tag}");
+    let scenario = json!({
+        "id": sid,
+        "title": "B calls a service",
+        "actors": {"buyer": {}, "system": {}},
+        "actions": {
+            "call": {"$schema": HTTP, "actor": "system", "url": url, "method": "POST",
+                     "body": {"hello": "world"}, "responses": {"ok": {}, "error": {}}},
+            "finish": {"actor": "buyer", "responses": {"ok": {}}}
+        },
+        "states": {
+            "initial": {"action": "call", "transitions": [
+                {"action": "call", "response": "ok", "transition": "finishing"},
+                {"action": "call", "response": "error", "transition": ":failed"}]},
+            "finishing": {"action": "finish", "transitions": [
+                {"action": "finish", "response": "ok", "transition": ":success"}]}
+        }
+    });
+    let buyer = user("buyer");
+    let mut system = identity(
+        "system-identity",
+        &[("user", &key(system_user)), ("system", &b.node_key)],
+    );
+    system["node"] = Value::from(b.node_key.clone());
+    let mut own = identity("buyer-identity", &[("user", &key("buyer"))]);
+    own["node"] = Value::from(a.node_key.clone());
+    let pid = format!("p-{sid}");
+    let bodies = [
+        events::scenario(scenario, &sid),
+        own,
+        system,
+        events::process(
+            &pid,
+            &sid,
+            &[
+                ("buyer".into(), "buyer-identity".into()),
+                ("system".into(), "system-identity".into()),
+            ],
+        ),
+    ];
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &buyer)).collect();
+    let chain = events::new_chain(
+        &buyer,
+        b'T',
+        &Nonce::from_text(&pid),
+        &signed,
+        1_767_225_600_000,
+    )
+    .unwrap();
+    client(a, "buyer")
+        .post("/event-chains", chain.to_json())
+        .await
+        .unwrap();
+    (pid, chain.id().to_base58())
+}
+
+/// The signers of a chain's events at a node, as its administrator reads them.
+async fn signers(node: &Running, chain: &str) -> Vec<String> {
+    let Ok(whole) = Client::new(&url(node), &user("operator"))
+        .unwrap()
+        .get(&format!("/event-chains/{chain}"))
+        .await
+    else {
+        return Vec::new();
+    };
+    let parsed = accord_chain::Chain::from_json(whole.to_string().as_bytes()).unwrap();
+    parsed
+        .verify()
+        .unwrap()
+        .events()
+        .iter()
+        .map(|e| e.sign_key().to_base58())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_runs_no_system_action_for_an_identity_whose_user_is_not_registered_there() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let nodes = two_nodes(&dirs, |c| accord_node::Config {
+        system: accord_node::config::System {
+            allow_private: true,
+            timeout_ms: 2000,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let (service, seen) = service().await;
+    let mut buyer = identity("buyer-identity", &[("user", &key("buyer"))]);
+    buyer["node"] = Value::from(a.node_key.clone());
+    client(a, "buyer")
+        .post("/identities", buyer.to_string())
+        .await
+        .unwrap();
+    // B's own user, registered at B, asking B to run its system actions.
+    client(b, "b-user")
+        .post(
+            "/identities",
+            identity(
+                "b-user",
+                &[("user", &key("b-user")), ("system", &b.node_key)],
+            )
+            .to_string(),
+        )
+        .await
+        .unwrap();
+    // The attack: organisation A's user names B's key as the system key of an identity whose
+    // user is a stranger to B.
+    let (attack, attack_chain) =
+        process_with_system_at_b(a, b, &format!("{service}/attack"), "stranger", "attack").await;
+    // The same, for B's registered user: B runs it.
+    let (good, good_chain) =
+        process_with_system_at_b(a, b, &format!("{service}/good"), "b-user", "good").await;
+    let buyer = client(a, "buyer");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let p = buyer.get(&format!("/processes/{good}")).await.unwrap();
+        if p["current"]["key"] == "finishing" {
+            assert_eq!(p["previous"][0]["signkey"], b.node_key.as_str());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "B never answered for its own user: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(signers(b, &good_chain).await.contains(&b.node_key));
+    // Give a wrong answer to the attack time to show itself.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(
+        requests,
+        ["POST /good HTTP/1.1"],
+        "B called the service for its user only"
+    );
+    let attack_signers = signers(b, &attack_chain).await;
+    assert_eq!(
+        attack_signers.len(),
+        4,
+        "B holds the chain: {attack_signers:?}"
+    );
+    assert!(
+        !attack_signers.contains(&b.node_key),
+        "B signed nothing on the attack's chain"
+    );
+    let p = buyer.get(&format!("/processes/{attack}")).await.unwrap();
+    assert_eq!(p["current"]["key"], "initial");
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_any_runs_for_anyone_and_accept_none_for_no_one() {
+    for (accept, runs) in [
+        (accord_node::config::Accept::Any, true),
+        (accord_node::config::Accept::None, false),
+    ] {
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let nodes = two_nodes(&dirs, |c| accord_node::Config {
+            system: accord_node::config::System {
+                allow_private: true,
+                timeout_ms: 2000,
+                accept,
+                ..Default::default()
+            },
+            ..c
+        })
+        .await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let (service, seen) = service().await;
+        let mut buyer = identity("buyer-identity", &[("user", &key("buyer"))]);
+        buyer["node"] = Value::from(a.node_key.clone());
+        client(a, "buyer")
+            .post("/identities", buyer.to_string())
+            .await
+            .unwrap();
+        // A user B does not know; with `none`, B's own registered user fares no better.
+        client(b, "b-user")
+            .post(
+                "/identities",
+                identity("b-user", &[("user", &key("b-user"))]).to_string(),
+            )
+            .await
+            .unwrap();
+        let user = if runs { "stranger" } else { "b-user" };
+        let (pid, _) =
+            process_with_system_at_b(a, b, &format!("{service}/call"), user, "policy").await;
+        let deadline = Instant::now() + Duration::from_secs(if runs { 15 } else { 2 });
+        let answered = loop {
+            let p = client(a, "buyer")
+                .get(&format!("/processes/{pid}"))
+                .await
+                .unwrap();
+            if p["current"]["key"] == "finishing" {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(answered, runs, "{accept:?}");
+        assert_eq!(seen.lock().unwrap().len(), usize::from(runs), "{accept:?}");
+        for node in nodes {
+            node.stop().await;
+        }
+    }
 }

@@ -97,7 +97,8 @@ fn scenario(url: &str, tag: &str) -> Value {
 }
 
 /// Starts a process of `scenario` at `node`, the system actor's identity holding the node's
-/// key as its system key. Returns the process id.
+/// key as its system key (and the operator's as its user key, registered at the node).
+/// Returns the process id.
 async fn start_process(node: &Running, scenario: &Value, tag: &str) -> String {
     start_process_at(node, scenario, tag, 1_767_225_600_000).await
 }
@@ -114,6 +115,15 @@ async fn start_process_at(node: &Running, scenario: &Value, tag: &str, timestamp
         .await
         .unwrap();
     let operator = user("operator").public_key().to_base58();
+    // The system actor's user is registered here: a node runs system actions only for its
+    // own users (`system.accept = "registered"`).
+    client(node, "operator")
+        .post(
+            "/identities",
+            events::identity("system-identity", &operator, Some(&node.node_key)).to_string(),
+        )
+        .await
+        .unwrap();
     let pid = format!("{sid}-{tag}");
     let bodies = [
         events::scenario(scenario.clone(), sid),
