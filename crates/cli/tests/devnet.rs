@@ -63,21 +63,29 @@ fn a_devnet_starts_knowing_itself_stops_cleanly_and_comes_back_the_same() {
         .enable_all()
         .build()
         .unwrap();
+    let user = |n: usize| {
+        let path = dir.path().join(format!("org{n}")).join("user-key.json");
+        let store =
+            accord_crypto::keystore::Keystore::from_json(&std::fs::read(path).unwrap()).unwrap();
+        store.open(b"accord devnet").unwrap().0
+    };
     let reader = KeyPair::from_seed_phrase("devnet test reader", 0);
     runtime.block_on(async {
-        for node in &nodes {
+        for (n, node) in nodes.iter().enumerate() {
             let url = node["url"].as_str().unwrap();
             let client = Client::new(url, &reader).unwrap();
-            // Each node holds its organisation's identity, naming the node.
-            let identity = client
-                .get(&format!(
-                    "/identities/{}",
-                    node["identity"].as_str().unwrap()
-                ))
+            // Each node holds its organisation's identity, naming the node; its user reads it
+            // (a registered identity is shown only to the keys it names and administrators).
+            let path = format!("/identities/{}", node["identity"].as_str().unwrap());
+            let identity = Client::new(url, &user(n + 1))
+                .unwrap()
+                .get(&path)
                 .await
                 .unwrap();
             assert_eq!(identity["node"], node["node_key"]);
             assert_eq!(identity["signkeys"]["user"], node["user_key"]);
+            let hidden = client.get(&path).await.unwrap_err();
+            assert_eq!(hidden.status(), Some(404), "{hidden}");
             let scenario = client
                 .get("/scenarios/accord-example-biomass")
                 .await
@@ -86,12 +94,6 @@ fn a_devnet_starts_knowing_itself_stops_cleanly_and_comes_back_the_same() {
         }
     });
     // The nodes know each other: a chain started at org1 naming org2's node reaches it.
-    let user = |n: usize| {
-        let path = dir.path().join(format!("org{n}")).join("user-key.json");
-        let store =
-            accord_crypto::keystore::Keystore::from_json(&std::fs::read(path).unwrap()).unwrap();
-        store.open(b"accord devnet").unwrap().0
-    };
     let (one, two) = (user(1), user(2));
     let identity = |org: usize, key: &KeyPair| {
         accord_node::events::identity_at(

@@ -1049,6 +1049,15 @@ fn a_system_action_at_one_node_calls_a_local_service_and_the_others_see_its_answ
         )
         .to_string(),
     );
+    // The system identity's user is node 1's own (registered there): a node runs system
+    // actions only for its users.
+    let mut system = events::identity(
+        "system-identity",
+        &operator().public_key().to_base58(),
+        Some(&net.nodes[1].key),
+    );
+    system["node"] = Value::from(net.nodes[1].key.clone());
+    net.post(1, &operator(), "/identities", system.to_string());
     let start = |doc: Value, pid: &str| -> Proc {
         let sid = doc["id"].as_str().unwrap().to_string();
         let mut system = events::identity(

@@ -7,8 +7,8 @@
 //! Anyone else gets the same 404 as for a chain that does not exist.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use accord_chain::{Chain, PartialStart};
@@ -54,8 +54,11 @@ pub struct App {
     pub replays: auth::ReplayCache,
     /// Keys allowed everything: this node's and the configured administrators'.
     pub admins: HashSet<String>,
-    /// Keys of identities registered on this node: they may start chains here.
-    pub registered: RwLock<HashSet<String>>,
+    /// Registrations and removals of identities per key (`identities.register_per_minute`).
+    pub registrations: RateLimiter,
+    /// Held while an identity is checked and written, so two requests cannot both pass a
+    /// check (a quota, who may replace it) that only one of them would pass after the other.
+    pub identity_writes: tokio::sync::Mutex<()>,
     /// Facts that never change once true, remembered to spare the database: that a chain
     /// holds a process with an id, and that a key is a party to a chain (neither processes
     /// nor parties are ever removed).
@@ -131,13 +134,12 @@ impl App {
         }
     }
 
-    pub(crate) fn is_registered(&self, key: &str) -> bool {
-        self.is_admin(key)
-            || self
-                .registered
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(key)
+    /// Whether `key` is an administrator or a key of an identity registered on this node.
+    /// The store answers (`identity_keys`, written with the identities), so removing one
+    /// identity can never unregister a key another registered identity still names, and
+    /// nothing in memory can disagree with the store.
+    pub(crate) async fn is_registered(&self, key: &str) -> Result<bool, Problem> {
+        Ok(self.is_admin(key) || !self.store.identities_of_key(key).await?.is_empty())
     }
 
     /// Whether `key` may read a chain (it exists and the key is a party, or controls a
@@ -689,7 +691,7 @@ async fn submit(app: &App, caller: &Caller, body: &[u8], party: bool) -> Result<
                     }
                 )));
             }
-        } else if !app.is_registered(&caller.key) {
+        } else if !app.is_registered(&caller.key).await? {
             return Err(Problem::forbidden(format!(
                 "key {} may not start chains on this node: register an identity with this key first (POST /identities)",
                 caller.key
@@ -1143,7 +1145,7 @@ async fn post_scenario(State(app): Shared, req: Request) -> Result<Response, Pro
     // Storing a scenario again changes nothing, but spending is cheap here and keeps the rule
     // plain: only chain submissions are not spent.
     let body = signed.spend(&app).await?;
-    if !app.is_registered(&signed.caller.key) {
+    if !app.is_registered(&signed.caller.key).await? {
         return Err(Problem::forbidden(format!(
             "key {} may not store scenarios on this node: register an identity with this key first",
             signed.caller.key
@@ -1771,17 +1773,68 @@ async fn replay_outbox(
 // ---------------------------------------------------------------------------------------------
 // Identities
 
+/// `Ok` when `key` may register or remove another identity now (administrators always may);
+/// 429 when it has used its `identities.register_per_minute`.
+fn registration_allowed(app: &App, key: &str) -> Result<(), Problem> {
+    if app.is_admin(key) {
+        return Ok(());
+    }
+    app.registrations
+        .check(key, Instant::now())
+        .map_err(|wait| {
+            app.metrics.requests_limited.fetch_add(1, Ordering::Relaxed);
+            Problem::rate_limited(wait).with_detail_suffix(&format!(
+                " (identities.register_per_minute: key {key} may register or remove {} identities a minute)",
+                app.config.identities.register_per_minute
+            ))
+        })
+}
+
 /// Register an identity on this node (`{"id", "signkeys": {"user": key, …}, …}`, the Live
-/// Contracts identity document). A key may register an identity that holds it; administrators
-/// may register any.
+/// Contracts identity document).
+///
+/// Every key the identity names must sign the request: the caller, and the others as
+/// cosigners (further RFC 9421 signatures, `sig2`, …, over the same request). The one exception
+/// is this node's own key as the `system` key, which asks this node to run the identity's
+/// system actions (which it does only as its `system.accept` says). The caller must be one of
+/// the identity's keys; to replace a registered identity, one of the keys it names now.
+/// Administrators may register any identity, for anyone, without these checks and quotas.
 #[utoipa::path(post, path = "/identities", tag = "identities",
     request_body(content = Value, description = "An identity", content_type = "application/json"),
     responses((status = 201, description = "Registered", body = Value),
         (status = 200, description = "Replaced", body = Value),
         (status = 400, description = "Not an identity", body = Value, content_type = "application/problem+json"),
-        (status = 403, description = "The signer holds no key of the identity", body = Value, content_type = "application/problem+json")))]
+        (status = 403, description = "A key the identity names did not sign the request, the signer holds no key of the identity (or of the one it replaces), or this node takes registrations only from administrators", body = Value, content_type = "application/problem+json"),
+        (status = 413, description = "The document is over `identities.max_bytes` (`body-too-large`)", body = Value, content_type = "application/problem+json"),
+        (status = 422, description = "A key would be named by more than `identities.max_per_key` registered identities (`quota-exceeded`)", body = Value, content_type = "application/problem+json"),
+        (status = 429, description = "The signer registered or removed too many identities this minute (`rate-limited`, with `Retry-After`)", body = Value, content_type = "application/problem+json")))]
 async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
-    let body: Value = parse_json(signed.spend(&app).await?)?;
+    let caller = signed.caller.key.as_str();
+    let admin = app.is_admin(caller);
+    let limits = &app.config.identities;
+    if !admin && !limits.self_register {
+        return Err(Problem::forbidden(format!(
+            "this node registers identities only for its administrators (identities.self_register is false), and key {caller} is not one"
+        )));
+    }
+    registration_allowed(&app, caller)?;
+    // A replayed registration after the identity was removed would bring it back.
+    let bytes = signed.spend(&app).await?;
+    if bytes.len() > limits.max_bytes {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "The body is too large",
+            format!(
+                "the identity document is {} bytes; this node takes identities of at most {} bytes (identities.max_bytes)",
+                bytes.len(),
+                limits.max_bytes
+            ),
+        )
+        .with("size", bytes.len())
+        .with("limit", limits.max_bytes));
+    }
+    let body: Value = parse_json(bytes)?;
     let id = body
         .get("id")
         .and_then(Value::as_str)
@@ -1794,20 +1847,83 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
             "`signkeys` must hold at least one base58 ed25519 key",
         ));
     }
-    let own = keys.contains(&signed.caller.key);
-    if !own && !app.is_admin(&signed.caller.key) {
-        return Err(Problem::forbidden(format!(
-            "key {} is not one of identity {id}'s keys",
-            signed.caller.key
-        )));
-    }
-    if let Some(old) = app.store.identity(&id).await? {
-        let old: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
-        let old_keys = identity_keys(&old).unwrap_or_default();
-        if !old_keys.contains(&signed.caller.key) && !app.is_admin(&signed.caller.key) {
+    if !admin {
+        // Naming a key is speaking for it: the node's registry and chain starts trust it. So
+        // each key named signs the request, except this node's key as the system key (this
+        // node decides for itself whether it acts for the identity: `system.accept`).
+        let signers: HashSet<&str> = std::iter::once(caller)
+            .chain(signed.caller.cosigners.iter().map(String::as_str))
+            .collect();
+        let unconsented: Vec<&(String, String)> = keys
+            .iter()
+            .filter(|(role, key)| {
+                let consented =
+                    signers.contains(key.as_str()) || (role == "system" && *key == app.node_key);
+                !consented
+            })
+            .collect();
+        if !unconsented.is_empty() {
+            let named: Vec<String> = unconsented
+                .iter()
+                .map(|(role, key)| format!("signkeys.{role} ({key})"))
+                .collect();
             return Err(Problem::forbidden(format!(
-                "identity {id} exists; only one of its keys may change it"
-            )));
+                "identity {id} names keys that did not sign this request: {}; every key an identity names must sign its registration (the caller, or a cosigner: a further RFC 9421 signature over the same request)",
+                named.join(", ")
+            ))
+            .with(
+                "unconsented",
+                unconsented
+                    .iter()
+                    .map(|(role, key)| json!({"role": role, "key": key}))
+                    .collect::<Vec<_>>(),
+            ));
+        }
+    }
+    // From here to the write, no other registration or removal runs on this node.
+    let _writing = app.identity_writes.lock().await;
+    if !admin {
+        match app.store.identity(&id).await? {
+            Some(old) => {
+                let old: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
+                if !key_set(&old).contains(caller) {
+                    return Err(Problem::forbidden(format!(
+                        "identity {id} is registered already, and key {caller} is not one of its keys: only one of them, or an administrator, may replace it"
+                    )));
+                }
+            }
+            None if !keys.iter().any(|(_, key)| key == caller) => {
+                return Err(Problem::forbidden(format!(
+                    "key {caller} is not one of identity {id}'s keys: a key registers identities that name it"
+                )));
+            }
+            None => {}
+        }
+        let mut counted: HashSet<&str> = HashSet::new();
+        for (role, key) in &keys {
+            if app.is_admin(key) || !counted.insert(key.as_str()) {
+                continue;
+            }
+            let others = app
+                .store
+                .identities_of_key(key)
+                .await?
+                .into_iter()
+                .filter(|other| *other != id)
+                .count();
+            if others >= limits.max_per_key as usize {
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "quota-exceeded",
+                    "A quota of this node is exceeded",
+                    format!(
+                        "key {key} (signkeys.{role}) is named by {others} registered identities already; this node allows at most {} per key (identities.max_per_key)",
+                        limits.max_per_key
+                    ),
+                )
+                .with("key", key.clone())
+                .with("limit", limits.max_per_key));
+            }
         }
     }
     let created = app
@@ -1815,14 +1931,16 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
         .put_identity(
             &id,
             &body.to_string(),
-            &keys.iter().cloned().collect::<Vec<_>>(),
+            &keys
+                .into_iter()
+                .map(|(_, key)| key)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>(),
             now_ms(),
         )
         .await?;
-    app.registered
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .extend(keys);
+    tracing::info!(identity = %id, by = %caller, created, "registered an identity");
     Ok(json_response(
         if created {
             StatusCode::CREATED
@@ -1833,9 +1951,10 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
     ))
 }
 
-/// The base58 keys of an identity document's `signkeys`, each checked.
-fn identity_keys(body: &Value) -> Result<HashSet<String>, Problem> {
-    let mut keys = HashSet::new();
+/// The sign keys of an identity document, as (role, base58 key) in the document's order, each
+/// checked.
+fn identity_keys(body: &Value) -> Result<Vec<(String, String)>, Problem> {
+    let mut keys = Vec::new();
     match body.get("signkeys") {
         Some(Value::Object(m)) => {
             for (role, key) in m {
@@ -1847,7 +1966,7 @@ fn identity_keys(body: &Value) -> Result<HashSet<String>, Problem> {
                         "`signkeys.{role}` is not a base58 ed25519 public key: {key:?}"
                     )));
                 }
-                keys.insert(key.to_string());
+                keys.push((role.clone(), key.to_string()));
             }
         }
         None | Some(Value::Null) => {}
@@ -1860,51 +1979,67 @@ fn identity_keys(body: &Value) -> Result<HashSet<String>, Problem> {
     Ok(keys)
 }
 
-/// An identity registered on this node.
+/// The keys a stored identity names (none, for a document that does not read as one).
+fn key_set(stored: &Value) -> HashSet<String> {
+    identity_keys(stored)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect()
+}
+
+/// A registered identity, with the keys it names, for a key that may see it: one it names,
+/// this node's key or an administrator. Anyone else is answered as for an identity that does
+/// not exist.
+async fn visible_identity(
+    app: &App,
+    id: &str,
+    caller: &str,
+) -> Result<(String, HashSet<String>), Problem> {
+    let missing = || Problem::not_found(format!("no identity {id} that this key may see"));
+    let json = app.store.identity(id).await?.ok_or_else(missing)?;
+    let keys = key_set(&serde_json::from_str(&json).unwrap_or(Value::Null));
+    if !keys.contains(caller) && !app.is_admin(caller) {
+        return Err(missing());
+    }
+    Ok((json, keys))
+}
+
+/// An identity registered on this node, for a key it names, this node's key and
+/// administrators (anyone else gets the 404 of a missing identity).
 #[utoipa::path(get, path = "/identities/{id}", tag = "identities",
     params(("id" = String, Path, description = "The identity id")),
     responses((status = 200, description = "The identity", body = Value),
-        (status = 404, description = "No such identity", body = Value, content_type = "application/problem+json")))]
+        (status = 404, description = "No such identity this key may see", body = Value, content_type = "application/problem+json")))]
 async fn get_identity(
     State(app): Shared,
     Path(id): Path<String>,
-    _signed: Signed,
+    signed: Signed,
 ) -> Result<Response, Problem> {
-    match app.store.identity(&id).await? {
-        Some(json) => Ok(raw_json(StatusCode::OK, json)),
-        None => Err(Problem::not_found(format!("no identity {id}"))),
-    }
+    let (json, _) = visible_identity(&app, &id, &signed.caller.key).await?;
+    Ok(raw_json(StatusCode::OK, json))
 }
 
-/// Remove an identity from this node (by one of its keys, or an administrator).
+/// Remove an identity from this node (by one of its keys, or an administrator). Only its own
+/// keys leave the registry: a key another registered identity names stays registered.
 #[utoipa::path(delete, path = "/identities/{id}", tag = "identities",
     params(("id" = String, Path, description = "The identity id")),
     responses((status = 204, description = "Removed"),
-        (status = 403, description = "The signer holds no key of the identity", body = Value, content_type = "application/problem+json"),
-        (status = 404, description = "No such identity", body = Value, content_type = "application/problem+json")))]
+        (status = 404, description = "No such identity this key may see", body = Value, content_type = "application/problem+json"),
+        (status = 429, description = "The signer registered or removed too many identities this minute (`rate-limited`, with `Retry-After`)", body = Value, content_type = "application/problem+json")))]
 async fn delete_identity(
     State(app): Shared,
     Path(id): Path<String>,
     signed: Signed,
 ) -> Result<Response, Problem> {
+    let caller = signed.caller.key.as_str();
+    registration_allowed(&app, caller)?;
     // A replayed delete after the identity was registered again would delete it again.
     signed.spend(&app).await?;
-    let Some(old) = app.store.identity(&id).await? else {
-        return Err(Problem::not_found(format!("no identity {id}")));
-    };
-    let old: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
-    let keys = identity_keys(&old).unwrap_or_default();
-    if !keys.contains(&signed.caller.key) && !app.is_admin(&signed.caller.key) {
-        return Err(Problem::forbidden(format!(
-            "key {} is not one of identity {id}'s keys",
-            signed.caller.key
-        )));
-    }
+    let _writing = app.identity_writes.lock().await;
+    visible_identity(&app, &id, caller).await?;
     app.store.delete_identity(&id).await?;
-    let mut registered = app.registered.write().unwrap_or_else(|e| e.into_inner());
-    for k in keys {
-        registered.remove(&k);
-    }
+    tracing::info!(identity = %id, by = %caller, "removed an identity");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

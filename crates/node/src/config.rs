@@ -73,19 +73,85 @@ pub struct Config {
     pub delivery: Delivery,
     /// How this node runs system actions.
     pub system: System,
+    /// Who may register identities here, and how much.
+    pub identities: Identities,
+}
+
+/// Whose system actions this node carries out (`system.accept`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Accept {
+    /// Only for an identity whose other sign keys (besides this node's key as its `system`
+    /// key) are all keys of identities registered on this node: this node's own users.
+    #[default]
+    Registered,
+    /// For any identity that names this node's key as its `system` key (for a node whose
+    /// operator accepts every process that names it, e.g. a public service).
+    Any,
+    /// For no one: this node runs no system actions.
+    None,
+}
+
+impl Accept {
+    /// The setting's name in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Accept::Registered => "registered",
+            Accept::Any => "any",
+            Accept::None => "none",
+        }
+    }
+}
+
+/// Registered identities: who may register them, how large, how many, how often (the
+/// `[identities]` table).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Identities {
+    /// The largest identity document taken by `POST /identities`, in bytes of the request
+    /// body (default 16384, at least 256). An identity is a few keys and names; the limit keeps
+    /// the registry from being used as free storage.
+    pub max_bytes: usize,
+    /// How many registered identities may name one key (default 8, at least 1). Registrations
+    /// by administrators, and administrators' keys, are not counted against it.
+    pub max_per_key: u32,
+    /// Registrations and removals one key may make a minute: a token bucket of this many,
+    /// refilled at this many a minute (default 30; 0 for no limit). Administrators are not
+    /// limited by it (the node-wide `rate_limit` still applies).
+    pub register_per_minute: u32,
+    /// Whether any key may register an identity that names it (default true). When false, only
+    /// administrators register identities, e.g. for a node whose operator enrols its users.
+    pub self_register: bool,
+}
+
+impl Default for Identities {
+    fn default() -> Self {
+        Identities {
+            max_bytes: 16 * 1024,
+            max_per_key: 8,
+            register_per_minute: 30,
+            self_register: true,
+        }
+    }
 }
 
 /// How this node runs system actions (the `[system]` table).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct System {
-    /// Hosts HTTP triggers may call; empty: any host (default empty).
+    /// Hosts HTTP triggers may call, by name or address (an IPv6 address with or without its
+    /// brackets); empty: any host (default empty).
     pub hosts: Vec<String>,
     /// Whether HTTP triggers may call private, loopback and link-local addresses (default
     /// false).
     pub allow_private: bool,
     /// How long an HTTP trigger's call may take, in milliseconds (default 10000).
     pub timeout_ms: u64,
+    /// Whose system actions this node carries out: `"registered"` (default: only for
+    /// identities of this node's own users), `"any"` or `"none"`. An identity on a chain is
+    /// written by whoever writes the chain, so naming this node's key as its `system` key is
+    /// not this node's operator agreeing; a registered key is.
+    pub accept: Accept,
 }
 
 impl Default for System {
@@ -94,6 +160,7 @@ impl Default for System {
             hosts: Vec::new(),
             allow_private: false,
             timeout_ms: 10_000,
+            accept: Accept::Registered,
         }
     }
 }
@@ -147,6 +214,7 @@ impl Default for Config {
             replay_cache: 1_000_000,
             delivery: Delivery::default(),
             system: System::default(),
+            identities: Identities::default(),
         }
     }
 }
@@ -266,6 +334,18 @@ impl Config {
         }
         if self.system.timeout_ms == 0 {
             return Err(ConfigError("system.timeout_ms must be above 0".into()));
+        }
+        let i = &self.identities;
+        if i.max_bytes < 256 {
+            return Err(ConfigError(format!(
+                "identities.max_bytes is {} bytes; it must be at least 256 (an identity with one key takes about 150)",
+                i.max_bytes
+            )));
+        }
+        if i.max_per_key == 0 {
+            return Err(ConfigError(
+                "identities.max_per_key must be at least 1 (to register no identities, set identities.self_register = false)".into(),
+            ));
         }
         if d.backoff_max_ms < d.backoff_ms {
             return Err(ConfigError(format!(
@@ -461,9 +541,49 @@ max_attempts = 3
     }
 
     #[test]
+    fn identities_and_system_acceptance_are_read_and_checked() {
+        let c = Config::from_toml(
+            "[identities]\nmax_bytes = 4096\nmax_per_key = 2\nregister_per_minute = 0\nself_register = false\n[system]\naccept = \"any\"",
+            Path::new("n.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.identities,
+            Identities {
+                max_bytes: 4096,
+                max_per_key: 2,
+                register_per_minute: 0,
+                self_register: false,
+            }
+        );
+        assert_eq!(c.system.accept, Accept::Any);
+        let c = Config::from_toml("[system]\naccept = \"none\"", Path::new("n.toml")).unwrap();
+        assert_eq!(c.system.accept, Accept::None);
+        for (text, names) in [
+            ("[identities]\nmax_bytes = 100", "identities.max_bytes"),
+            ("[identities]\nmax_per_key = 0", "identities.max_per_key"),
+            ("[identities]\nmax_ids = 3", "max_ids"),
+            ("[system]\naccept = \"registred\"", "registred"),
+        ] {
+            let err = Config::from_toml(text, Path::new("n.toml")).unwrap_err();
+            assert!(err.0.contains(names), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn defaults() {
         let c = Config::default();
         assert_eq!(c.database_url(), "sqlite:accord-data/node.db");
         assert_eq!(c.key_path(), PathBuf::from("accord-data/node-key.json"));
+        assert_eq!(c.system.accept, Accept::Registered);
+        assert_eq!(
+            (
+                c.identities.max_bytes,
+                c.identities.max_per_key,
+                c.identities.register_per_minute,
+                c.identities.self_register
+            ),
+            (16384, 8, 30, true)
+        );
     }
 }

@@ -95,7 +95,7 @@ fn detail_of(body: &[u8]) -> String {
 
 /// Accepts an invitation for the invitee `caller` (a key registered on this node).
 pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Accepted, Problem> {
-    if !app.is_registered(caller) {
+    if !app.is_registered(caller).await? {
         return Err(Problem::forbidden(format!(
             "key {caller} may not accept invitations on this node: register an identity with this key first (POST /identities)"
         )));

@@ -27,7 +27,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use accord_crypto::keystore::{KdfParams, Keystore, Secret};
 use accord_crypto::{KeyPair, KeyType};
@@ -209,24 +209,6 @@ pub(crate) async fn open(
     if released > 0 {
         tracing::info!(rows = released, "outbox rows due again at start");
     }
-    // Keys of registered identities.
-    let mut registered = HashSet::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = store
-            .identities(after.as_deref(), accord_store::MAX_PAGE)
-            .await
-            .map_err(|e| StartError(format!("database {url}: {e}")))?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.0.clone());
-        for (_, json) in &page {
-            if let Ok(serde_json::Value::Object(m)) = serde_json::from_str(json)
-                && let Some(serde_json::Value::Object(keys)) = m.get("signkeys")
-            {
-                registered.extend(keys.values().filter_map(|k| k.as_str().map(String::from)));
-            }
-        }
-    }
     // Signatures of requests that changed something, recorded by earlier runs and still good:
     // a replay is refused after a restart too.
     let replays = auth::ReplayCache::new(config.replay_cache);
@@ -302,9 +284,10 @@ pub(crate) async fn open(
         limiter: auth::RateLimiter::new(config.rate_limit, config.rate_burst),
         authorities,
         replays,
-        config: Arc::new(config),
         admins,
-        registered: RwLock::new(registered),
+        registrations: auth::RateLimiter::per_minute(config.identities.register_per_minute),
+        identity_writes: tokio::sync::Mutex::new(()),
+        config: Arc::new(config),
         facts: api::Facts::default(),
         custody,
         peers,

@@ -384,8 +384,10 @@ fn is_start(schema: &str) -> bool {
     accord_engine::replay::Kind::of(schema) == Some(accord_engine::replay::Kind::Process)
 }
 
-/// A work row for a request the engine made.
-fn work_for(chain: &str, process: &str, request: &Request, now: u64) -> NewWork {
+/// A work row for a request the engine made. `signkeys` are those of the identity it is
+/// carried out for, as the process holds it now: the system task checks them against this
+/// node's `system.accept` before it calls or signs anything.
+fn work_for(chain: &str, process: &str, request: &Request, signkeys: Value, now: u64) -> NewWork {
     let (kind, due, payload) = match request {
         Request::Http {
             action,
@@ -434,6 +436,8 @@ fn work_for(chain: &str, process: &str, request: &Request, now: u64) -> NewWork 
             json!({"process": process, "state": state, "due": due}),
         ),
     };
+    let mut payload = payload;
+    payload["signkeys"] = signkeys;
     NewWork {
         kind: kind.into(),
         chain: chain.into(),
@@ -1194,7 +1198,11 @@ fn apply_one(
                 .iter()
                 .filter(|r| process.is_some_and(|p| runs_here(p, r, ctx)))
             {
-                pending.append.work.push(work_for(chain, &pid, r, ctx.now));
+                let keys = process.map_or(Value::Null, |p| acting_signkeys(p, r));
+                pending
+                    .append
+                    .work
+                    .push(work_for(chain, &pid, r, keys, ctx.now));
             }
             None
         }
@@ -1224,6 +1232,42 @@ fn system_key<'p>(process: &'p Process, actor: &str) -> Option<&'p str> {
         .as_str()
 }
 
+/// The sign keys of the identity a request is carried out for: its actor's, or for a
+/// time-out the first actor's (by name) that has a system key; `null` when there is none.
+fn acting_signkeys(process: &Process, request: &Request) -> Value {
+    let actor = match request {
+        Request::Http { actor, .. }
+        | Request::Nop { actor, .. }
+        | Request::Event { actor, .. }
+        | Request::Broken { actor, .. } => Some(actor.as_str()),
+        Request::Timer { .. } => first_system_actor(process),
+    };
+    actor
+        .and_then(|a| {
+            process
+                .doc()
+                .get("actors")?
+                .get(a)?
+                .get("identity")?
+                .get("signkeys")
+        })
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// The first actor by name whose identity has a system key (its node runs the time-outs).
+fn first_system_actor(process: &Process) -> Option<&str> {
+    let Some(Value::Object(actors)) = process.doc().get("actors") else {
+        return None;
+    };
+    let mut names: Vec<&String> = actors.keys().collect();
+    names.sort();
+    names
+        .into_iter()
+        .find(|a| system_key(process, a).is_some())
+        .map(String::as_str)
+}
+
 /// Whether this node runs a request of the engine. An actor's system actions are run by the
 /// node whose key is that actor's identity's `system` key; a time-out by the node whose key is
 /// the system key of the first actor (by name) that has one; a broken step with no actor by
@@ -1238,17 +1282,9 @@ fn runs_here(process: &Process, request: &Request, ctx: &Ctx<'_>) -> bool {
             system_key(process, actor) == Some(ctx.own)
         }
         Request::Broken { .. } => ctx.origin == Origin::Local,
-        Request::Timer { .. } => {
-            let Some(Value::Object(actors)) = process.doc().get("actors") else {
-                return false;
-            };
-            let mut names: Vec<&String> = actors.keys().collect();
-            names.sort();
-            names
-                .into_iter()
-                .find_map(|a| system_key(process, a))
-                .is_some_and(|k| k == ctx.own)
-        }
+        Request::Timer { .. } => first_system_actor(process)
+            .and_then(|a| system_key(process, a))
+            .is_some_and(|k| k == ctx.own),
     }
 }
 

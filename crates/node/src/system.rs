@@ -18,6 +18,14 @@
 //! - `broken` (the action's instructions failed): `error` with the reason;
 //! - `timer`: `:timeout`, if the process is still in the state that timed out.
 //!
+//! Which node runs a request is decided alike by every node (`pipeline::runs_here`); whether
+//! this node agrees to is its operator's policy (`system.accept`), checked here when a row is
+//! carried out, against the registry as it is then, before any call is made or anything is
+//! signed. An identity on a chain is written by whoever writes the chain, so naming this
+//! node's key as an identity's `system` key is not enough: with `"registered"` (the default)
+//! the identity's other keys must all be keys of identities registered on this node, its own
+//! users. A row this node does not accept is finished as dead, with the reason logged.
+//!
 //! Timers are rows with a due time, so they survive a restart. A row is leased while it runs
 //! and marked done once its event is stored; if the node stops first, the row comes back when
 //! the lease ends (an HTTP call may then be made twice; the second answer is refused by the
@@ -30,10 +38,10 @@ use std::time::Duration;
 use accord_chain::ChainId;
 use accord_crypto::KeyPair;
 use accord_store::{Store, WorkRow};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, Semaphore};
 
-use crate::config::System;
+use crate::config::{Accept, System};
 use crate::events;
 use crate::now_ms;
 use crate::pipeline::{Origin, Pipeline, Work};
@@ -140,18 +148,27 @@ async fn carry_out<S: Store>(
         .parse()
         .map_err(|e| Some(format!("chain id {}: {e}", row.chain)))?;
     let action = text(&payload, "action");
+    if row.kind == "broken" && action.is_empty() {
+        return Err(Some(format!(
+            "the state's conditions failed, so no action can answer: {}",
+            text(&payload, "reason")
+        )));
+    }
+    // The operator's policy, before anything is called or signed.
+    let keys = acting_keys(store, row, &payload).await?;
+    let own = key.public_key().to_base58();
+    if let Err(why) = accepts(store, settings.accept, &own, &keys).await? {
+        return Err(Some(format!(
+            "this node does not carry out this system action (system.accept = \"{}\"): {why}",
+            settings.accept.name()
+        )));
+    }
     let body = match row.kind.as_str() {
         "nop" => events::response(
             action,
             Some(text(&payload, "response")),
             payload.get("data").cloned().unwrap_or(Value::Null),
         ),
-        "broken" if action.is_empty() => {
-            return Err(Some(format!(
-                "the state's conditions failed, so no action can answer: {}",
-                text(&payload, "reason")
-            )));
-        }
         "broken" => events::response(
             action,
             Some("error"),
@@ -198,6 +215,120 @@ async fn carry_out<S: Store>(
         other => return Err(Some(format!("unknown work kind {other:?}"))),
     };
     build_event(pipeline, key, chain, body).await
+}
+
+/// The sign keys of the identity a row is carried out for: as the pipeline wrote them into
+/// the row; for a row queued before it did, as the process holds the identity now.
+async fn acting_keys<S: Store>(
+    store: &S,
+    row: &WorkRow,
+    payload: &Value,
+) -> Result<Map<String, Value>, Option<String>> {
+    match payload.get("signkeys") {
+        Some(Value::Object(keys)) => return Ok(keys.clone()),
+        Some(Value::Null) => return Ok(Map::new()),
+        Some(other) => {
+            return Err(Some(format!(
+                "the queued signkeys are not an object: {other}"
+            )));
+        }
+        None => {}
+    }
+    let process = text(payload, "process");
+    let doc = store
+        .process(&row.chain, process)
+        .await
+        .map_err(|_| None)?
+        .and_then(|p| serde_json::from_str::<Value>(&p.json).ok())
+        .ok_or_else(|| {
+            Some(format!(
+                "process {process} of chain {} is not held",
+                row.chain
+            ))
+        })?;
+    let signkeys = |actor: &str| {
+        doc["actors"][actor]["identity"]["signkeys"]
+            .as_object()
+            .cloned()
+    };
+    let actor = if row.kind == "timer" {
+        let mut names: Vec<&String> = doc["actors"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(n, _)| n)
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .find(|n| signkeys(n).is_some_and(|k| k.contains_key("system")))
+            .cloned()
+            .unwrap_or_default()
+    } else {
+        text(payload, "actor").to_string()
+    };
+    Ok(signkeys(&actor).unwrap_or_default())
+}
+
+/// Whether this node's operator accepts carrying out a system action for an identity with
+/// sign keys `keys`, as `accept` says: `Ok(Err(why))` when not. `own` is this node's key.
+///
+/// With `Registered`, the identity must name `own` as its `system` key and at least one other
+/// key, and every other key must be a key of an identity registered on this node (this node's
+/// key itself counts for nothing there: it is no user). The registry is read as it is now: a
+/// user removed since the action was asked for is not acted for.
+async fn accepts<S: Store>(
+    store: &S,
+    accept: Accept,
+    own: &str,
+    keys: &Map<String, Value>,
+) -> Result<Result<(), String>, Option<String>> {
+    match accept {
+        Accept::Any => return Ok(Ok(())),
+        Accept::None => return Ok(Err("this node runs no system actions".into())),
+        Accept::Registered => {}
+    }
+    if keys.get("system").and_then(Value::as_str) != Some(own) {
+        return Ok(Err(format!(
+            "the identity's system key is {}, not this node's key",
+            keys.get("system")
+                .map_or("missing".to_string(), Value::to_string)
+        )));
+    }
+    let users: Vec<(&String, &str)> = keys
+        .iter()
+        .filter(|(role, _)| *role != "system")
+        .filter_map(|(role, key)| key.as_str().map(|k| (role, k)))
+        .filter(|(_, key)| *key != own)
+        .collect();
+    if users.is_empty() {
+        return Ok(Err(
+            "the identity names no key besides this node's, so no user of this node asked for it"
+                .into(),
+        ));
+    }
+    let mut strangers = Vec::new();
+    for (role, key) in users {
+        // A failing store is not a refusal: the lease brings the row back.
+        if store
+            .identities_of_key(key)
+            .await
+            .map_err(|_| None)?
+            .is_empty()
+        {
+            strangers.push(format!("signkeys.{role} ({key})"));
+        }
+    }
+    if strangers.is_empty() {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(format!(
+            "the identity's key{} {} {} not registered on this node",
+            if strangers.len() == 1 { "" } else { "s" },
+            strangers.join(", "),
+            if strangers.len() == 1 { "is" } else { "are" }
+        )))
+    }
 }
 
 /// Adds an event with `body` on the chain's tip, signed by this node.
@@ -258,6 +389,17 @@ pub fn is_private(ip: IpAddr) -> bool {
     }
 }
 
+/// A URL's host without the brackets an IPv6 literal is written in (`[::1]` is `::1`), and
+/// the address when the host is an address literal rather than a name to resolve.
+fn host_of(url: &reqwest::Url) -> Option<(String, Option<IpAddr>)> {
+    let host = url.host_str()?;
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    Some((bare.to_string(), bare.parse::<IpAddr>().ok()))
+}
+
 /// Makes an HTTP trigger's call: the response key and data, or `None` when the service took
 /// the request for later (202). A status the action lists as a response key is that response,
 /// with the answer's body as data.
@@ -288,35 +430,49 @@ async fn call_checked(settings: &System, payload: &Value) -> Result<Option<(u16,
             "url {url:?}: only http is supported (this build makes no TLS connections)"
         ));
     }
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| format!("url {url:?} has no host"))?
-        .to_string();
-    if !settings.hosts.is_empty() && !settings.hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+    let (host, literal) = host_of(&parsed).ok_or_else(|| format!("url {url:?} has no host"))?;
+    if !settings.hosts.is_empty()
+        && !settings.hosts.iter().any(|h| {
+            h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .eq_ignore_ascii_case(&host)
+        })
+    {
         return Err(format!("host {host} is not in system.hosts"));
     }
     let port = parsed.port_or_known_default().unwrap_or(80);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
+    // An address literal is the address called; a name is resolved once, here, and the
+    // connection pinned to the address checked.
+    let addrs: Vec<SocketAddr> = match literal {
+        Some(ip) => vec![SocketAddr::new(ip, port)],
+        None => tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .collect(),
+    };
     let addr = *addrs
         .first()
         .ok_or_else(|| format!("{host} resolves to no address"))?;
     if !settings.allow_private
         && let Some(bad) = addrs.iter().find(|a| is_private(a.ip()))
     {
-        return Err(format!(
-            "{host} resolves to {}, a private or loopback address (allow with system.allow_private)",
-            bad.ip()
-        ));
+        return Err(match literal {
+            Some(ip) => {
+                format!("{ip} is a private or loopback address (allow with system.allow_private)")
+            }
+            None => format!(
+                "{host} resolves to {}, a private or loopback address (allow with system.allow_private)",
+                bad.ip()
+            ),
+        });
     }
-    let client = reqwest::Client::builder()
+    let mut client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_millis(settings.timeout_ms))
-        .resolve(&host, addr)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .timeout(Duration::from_millis(settings.timeout_ms));
+    if literal.is_none() {
+        client = client.resolve(&host, addr);
+    }
+    let client = client.build().map_err(|e| e.to_string())?;
     let method = reqwest::Method::from_bytes(
         payload
             .get("method")
@@ -387,5 +543,128 @@ mod tests {
         for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn an_ipv6_literal_is_an_address_without_its_brackets() {
+        let url = |u: &str| reqwest::Url::parse(u).unwrap();
+        let (host, ip) = host_of(&url("http://[::1]:8080/hook")).unwrap();
+        assert_eq!((host.as_str(), ip), ("::1", Some("::1".parse().unwrap())));
+        let (host, ip) = host_of(&url("http://[FD00::1]/")).unwrap();
+        assert_eq!(
+            (host.as_str(), ip),
+            ("fd00::1", Some("fd00::1".parse().unwrap()))
+        );
+        let (host, ip) = host_of(&url("http://127.0.0.1:1/")).unwrap();
+        assert_eq!(
+            (host.as_str(), ip),
+            ("127.0.0.1", Some("127.0.0.1".parse().unwrap()))
+        );
+        let (host, ip) = host_of(&url("http://hooks.example/x")).unwrap();
+        assert_eq!((host.as_str(), ip), ("hooks.example", None));
+    }
+
+    fn settings(allow_private: bool, hosts: &[&str]) -> System {
+        System {
+            allow_private,
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            timeout_ms: 500,
+            ..System::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn private_ipv6_literals_are_refused_before_any_connection() {
+        for url in [
+            "http://[::1]:9/hook",
+            "http://[fd00::1]:9/",
+            "http://[fe80::1]:9/",
+            "http://[::ffff:127.0.0.1]:9/",
+            "http://[::]:9/",
+        ] {
+            let err = call_checked(&settings(false, &[]), &json!({"url": url}))
+                .await
+                .unwrap_err();
+            assert!(
+                err.contains("is ") && err.contains("private or loopback"),
+                "{url}: {err}"
+            );
+            assert!(!err.contains("cannot resolve"), "{url}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn system_hosts_match_an_ipv6_literal_with_or_without_brackets() {
+        let payload = json!({"url": "http://[2001:db8::1]:9/"});
+        let err = call_checked(&settings(false, &["hooks.example"]), &payload)
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("host 2001:db8::1 is not in system.hosts"),
+            "{err}"
+        );
+        // Listed, it passes the host check (and fails later: nothing listens there).
+        for listed in ["2001:db8::1", "[2001:DB8::1]"] {
+            let mut s = settings(false, &[listed]);
+            s.timeout_ms = 50;
+            let err = call_checked(&s, &payload).await.unwrap_err();
+            assert!(!err.contains("system.hosts"), "{listed}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn acceptance_is_by_registered_keys_besides_this_nodes_system_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("node.db").display());
+        let store = accord_store::SqlStore::open(&url, accord_store::sql::Durability::Process)
+            .await
+            .unwrap();
+        let own = "own-node-key";
+        let keys = |pairs: &[(&str, &str)]| -> Map<String, Value> {
+            pairs
+                .iter()
+                .map(|(r, k)| (r.to_string(), Value::from(*k)))
+                .collect()
+        };
+        store
+            .put_identity("alice", "{}", &["alice-key".into(), own.into()], 1)
+            .await
+            .unwrap();
+        let check = |accept, k: Map<String, Value>| {
+            let store = &store;
+            async move { accepts(store, accept, own, &k).await.unwrap() }
+        };
+        let alice = keys(&[("user", "alice-key"), ("system", own)]);
+        assert_eq!(check(Accept::Registered, alice.clone()).await, Ok(()));
+        assert!(check(Accept::None, alice.clone()).await.is_err());
+        // A stranger, beside a registered user or alone.
+        let mixed = keys(&[
+            ("user", "alice-key"),
+            ("other", "mallory-key"),
+            ("system", own),
+        ]);
+        let why = check(Accept::Registered, mixed.clone()).await.unwrap_err();
+        assert!(
+            why.contains("signkeys.other (mallory-key) is not registered"),
+            "{why}"
+        );
+        assert_eq!(check(Accept::Any, mixed).await, Ok(()));
+        // No user at all, or only this node's key in another role (which a registered
+        // identity's system key puts in the registry): no user asked.
+        for lone in [
+            keys(&[("system", own)]),
+            keys(&[("user", own), ("system", own)]),
+        ] {
+            let why = check(Accept::Registered, lone).await.unwrap_err();
+            assert!(why.contains("names no key besides this node's"), "{why}");
+        }
+        // Another node's system key: not this node's to run.
+        let why = check(
+            Accept::Registered,
+            keys(&[("user", "alice-key"), ("system", "b")]),
+        )
+        .await
+        .unwrap_err();
+        assert!(why.contains("not this node's key"), "{why}");
     }
 }

@@ -521,6 +521,11 @@ async fn only_the_node_holding_the_system_key_runs_a_system_action() {
         Some(&b_key),
     );
     system["node"] = Value::from(b_key.clone());
+    // The system identity's user is B's own (registered there): B acts only for its users.
+    client(net.node(1), "operator")
+        .post("/identities", system.to_string())
+        .await
+        .unwrap();
     let bodies = [
         events::scenario(scenario.clone(), "system-at-b"),
         identity_at("buyer", &a_key),

@@ -165,7 +165,8 @@ fn identity_of(name: &str) -> String {
 
 /// Whether `name`'s identity is registered at `node` (asked with a fresh signature).
 async fn registered(node: &accord_node::Running, name: &str) -> bool {
-    match client(node, "someone")
+    // Read by the identity's own key: a registered identity is not shown to others.
+    match client(node, name)
         .get(&format!("/identities/{name}-identity"))
         .await
     {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use accord_chain::Nonce;
@@ -43,6 +45,32 @@ async fn service(
     (url, calls)
 }
 
+/// A service answering every request with `status` and `body` on the IPv6 loopback, or `None`
+/// when this machine has none.
+async fn service_v6(status: u16, body: &'static str) -> Option<(String, Arc<AtomicUsize>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("[::1]:0").await.ok()?;
+    let url = format!("http://{}/hook", listener.local_addr().ok()?);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut buf = vec![0u8; 1 << 16];
+            let _ = socket.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    Some((url, calls))
+}
+
 /// A scenario: the system calls `url`, then answers a nop, then the user finishes.
 fn scenario(url: &str, tag: &str) -> Value {
     json!({
@@ -69,7 +97,8 @@ fn scenario(url: &str, tag: &str) -> Value {
 }
 
 /// Starts a process of `scenario` at `node`, the system actor's identity holding the node's
-/// key as its system key. Returns the process id.
+/// key as its system key (and the operator's as its user key, registered at the node).
+/// Returns the process id.
 async fn start_process(node: &Running, scenario: &Value, tag: &str) -> String {
     start_process_at(node, scenario, tag, now_ms()).await
 }
@@ -86,6 +115,15 @@ async fn start_process_at(node: &Running, scenario: &Value, tag: &str, timestamp
         .await
         .unwrap();
     let operator = user("operator").public_key().to_base58();
+    // The system actor's user is registered here: a node runs system actions only for its
+    // own users (`system.accept = "registered"`).
+    client(node, "operator")
+        .post(
+            "/identities",
+            events::identity("system-identity", &operator, Some(&node.node_key)).to_string(),
+        )
+        .await
+        .unwrap();
     let pid = format!("{sid}-{tag}");
     let bodies = [
         events::scenario(scenario.clone(), sid),
@@ -326,5 +364,33 @@ async fn an_event_trigger_adds_its_events_then_answers() {
     assert_eq!(bodies[4].0["id"], "added-by-the-system");
     assert_eq!(bodies[4].1, node.node_key);
     assert_eq!(bodies[5].0["action"], "record");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv6_literal_is_called_where_private_addresses_are_allowed_and_refused_elsewhere() {
+    let Some((url, calls)) = service_v6(200, r#"{"received": true}"#).await else {
+        eprintln!("skipped: this machine has no IPv6 loopback ([::1] cannot be bound)");
+        return;
+    };
+    assert!(url.starts_with("http://[::1]:"), "{url}");
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), allow_private).await;
+    let pid = start_process(&node, &scenario(&url, "v6"), "v6").await;
+    let p = reaches(&node, &pid, "finishing").await;
+    assert_eq!(p["previous"][0]["data"], json!({"received": true}));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    node.stop().await;
+    // Without allow_private, [::1] is loopback, refused before any connection.
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let pid = start_process(&node, &scenario(&url, "v6-private"), "v6-private").await;
+    let p = reaches(&node, &pid, ":failed").await;
+    let error = p["previous"][0]["data"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("::1 is a private or loopback address"),
+        "{error}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "not called again");
     node.stop().await;
 }

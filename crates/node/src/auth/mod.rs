@@ -212,6 +212,16 @@ impl RateLimiter {
         }
     }
 
+    /// A limiter of `count` requests a minute per key, all of them at once if need be (for
+    /// rare requests, such as registrations); a `count` of 0 lets everything through.
+    pub fn per_minute(count: u32) -> RateLimiter {
+        RateLimiter {
+            rate: f64::from(count) / 60.0,
+            burst: f64::from(count.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Takes one request's token for `key`; `Err(seconds)` to wait when there is none.
     pub fn check(&self, key: &str, now: Instant) -> Result<(), u64> {
         if self.rate <= 0.0 {
