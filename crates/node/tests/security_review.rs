@@ -5,11 +5,15 @@
 
 mod common;
 
-use accord_chain::ChainId;
+use std::time::{Duration, Instant};
+
+use accord_chain::{ChainId, Nonce};
 use accord_crypto::{KeyPair, base58};
 use accord_node::{Running, events};
 use common::*;
 use serde_json::{Value, json};
+
+const HTTP: &str = "https://specs.livecontracts.io/v0.2.0/action/http/schema.json#";
 
 fn key(name: &str) -> String {
     user(name).public_key().to_base58()
@@ -219,5 +223,117 @@ async fn a_key_replaced_earlier_in_a_submission_signs_nothing_after_it() {
         before,
         "nothing stored"
     );
+    node.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 10 and the SSRF guard: an IPv6 address that carries an IPv4 one reaches that address.
+
+/// A scenario whose system actor calls `url`.
+fn calling(url: &str, tag: &str) -> Value {
+    json!({
+        "id": format!("review-call-{tag}"),
+        "title": "The system calls a service",
+        "actors": {"user": {}, "system": {}},
+        "actions": {
+            "call": {"$schema": HTTP, "actor": "system", "url": url, "method": "POST",
+                     "body": {"hello": "world"}, "responses": {"ok": {}, "error": {}}},
+            "finish": {"actor": "user", "responses": {"ok": {}}}
+        },
+        "states": {
+            "initial": {"action": "call", "transitions": [
+                {"action": "call", "response": "ok", "transition": "finishing"},
+                {"action": "call", "response": "error", "transition": ":failed"}]},
+            "finishing": {"action": "finish", "transitions": [
+                {"action": "finish", "response": "ok", "transition": ":success"}]}
+        }
+    })
+}
+
+/// Starts a process of `scenario` at `node`, its system actor's identity naming the node's key
+/// as system key and the operator's key (registered here) as user. The process id.
+async fn start_calling(node: &Running, scenario: &Value, tag: &str) -> String {
+    let me = user("user");
+    let sid = scenario["id"].as_str().unwrap();
+    register(node, &["user".to_string()]).await;
+    let operator = key("operator");
+    client(node, "operator")
+        .post(
+            "/identities",
+            events::identity("system-identity", &operator, Some(&node.node_key)).to_string(),
+        )
+        .await
+        .unwrap();
+    let pid = format!("{sid}-{tag}");
+    let bodies = [
+        events::scenario(scenario.clone(), sid),
+        events::identity("user-identity", &key("user"), None),
+        events::identity("system-identity", &operator, Some(&node.node_key)),
+        events::process(
+            &pid,
+            sid,
+            &[
+                ("user".into(), "user-identity".into()),
+                ("system".into(), "system-identity".into()),
+            ],
+        ),
+    ];
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &me)).collect();
+    let chain = events::new_chain(&me, b'T', &Nonce::from_text(&pid), &signed, now_ms()).unwrap();
+    client(node, "user")
+        .post("/event-chains", chain.to_json())
+        .await
+        .unwrap();
+    pid
+}
+
+/// Waits until the process is in `state`; its projection.
+async fn reaches(node: &Running, pid: &str, state: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let p = client(node, "user")
+            .get(&format!("/processes/{pid}"))
+            .await
+            .unwrap();
+        if p["current"]["key"] == state {
+            return p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the process never reached {state}: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_and_private_ipv4_inside_ipv6_are_refused_without_allow_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), |c| accord_node::Config {
+        system: accord_node::config::System {
+            timeout_ms: 1000,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
+    // NAT64 (64:ff9b::/96) to 127.0.0.1 and to the cloud metadata address, and the
+    // IPv4-compatible form of 127.0.0.1. Before: each passed the guard as a public IPv6
+    // address and the node tried to connect ("cannot call …"); with a NAT64 gateway on the
+    // network (IPv6-only clouds), it reaches the IPv4 address inside.
+    for (n, host) in ["[64:ff9b::7f00:1]", "[64:ff9b::a9fe:a9fe]", "[::7f00:1]"]
+        .into_iter()
+        .enumerate()
+    {
+        let url = format!("http://{host}:9/hook");
+        let tag = format!("v4-in-v6-{n}");
+        let pid = start_calling(&node, &calling(&url, &tag), &tag).await;
+        let p = reaches(&node, &pid, ":failed").await;
+        let error = p["previous"][0]["data"]["error"].as_str().unwrap_or("");
+        assert!(
+            error.contains("is a private or loopback address"),
+            "{url}: {error}"
+        );
+    }
     node.stop().await;
 }
