@@ -5,10 +5,13 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accord_chain::{ChainId, Nonce};
 use accord_crypto::{KeyPair, base58};
+use accord_node::client::{Client, ClientError};
+use accord_node::config::Peer;
 use accord_node::{Running, events};
 use common::*;
 use serde_json::{Value, json};
@@ -335,5 +338,307 @@ async fn loopback_and_private_ipv4_inside_ipv6_are_refused_without_allow_private
             "{url}: {error}"
         );
     }
+    node.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Open findings.
+
+/// A service on loopback answering 200 to every request; the request lines it saw.
+async fn service() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = vec![0u8; 1 << 16];
+            let n = socket.read(&mut buf).await.unwrap_or(0);
+            let line = String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            log.lock().unwrap().push(line);
+            let body = r#"{"received":true}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    (url, seen)
+}
+
+/// Item 7, with the default configuration (`system.accept = "registered"`,
+/// `identities.self_register = true`): the stranger of the attack registers itself at node B
+/// with one request (any key may register an identity naming only itself), and B then runs the
+/// system action that organisation A's user named B's key for, calling the service and signing
+/// the answer. "Registered" means "this node's user" only where the operator enrols its users
+/// (`self_register = false`); by default anyone is one request away from being one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "open finding: a self-registered stranger makes another organisation's node act (item 7 with the default configuration)"]
+async fn a_stranger_who_registers_itself_at_b_makes_b_run_its_system_action() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut known = Vec::new();
+    for dir in &dirs {
+        let node = start(dir.path()).await;
+        known.push((node.addr, node.node_key.clone()));
+        node.stop().await;
+    }
+    let mut nodes = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let (addr, peer_key) = known[1 - i].clone();
+        let listen = known[i].0;
+        nodes.push(
+            start_with(dir.path(), |c| accord_node::Config {
+                listen,
+                peers: vec![Peer {
+                    url: format!("http://{addr}"),
+                    key: peer_key,
+                }],
+                system: accord_node::config::System {
+                    allow_private: true,
+                    timeout_ms: 2000,
+                    ..Default::default()
+                },
+                ..c
+            })
+            .await,
+        );
+    }
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let (service, seen) = service().await;
+    let mut buyer = identity("buyer-identity", &[("user", &key("buyer"))]);
+    buyer["node"] = Value::from(a.node_key.clone());
+    client(a, "buyer")
+        .post("/identities", buyer.to_string())
+        .await
+        .unwrap();
+    // The one extra step: the stranger registers itself at B.
+    client(b, "stranger")
+        .post(
+            "/identities",
+            identity("stranger", &[("user", &key("stranger"))]).to_string(),
+        )
+        .await
+        .unwrap();
+    let sid = "review-call-at-b";
+    let mut scenario = calling(&format!("{service}/attack"), "at-b");
+    scenario["id"] = Value::from(sid);
+    scenario["actors"] = json!({"buyer": {}, "system": {}});
+    scenario["actions"]["finish"]["actor"] = Value::from("buyer");
+    let mut system = identity(
+        "system-identity",
+        &[("user", &key("stranger")), ("system", &b.node_key)],
+    );
+    system["node"] = Value::from(b.node_key.clone());
+    let pid = "review-call-at-b-1".to_string();
+    let bodies = [
+        events::scenario(scenario, sid),
+        buyer,
+        system,
+        events::process(
+            &pid,
+            sid,
+            &[
+                ("buyer".into(), "buyer-identity".into()),
+                ("system".into(), "system-identity".into()),
+            ],
+        ),
+    ];
+    let me = user("buyer");
+    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|x| (x, &me)).collect();
+    let chain = events::new_chain(&me, b'T', &Nonce::from_text(&pid), &signed, now_ms()).unwrap();
+    client(a, "buyer")
+        .post("/event-chains", chain.to_json())
+        .await
+        .unwrap();
+    // Time for B to receive the chain and, wrongly, act.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        Vec::<String>::new(),
+        "B called the service for a stranger who registered itself"
+    );
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// Item 2's memory is shared by every key and fails closed: any key, even one that may do
+/// nothing on this node, spends a place in it with each request that may change something
+/// (the extractor takes the signatures before any handler looks at who signed). Keys cost
+/// nothing, so the per-key rate limit (1,000/s by default) does not bound it: one client
+/// sending about `replay_cache / (2 · max_clock_skew)` requests a second (1,667/s with the
+/// defaults, from two keys, each signed with `created` at the skew's edge ahead so it is kept
+/// 600 s) keeps it full, and every user's writes, deliveries between nodes included, are 503
+/// for as long as it goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "open finding: strangers' signatures fill the replay memory and lock every user's writes out (503)"]
+async fn fresh_keys_fill_the_replay_memory_and_lock_out_registered_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), |c| accord_node::Config {
+        replay_cache: 32,
+        ..c
+    })
+    .await;
+    register(&node, &["alice".to_string()]).await;
+    // 40 keys no one registered, each posting something this node refuses (403 or 400).
+    for n in 0..40 {
+        let stranger = Client::new(
+            &url(&node),
+            &KeyPair::from_seed_phrase(&format!("review flood {n}"), 0),
+        )
+        .unwrap();
+        let _ = stranger.post("/scenarios", "{}").await;
+    }
+    // Alice, a registered user, starts a chain.
+    let me = user("alice");
+    let body = identity("alice-chain", &[("user", &key("alice"))]);
+    let chain = events::new_chain(
+        &me,
+        b'T',
+        &Nonce::from_text("flooded"),
+        &[(&body, &me)],
+        now_ms(),
+    )
+    .unwrap();
+    let result = client(&node, "alice")
+        .post("/event-chains", chain.to_json())
+        .await;
+    assert!(
+        result.is_ok(),
+        "a registered user is locked out by strangers: {:?}",
+        result.err()
+    );
+    node.stop().await;
+}
+
+/// Reads are not remembered ("a replayed read tells the replayer nothing it did not see"), but
+/// every replay of a captured signed read takes a token of the signer's rate limit, and answers
+/// what the signer may read now, not then: whoever saw one GET can keep its signer at 429 for
+/// the signature's life (up to 2 · `max_clock_skew`), and watch the resource change meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "open finding: replaying a captured read spends its signer's rate limit (429 for the victim)"]
+async fn a_replayed_read_spends_its_signers_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), |c| accord_node::Config {
+        rate_limit: 1,
+        rate_burst: 4,
+        ..c
+    })
+    .await;
+    let alice = client(&node, "alice");
+    let captured = alice.prepare("GET", "/event-chains", None).unwrap();
+    let replayer = reqwest::Client::new();
+    for _ in 0..6 {
+        let copy = captured.try_clone().unwrap();
+        let _ = replayer.execute(copy).await.unwrap();
+    }
+    let own: Result<Value, ClientError> = alice.get("/event-chains").await;
+    assert!(
+        own.is_ok(),
+        "alice's own request, signed now, is refused because of the replays: {:?}",
+        own.err()
+    );
+    node.stop().await;
+}
+
+/// Item 3 holds for names only one node answers to. A loopback name is the same on every
+/// machine, and every node listening on a port of a loopback or unspecified address answers to
+/// `localhost:<port>` (and `127.0.0.1:<port>`): a request signed for one such node is taken by
+/// another that listens on the same port, reached with that `Host` (here two nodes on
+/// 127.0.0.2 and 127.0.0.3; between machines, a node on `0.0.0.0:4000` or behind a proxy that
+/// passes any `Host`, against a user's CLI talking to its own node at `localhost:4000`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "open finding: loopback names are shared by every node on the same port"]
+async fn a_request_signed_for_localhost_at_one_node_is_refused_by_another() {
+    // A free port, then both nodes on it, on two loopback addresses.
+    let port = std::net::TcpListener::bind("127.0.0.2:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let at = |ip: &str| -> std::net::SocketAddr { format!("{ip}:{port}").parse().unwrap() };
+    let a = start_with(dirs[0].path(), |c| accord_node::Config {
+        listen: at("127.0.0.2"),
+        ..c
+    })
+    .await;
+    let b = start_with(dirs[1].path(), |c| accord_node::Config {
+        listen: at("127.0.0.3"),
+        ..c
+    })
+    .await;
+    // Alice registers at A through `localhost`, as a CLI on A's machine would.
+    let for_a = Client::new(&format!("http://localhost:{port}"), &user("alice"))
+        .unwrap()
+        .prepare(
+            "POST",
+            "/identities",
+            Some((
+                "application/json",
+                identity("alice-identity", &[("user", &key("alice"))])
+                    .to_string()
+                    .into_bytes(),
+            )),
+        )
+        .unwrap();
+    // Whoever saw it sends it to B (the `Host` stays `localhost:<port>`, as signed).
+    let mut to_b = for_a.try_clone().unwrap();
+    *to_b.url_mut() = format!("http://127.0.0.3:{port}/identities")
+        .parse()
+        .unwrap();
+    to_b.headers_mut()
+        .insert("host", format!("localhost:{port}").parse().unwrap());
+    let answer = reqwest::Client::new().execute(to_b).await.unwrap();
+    let status = answer.status().as_u16();
+    let body = answer.text().await.unwrap_or_default();
+    assert_eq!(status, 421, "B took a request signed for A: {body}");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Item 9's quotas are per key, and keys cost nothing: 32 keys no one knows each store 8
+/// identities of 16 KiB, 4 MiB in all, in a few seconds; with more keys, as much as the disk
+/// holds. Nothing bounds the registry as a whole, or registrations from keys the node has never
+/// seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "open finding: the identity quotas are per key, so many keys store without bound"]
+async fn many_keys_store_identities_without_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let (mut taken, mut bytes) = (0, 0);
+    for k in 0..32 {
+        let me = KeyPair::from_seed_phrase(&format!("review registry {k}"), 0);
+        let c = Client::new(&url(&node), &me).unwrap();
+        for n in 0..8 {
+            let mut doc = identity(
+                &format!("filler-{k}-{n}"),
+                &[("user", &me.public_key().to_base58())],
+            );
+            // Up to the document limit (16 KiB) with a field no one reads.
+            let pad = 16 * 1024 - doc.to_string().len() - 16;
+            doc["padding"] = Value::from("x".repeat(pad));
+            let text = doc.to_string();
+            if c.post("/identities", text.clone()).await.is_ok() {
+                taken += 1;
+                bytes += text.len();
+            }
+        }
+    }
+    assert!(
+        taken < 32 * 8,
+        "{taken} identities ({} KiB) stored by 32 keys this node never saw before",
+        bytes / 1024
+    );
     node.stop().await;
 }
