@@ -186,6 +186,42 @@ fn identity_of(body: &Value) -> Result<Identity, Refusal> {
     })
 }
 
+/// Takes an identity event (its JSON `body`, signed by `signer`) into a chain's `identities`
+/// as a replay does: a new id is added, a known one replaced, or, when the process refuses the
+/// event, nothing changes and the refusal says why. The node's pipeline uses it to follow, before
+/// it places a submission, which keys hold an identity after each of its events, so that only
+/// identities the process takes let their keys sign what follows. (A replay also checks the body
+/// is I-JSON first, for every kind of event.)
+pub fn take_identity(
+    identities: &mut Vec<Identity>,
+    body: &Value,
+    signer: &str,
+) -> Result<Identity, Refusal> {
+    let new = identity_of(body)?;
+    // A key signs for one identity only: otherwise another party's responses would be booked
+    // to whoever listed its key.
+    for (_, key) in &new.signkeys {
+        if let Some(holder) = identities.iter().find(|i| i.id != new.id && i.has_key(key)) {
+            return Err(Refusal::KeyInUse {
+                key: key.clone(),
+                holder: holder.id.clone(),
+            });
+        }
+    }
+    match identities.iter().position(|i| i.id == new.id) {
+        Some(i) => {
+            // An identity changes itself: the signer must hold one of its keys now. (An
+            // invitee signs with the one-time key it was given, replacing it.)
+            if !identities[i].has_key(signer) {
+                return Err(Refusal::NotOwnIdentity { id: new.id });
+            }
+            identities[i] = new.clone();
+        }
+        None => identities.push(new.clone()),
+    }
+    Ok(new)
+}
+
 impl Replay {
     /// An empty replay for a chain.
     pub fn new(chain: Option<String>) -> Replay {
@@ -306,32 +342,7 @@ impl Replay {
                 Ok(Applied::Scenario(id))
             }
             Kind::Identity => {
-                let new = identity_of(e.body)?;
-                // A key signs for one identity only: otherwise another party's responses
-                // would be booked to whoever listed its key.
-                for (_, key) in &new.signkeys {
-                    if let Some(holder) = self
-                        .identities
-                        .iter()
-                        .find(|i| i.id != new.id && i.has_key(key))
-                    {
-                        return Err(Refusal::KeyInUse {
-                            key: key.clone(),
-                            holder: holder.id.clone(),
-                        });
-                    }
-                }
-                let known = self.identities.iter().position(|i| i.id == new.id);
-                if let Some(i) = known {
-                    // An identity changes itself: the signer must hold one of its keys now.
-                    // (An invitee signs with the one-time key it was given, replacing it.)
-                    if !self.identities[i].has_key(e.signer) {
-                        return Err(Refusal::NotOwnIdentity { id: new.id });
-                    }
-                    self.identities[i] = new.clone();
-                } else {
-                    self.identities.push(new.clone());
-                }
+                let new = take_identity(&mut self.identities, e.body, e.signer)?;
                 for p in &mut self.processes {
                     p.set_identity(new.clone());
                 }

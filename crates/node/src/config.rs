@@ -112,8 +112,9 @@ pub struct Identities {
     /// body (default 16384, at least 256). An identity is a few keys and names; the limit keeps
     /// the registry from being used as free storage.
     pub max_bytes: usize,
-    /// How many registered identities may name one key (default 8, at least 1). Registrations
-    /// by administrators, and administrators' keys, are not counted against it.
+    /// How many registered identities may name one key (default 8, at least 1). Administrators
+    /// register beyond it, and administrators' keys are not counted; identities an administrator
+    /// registered count like any other when a user registers one more.
     pub max_per_key: u32,
     /// Registrations and removals one key may make a minute: a token bucket of this many,
     /// refilled at this many a minute (default 30; 0 for no limit). Administrators are not

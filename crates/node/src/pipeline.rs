@@ -922,22 +922,31 @@ impl<S: Store> Writer<S> {
     /// Refuses a user's submission to a chain this node holds when one of its new events is
     /// signed by a key that holds no identity on the chain (a spent invitation key, a replaced
     /// key, or one never named), before anything is placed: such events would be refused by
-    /// the process anyway, and would only grow every party's chain. Keys named by identity
-    /// events earlier in the same submission count as held. This node's own key is exempt.
+    /// the process anyway, and would only grow every party's chain. Identity events earlier in
+    /// the same submission count as the process takes them (`take_identity`, the engine's own
+    /// rule): one the process would refuse (another's identity, a key held already) names no
+    /// one, and one that replaces a key spends it for the events after it. This node's own key
+    /// is exempt.
     fn check_signers(&self, id: &str, new: &[accord_chain::VerifiedEvent]) -> Result<(), Problem> {
         let live = &self.live[id];
-        let mut named: Vec<String> = Vec::new();
+        // The chain's identities as the process will hold them before each event, copied
+        // only once the submission holds an identity event with events after it.
+        let mut identities: Option<Vec<accord_engine::process::Identity>> = None;
         for (n, event) in new.iter().enumerate() {
             let signer = event.sign_key().to_base58();
-            if signer != self.own && !live.holds_identity(&signer) && !named.contains(&signer) {
+            let holds = match &identities {
+                Some(now) => now.iter().any(|i| i.has_key(&signer)),
+                None => live.holds_identity(&signer),
+            };
+            if signer != self.own && !holds {
                 return Err(no_identity(
                     id,
                     &signer,
                     Some(&base58::encode(&event.hash())),
                 ));
             }
-            // Keys an identity event names sign the events after it (read only when some
-            // follow).
+            // An identity event changes who signs the events after it (read only when some
+            // follow), as the process would take it: an I-JSON body it does not refuse.
             if n + 1 < new.len()
                 && let Some(Ok(body)) = json_body(event.event())
                 && body
@@ -945,9 +954,11 @@ impl<S: Store> Writer<S> {
                     .and_then(Value::as_str)
                     .and_then(accord_engine::replay::Kind::of)
                     == Some(accord_engine::replay::Kind::Identity)
-                && let Some(Value::Object(keys)) = body.get("signkeys")
+                && accord_scenario::doc::check_i_json(&body).is_ok()
             {
-                named.extend(keys.values().filter_map(Value::as_str).map(String::from));
+                let now = identities.get_or_insert_with(|| live.replay.identities().to_vec());
+                // A refused identity event changes nothing, here as in the process.
+                let _ = accord_engine::replay::take_identity(now, &body, &signer);
             }
         }
         Ok(())

@@ -361,7 +361,11 @@ async fn build_event(
 }
 
 /// Whether an address is one a system action may not call unless `allow_private`: loopback,
-/// private, link-local, shared (100.64/10), unspecified, broadcast, multicast or unique local.
+/// private, link-local, shared (100.64/10), unspecified, broadcast, multicast, unique local or
+/// site-local; and an IPv6 address that carries an IPv4 one (mapped `::ffff:0:0/96`,
+/// compatible `::/96`, NAT64's `64:ff9b::/96`) when that IPv4 address is one of these, since
+/// the connection reaches it (a NAT64 gateway translates to it). NAT64's local-use prefix
+/// (`64:ff9b:1::/48`) translates into the operator's own network: always refused.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -379,12 +383,23 @@ pub fn is_private(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_private(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            let embedded = || {
+                let [.., a, b, c, d] = v6.octets();
+                IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d))
+            };
+            // `::/96` (`::1` and `::` among them: 0.0.0.1 and 0.0.0.0 are refused as v4).
+            if s[..6] == [0; 6] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_private(embedded());
+            }
+            let first = s[0];
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                || (s[0], s[1], s[2]) == (0x64, 0xff9b, 1)
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
+                || (first & 0xffc0) == 0xfec0
         }
     }
 }
@@ -466,7 +481,11 @@ async fn call_checked(settings: &System, payload: &Value) -> Result<Option<(u16,
             ),
         });
     }
+    // No proxy, not even one the environment names (`HTTP_PROXY`, `ALL_PROXY`): a proxy would
+    // resolve the name again and connect where it likes, so the address checked would not be
+    // the address called.
     let mut client = reqwest::Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_millis(settings.timeout_ms));
     if literal.is_none() {
@@ -537,10 +556,24 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            // IPv4 in IPv6: compatible, NAT64 (well-known and local-use), and site-local.
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::10.1.2.3",
+            "64:ff9b:1::8.8.8.8",
+            "fec0::1",
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "64:ff9b::8.8.8.8",
+            "2001:db8::1",
+        ] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
         }
     }

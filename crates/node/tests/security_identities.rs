@@ -727,14 +727,8 @@ async fn process_with_system_at_b(
         ),
     ];
     let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &buyer)).collect();
-    let chain = events::new_chain(
-        &buyer,
-        b'T',
-        &Nonce::from_text(&pid),
-        &signed,
-        now_ms(),
-    )
-    .unwrap();
+    let chain =
+        events::new_chain(&buyer, b'T', &Nonce::from_text(&pid), &signed, now_ms()).unwrap();
     client(a, "buyer")
         .post("/event-chains", chain.to_json())
         .await
