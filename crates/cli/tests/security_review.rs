@@ -1,8 +1,8 @@
-//! A use issue 14's quotas broke, found in its second review: the CLI registered its user's
+//! Uses issue 14's fixes broke, found in its second review. The quotas: the CLI registered its user's
 //! identity again on every `scenario push`, `process start` and `invitation accept`, and each
 //! registration takes a token of `identities.register_per_minute` (30 by default) even when it
-//! changes nothing, so the 31st such command in a minute failed with 429. A node in the test's
-//! process; the `accord` binary talks to it.
+//! changes nothing, so the 31st such command in a minute failed with 429. And a squatted address id (below). A
+//! node in the test's process; the `accord` binary talks to it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -85,9 +85,9 @@ fn commands_past_the_registration_rate_still_work() {
 /// the public key: whoever registers an identity with that id first (naming only its own key)
 /// makes every `scenario push`, `process start` and `invitation accept` of that user fail at
 /// the node (403: the id is registered, and the user's key is not one of its keys), until an
-/// administrator removes the squatter's identity.
+/// administrator removed the squatter's identity. Now an id that is an LTO address must name
+/// that address's key, so the squat is refused.
 #[test]
-#[ignore = "open finding: a squatted address id locks a user's CLI out of a node"]
 fn a_squatted_address_id_does_not_lock_the_users_cli_out() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -112,12 +112,17 @@ fn a_squatted_address_id_does_not_lock_the_users_cli_out() {
         &squatter.public_key().to_base58(),
         None,
     );
-    rt.block_on(
+    // The squat is refused: an address id must name its address's key.
+    let squat = rt.block_on(
         accord_node::client::Client::new(&url, &squatter)
             .unwrap()
             .post("/identities", taken.to_string()),
-    )
-    .unwrap();
+    );
+    let Err(accord_node::client::ClientError::Problem { status, body, .. }) = squat else {
+        panic!("the squat was not refused: {squat:?}");
+    };
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["type"], "urn:accord:problem:address-id", "{body}");
     let file = examples().join("scenarios/document-signing.json");
     let out = cli(&url, "erin", &["scenario", "push", file.to_str().unwrap()]);
     assert!(

@@ -1049,8 +1049,8 @@ fn a_system_action_at_one_node_calls_a_local_service_and_the_others_see_its_answ
         )
         .to_string(),
     );
-    // The system identity's user is node 1's own (registered there): a node runs system
-    // actions only for its users.
+    // The system identity's user is node 1's own (enrolled there by its administrator): a
+    // node runs system actions only for users its operator enrolled.
     let mut system = events::identity(
         "system-identity",
         &operator().public_key().to_base58(),

@@ -49,13 +49,13 @@ pub struct App {
     pub limiter: RateLimiter,
     /// The names this node answers to: a request signed for any other is refused (421).
     pub authorities: auth::Authorities,
-    /// Signatures of requests that change something, each remembered until it expires: a
-    /// signature is good once.
-    pub replays: auth::ReplayCache,
     /// Keys allowed everything: this node's and the configured administrators'.
     pub admins: HashSet<String>,
     /// Registrations and removals of identities per key (`identities.register_per_minute`).
     pub registrations: RateLimiter,
+    /// New identities users register for themselves, node-wide, under one bucket
+    /// (`identities.self_register_per_minute`).
+    pub self_registrations: RateLimiter,
     /// Held while an identity is checked and written, so two requests cannot both pass a
     /// check (a quota, who may replace it) that only one of them would pass after the other.
     pub identity_writes: tokio::sync::Mutex<()>,
@@ -263,14 +263,15 @@ type Shared = State<Arc<App>>;
 
 /// A request whose signatures verified and that is addressed to this node, with its body.
 ///
-/// A signature is good once. For a request that may change something (any method but GET,
-/// HEAD and OPTIONS) the extractor has taken its signatures into the node's memory, so the
-/// same signature again is refused (401 `replayed`) until it expires. The body of such a
-/// request is reachable only through [`Signed::spend`], which also records the signatures in
-/// the store before the handler acts (so a replay is refused after a restart too), or
-/// [`Signed::submission`], for a chain, whose effect is idempotent by event hash (a replay
-/// after a restart adds nothing). A handler that answers such a request with success without
-/// calling either is reported by the router (`check_spent`).
+/// A signature is good once. The body of a request that may change something (any method but
+/// GET, HEAD and OPTIONS) is reachable only through [`Signed::spend`], which records the
+/// request's signatures in the store (a signature recorded already is a replay, 401
+/// `replayed`), or [`Signed::submission`], for a chain, whose effect is idempotent by event
+/// hash (a replay adds nothing). A handler spends a request once it has decided that the
+/// caller may ask for it, just before it acts: the store records only the signatures of keys
+/// the node serves (so strangers cannot fill it), and a refused request may be sent again as
+/// it is. A handler that answers such a request with success without calling either is
+/// reported by the router (`check_spent`); [`Signed::peek`] reads the body before deciding.
 pub struct Signed {
     /// Who signed it.
     pub caller: Caller,
@@ -304,9 +305,10 @@ fn is_safe(method: &Method) -> bool {
 
 impl Signed {
     /// Records the request's signatures in the store (each until it expires), then gives its
-    /// body: every handler of a request whose effect is not idempotent takes the body (or, for
-    /// one without a body, at least calls this) before it acts, so the request is carried out
-    /// once even across restarts. A signature the store holds already is a replay (401).
+    /// body: every handler of a request whose effect is not idempotent calls this once it has
+    /// found the caller may ask for it, before it acts, so the request is carried out once,
+    /// across restarts too. A signature the store holds already is a replay (401); the
+    /// store's insert decides, so of two copies sent at once exactly one is carried out.
     pub async fn spend(&self, app: &App) -> Result<&Bytes, Problem> {
         for (id, label) in self.signatures.iter().zip(&self.labels) {
             if !app
@@ -326,14 +328,14 @@ impl Signed {
 
     /// The body of a chain submission (`POST /event-chains`, a chain on
     /// `POST /processes/{id}/responses`): events the node holds are skipped by hash, so a
-    /// replay adds nothing even after a restart, and the signatures stay in memory only.
+    /// replay adds nothing and its signatures are not recorded.
     pub fn submission(&self) -> &Bytes {
         self.spending.set(SPENT);
         &self.body
     }
 
-    /// The body, only to tell a chain submission from a request that must be spent; the
-    /// handler then calls [`Signed::submission`] or [`Signed::spend`].
+    /// The body, to decide whether the caller may ask for what it asks; a handler that then
+    /// acts calls [`Signed::submission`] or [`Signed::spend`] first.
     pub fn peek(&self) -> &[u8] {
         &self.body
     }
@@ -394,28 +396,6 @@ impl FromRequest<Arc<App>> for Signed {
                 labels: Vec::new(),
                 spending,
             });
-        }
-        // Taken after the rate limit, so a request refused there may be sent again as it is.
-        match app.replays.spend(&authenticated.signatures, now) {
-            Ok(()) => {}
-            Err(auth::Refusal::Replayed(n)) => {
-                app.metrics
-                    .requests_replayed
-                    .fetch_add(1, Ordering::Relaxed);
-                let label = authenticated.labels.get(n).map_or("", String::as_str);
-                return Err(replayed(label));
-            }
-            Err(auth::Refusal::Full { retry_after }) => {
-                tracing::warn!(
-                    capacity = app.config.replay_cache,
-                    "the replay cache is full: requests that change something wait until signatures expire (raise `replay_cache`)"
-                );
-                return Err(Problem::unavailable(format!(
-                    "this node remembers {} request signatures, its limit, until they expire: retry in {retry_after} s",
-                    app.config.replay_cache
-                ))
-                .with("retryAfter", retry_after));
-            }
         }
         spending.set(UNSPENT);
         Ok(Signed {
@@ -1142,15 +1122,15 @@ async fn post_scenario(State(app): Shared, req: Request) -> Result<Response, Pro
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("yaml"));
     let signed = Signed::from_request(req, &app).await?;
-    // Storing a scenario again changes nothing, but spending is cheap here and keeps the rule
-    // plain: only chain submissions are not spent.
-    let body = signed.spend(&app).await?;
     if !app.is_registered(&signed.caller.key).await? {
         return Err(Problem::forbidden(format!(
             "key {} may not store scenarios on this node: register an identity with this key first",
             signed.caller.key
         )));
     }
+    // Storing a scenario again changes nothing, but spending is cheap here and keeps the rule
+    // plain: only chain submissions are not spent.
+    let body = signed.spend(&app).await?;
     let text = std::str::from_utf8(body)
         .map_err(|e| Problem::bad_json(format!("the body is not UTF-8: {e}")))?;
     let format = if yaml {
@@ -1513,8 +1493,7 @@ async fn custodial_response(
         data: Value,
         chain: Option<String>,
     }
-    // The node signs an event for this request: carried out once, even across restarts.
-    let act: Act = serde_json::from_slice(signed.spend(app).await?).map_err(|e| {
+    let act: Act = serde_json::from_slice(signed.peek()).map_err(|e| {
         Problem::invalid(format!(
             "a response for a custodial key is {{\"key\", \"action\", \"response\", \"data\", \"chain\"}} (line {}, column {}): {e}",
             e.line(),
@@ -1564,6 +1543,8 @@ async fn custodial_response(
     let chain_id: accord_chain::ChainId = chain
         .parse()
         .map_err(|e| Problem::internal(format!("stored chain id {chain}: {e}")))?;
+    // The node signs an event for this request: carried out once, even across restarts.
+    signed.spend(app).await?;
     app.pipeline
         .queue(
             crate::pipeline::Work::Build {
@@ -1593,6 +1574,12 @@ async fn custodial_response(
         (status = 422, description = "The inviting node refused: the invitation is used, or for another chain", body = Value, content_type = "application/problem+json"),
         (status = 502, description = "The inviting node could not be reached or failed", body = Value, content_type = "application/problem+json")))]
 async fn post_invitation(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
+    let caller = &signed.caller.key;
+    if !app.is_registered(caller).await? {
+        return Err(Problem::forbidden(format!(
+            "key {caller} may not accept invitations on this node: register an identity with this key first (POST /identities)"
+        )));
+    }
     let acceptance: crate::invitations::Acceptance = parse_json(signed.spend(&app).await?)?;
     let accepted = crate::invitations::accept(&app, &signed.caller.key, acceptance).await?;
     Ok(json_response(StatusCode::CREATED, &accepted))
@@ -1625,8 +1612,8 @@ pub struct CustodyList {
         (status = 400, description = "Malformed JSON or a bad controller key", body = Value, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator", body = Value, content_type = "application/problem+json")))]
 async fn post_custody(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
-    let body = signed.spend(&app).await?;
     app.admin_only(&signed.caller.key)?;
+    let body = signed.spend(&app).await?;
     let new: NewCustody = if body.iter().all(u8::is_ascii_whitespace) {
         NewCustody {
             controllers: Vec::new(),
@@ -1797,8 +1784,10 @@ fn registration_allowed(app: &App, key: &str) -> Result<(), Problem> {
 /// cosigners (further RFC 9421 signatures, `sig2`, …, over the same request). The one exception
 /// is this node's own key as the `system` key, which asks this node to run the identity's
 /// system actions (which it does only as its `system.accept` says). The caller must be one of
-/// the identity's keys; to replace a registered identity, one of the keys it names now.
-/// Administrators may register any identity, for anyone, without these checks and quotas.
+/// the identity's keys; to replace a registered identity, one of the keys it names now. An id
+/// that is an LTO address must be the address of a key the identity names. Administrators may
+/// register any identity, for anyone, without these checks and quotas (but with the address
+/// rule), and what they register is enrolled: this node runs its system actions by default.
 #[utoipa::path(post, path = "/identities", tag = "identities",
     request_body(content = Value, description = "An identity", content_type = "application/json"),
     responses((status = 201, description = "Registered", body = Value),
@@ -1806,8 +1795,8 @@ fn registration_allowed(app: &App, key: &str) -> Result<(), Problem> {
         (status = 400, description = "Not an identity", body = Value, content_type = "application/problem+json"),
         (status = 403, description = "A key the identity names did not sign the request, the signer holds no key of the identity (or of the one it replaces), or this node takes registrations only from administrators", body = Value, content_type = "application/problem+json"),
         (status = 413, description = "The document is over `identities.max_bytes` (`body-too-large`)", body = Value, content_type = "application/problem+json"),
-        (status = 422, description = "A key would be named by more than `identities.max_per_key` registered identities (`quota-exceeded`)", body = Value, content_type = "application/problem+json"),
-        (status = 429, description = "The signer registered or removed too many identities this minute (`rate-limited`, with `Retry-After`)", body = Value, content_type = "application/problem+json")))]
+        (status = 422, description = "A key would be named by more than `identities.max_per_key` registered identities, or the node holds `identities.max_self_registered` identities users registered for themselves (`quota-exceeded`); the id is an LTO address of no key the identity names (`address-id`)", body = Value, content_type = "application/problem+json"),
+        (status = 429, description = "The signer registered or removed too many identities this minute, or the node took `identities.self_register_per_minute` new ones from its users (`rate-limited`, with `Retry-After`)", body = Value, content_type = "application/problem+json")))]
 async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
     let caller = signed.caller.key.as_str();
     let admin = app.is_admin(caller);
@@ -1818,8 +1807,7 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
         )));
     }
     registration_allowed(&app, caller)?;
-    // A replayed registration after the identity was removed would bring it back.
-    let bytes = signed.spend(&app).await?;
+    let bytes = signed.peek();
     if bytes.len() > limits.max_bytes {
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -1847,6 +1835,7 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
             "`signkeys` must hold at least one base58 ed25519 key",
         ));
     }
+    address_id_names_its_key(&id, &keys)?;
     if !admin {
         // Naming a key is speaking for it: the node's registry and chain starts trust it. So
         // each key named signs the request, except this node's key as the system key (this
@@ -1883,7 +1872,7 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
     // From here to the write, no other registration or removal runs on this node.
     let _writing = app.identity_writes.lock().await;
     if !admin {
-        match app.store.identity(&id).await? {
+        let new = match app.store.identity(&id).await? {
             Some(old) => {
                 let old: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
                 if !key_set(&old).contains(caller) {
@@ -1891,14 +1880,15 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
                         "identity {id} is registered already, and key {caller} is not one of its keys: only one of them, or an administrator, may replace it"
                     )));
                 }
+                false
             }
             None if !keys.iter().any(|(_, key)| key == caller) => {
                 return Err(Problem::forbidden(format!(
                     "key {caller} is not one of identity {id}'s keys: a key registers identities that name it"
                 )));
             }
-            None => {}
-        }
+            None => true,
+        };
         let mut counted: HashSet<&str> = HashSet::new();
         for (role, key) in &keys {
             if app.is_admin(key) || !counted.insert(key.as_str()) {
@@ -1925,7 +1915,13 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
                 .with("limit", limits.max_per_key));
             }
         }
+        // Last, so a registration refused above takes none of the node's tokens.
+        if new {
+            self_registration_allowed(&app).await?;
+        }
     }
+    // A replayed registration after the identity was removed would bring it back.
+    signed.spend(&app).await?;
     let created = app
         .store
         .put_identity(
@@ -1937,6 +1933,7 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect::<Vec<_>>(),
+            admin,
             now_ms(),
         )
         .await?;
@@ -1949,6 +1946,60 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
         },
         &body,
     ))
+}
+
+/// `Ok` unless `id` reads as an LTO address that is not the address of one of `keys`: an
+/// address names its key, and tools (the CLI among them) register a user under its key's
+/// address, so no one else may take it.
+fn address_id_names_its_key(id: &str, keys: &[(String, String)]) -> Result<(), Problem> {
+    let Ok(address) = id.parse::<accord_crypto::Address>() else {
+        return Ok(());
+    };
+    let named = keys.iter().any(|(_, key)| {
+        accord_crypto::PublicKey::from_base58(accord_crypto::KeyType::Ed25519, key)
+            .is_ok_and(|k| address.is_of(&k))
+    });
+    if named {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "address-id",
+        "An address belongs to its key",
+        format!(
+            "identity id {id} is an LTO address, but not the address of a key the identity names: an identity with an address for its id must name that address's key in `signkeys`"
+        ),
+    )
+    .with("id", id))
+}
+
+/// `Ok` when a user may register one more identity for itself on this node: the node holds
+/// fewer than `identities.max_self_registered` of them (422 `quota-exceeded`), and the
+/// node-wide `identities.self_register_per_minute` has a token left (429). Keys cost nothing,
+/// so the quotas per key alone would not bound the registry. Called under `identity_writes`.
+async fn self_registration_allowed(app: &App) -> Result<(), Problem> {
+    let limits = &app.config.identities;
+    let held = app.store.count_identities(false).await?;
+    if held >= limits.max_self_registered {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "quota-exceeded",
+            "A quota of this node is exceeded",
+            format!(
+                "this node holds {held} identities users registered for themselves, its limit (identities.max_self_registered): ask its operator to register yours"
+            ),
+        )
+        .with("limit", limits.max_self_registered));
+    }
+    app.self_registrations
+        .check("", Instant::now())
+        .map_err(|wait| {
+            app.metrics.requests_limited.fetch_add(1, Ordering::Relaxed);
+            Problem::rate_limited(wait).with_detail_suffix(&format!(
+                " (identities.self_register_per_minute: this node takes {} new identities a minute from its users, all keys together)",
+                limits.self_register_per_minute
+            ))
+        })
 }
 
 /// The sign keys of an identity document, as (role, base58 key) in the document's order, each
@@ -2034,10 +2085,10 @@ async fn delete_identity(
 ) -> Result<Response, Problem> {
     let caller = signed.caller.key.as_str();
     registration_allowed(&app, caller)?;
-    // A replayed delete after the identity was registered again would delete it again.
-    signed.spend(&app).await?;
     let _writing = app.identity_writes.lock().await;
     visible_identity(&app, &id, caller).await?;
+    // A replayed delete after the identity was registered again would delete it again.
+    signed.spend(&app).await?;
     app.store.delete_identity(&id).await?;
     tracing::info!(identity = %id, by = %caller, "removed an identity");
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -2050,7 +2101,7 @@ async fn delete_identity(
 #[openapi(
     info(
         title = "Accord node",
-        description = "Event chains, scenarios, processes and identities of one Accord node. Requests are signed with HTTP Message Signatures (RFC 9421, ed25519; keyid = the base58 public key) or a draft-cavage `Signature`, for this node's authority (421 `misdirected-request` otherwise) and within `max_clock_skew` of its clock; a signature is good once (a request that changes something, sent again, is 401 `replayed`). Errors are RFC 9457 problem documents."
+        description = "Event chains, scenarios, processes and identities of one Accord node. Requests are signed with HTTP Message Signatures (RFC 9421, ed25519; keyid = the base58 public key) or a draft-cavage `Signature`, for this node's authority (421 `misdirected-request` otherwise) and within `max_clock_skew` of its clock; a signature is good once (a request the node carried out that is not idempotent, sent again, is 401 `replayed`; chain submissions are idempotent by event hash). Errors are RFC 9457 problem documents."
     ),
     tags(
         (name = "event chains", description = "Chains of signed events and the event pipeline"),

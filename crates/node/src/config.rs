@@ -66,9 +66,6 @@ pub struct Config {
     /// authority of `public_url`: a signed request covers the authority it was sent to, and
     /// one addressed to any other is refused (default none).
     pub authorities: Vec<String>,
-    /// Signatures of requests that change something, remembered until they expire so each is
-    /// taken once, at most (default 1,000,000; when full, such requests wait).
-    pub replay_cache: usize,
     /// How events reach the other parties' nodes.
     pub delivery: Delivery,
     /// How this node runs system actions.
@@ -82,8 +79,13 @@ pub struct Config {
 #[serde(rename_all = "lowercase")]
 pub enum Accept {
     /// Only for an identity whose other sign keys (besides this node's key as its `system`
-    /// key) are all keys of identities registered on this node: this node's own users.
+    /// key) are all keys of identities an administrator of this node registered: the users
+    /// its operator enrolled.
     #[default]
+    Enrolled,
+    /// As `Enrolled`, but any registered identity counts, those users registered for
+    /// themselves included: with `identities.self_register` on, anyone may become one with a
+    /// single request, so this is for nodes whose operator accepts that.
     Registered,
     /// For any identity that names this node's key as its `system` key (for a node whose
     /// operator accepts every process that names it, e.g. a public service).
@@ -96,6 +98,7 @@ impl Accept {
     /// The setting's name in the configuration.
     pub fn name(self) -> &'static str {
         match self {
+            Accept::Enrolled => "enrolled",
             Accept::Registered => "registered",
             Accept::Any => "any",
             Accept::None => "none",
@@ -123,6 +126,13 @@ pub struct Identities {
     /// Whether any key may register an identity that names it (default true). When false, only
     /// administrators register identities, e.g. for a node whose operator enrols its users.
     pub self_register: bool,
+    /// New identities users may register for themselves a minute, on the whole node: a token
+    /// bucket of this many, refilled at this many a minute (default 60; 0 for no limit). Keys
+    /// cost nothing, so a quota per key alone does not bound the registry.
+    pub self_register_per_minute: u32,
+    /// Identities users registered for themselves that the node holds at most (default
+    /// 10000); administrators' registrations are not counted.
+    pub max_self_registered: u64,
 }
 
 impl Default for Identities {
@@ -132,6 +142,8 @@ impl Default for Identities {
             max_per_key: 8,
             register_per_minute: 30,
             self_register: true,
+            self_register_per_minute: 60,
+            max_self_registered: 10_000,
         }
     }
 }
@@ -148,10 +160,11 @@ pub struct System {
     pub allow_private: bool,
     /// How long an HTTP trigger's call may take, in milliseconds (default 10000).
     pub timeout_ms: u64,
-    /// Whose system actions this node carries out: `"registered"` (default: only for
-    /// identities of this node's own users), `"any"` or `"none"`. An identity on a chain is
-    /// written by whoever writes the chain, so naming this node's key as its `system` key is
-    /// not this node's operator agreeing; a registered key is.
+    /// Whose system actions this node carries out: `"enrolled"` (default: only for identities
+    /// of users an administrator registered here), `"registered"` (users who registered
+    /// themselves too), `"any"` or `"none"`. An identity on a chain is written by whoever
+    /// writes the chain, so naming this node's key as its `system` key is not this node's
+    /// operator agreeing; an administrator's registration is.
     pub accept: Accept,
 }
 
@@ -161,7 +174,7 @@ impl Default for System {
             hosts: Vec::new(),
             allow_private: false,
             timeout_ms: 10_000,
-            accept: Accept::Registered,
+            accept: Accept::Enrolled,
         }
     }
 }
@@ -212,7 +225,6 @@ impl Default for Config {
             rate_burst: 2000,
             max_clock_skew: 300,
             authorities: Vec::new(),
-            replay_cache: 1_000_000,
             delivery: Delivery::default(),
             system: System::default(),
             identities: Identities::default(),
@@ -365,11 +377,6 @@ impl Config {
         for (n, name) in self.authorities.iter().enumerate() {
             normal_authority(name, "http")
                 .map_err(|e| ConfigError(format!("authorities[{n}] {name:?}: {e}")))?;
-        }
-        if self.replay_cache == 0 {
-            return Err(ConfigError(
-                "replay_cache must be above 0: with no room to remember signatures, no request that changes something could be taken".into(),
-            ));
         }
         let own = self
             .public_url
@@ -537,14 +544,14 @@ max_attempts = 3
         let err =
             Config::from_toml("public_url = \"http://u@node\"", Path::new("n.toml")).unwrap_err();
         assert!(err.0.contains("user information"), "{err}");
-        let err = Config::from_toml("replay_cache = 0", Path::new("n.toml")).unwrap_err();
-        assert!(err.0.contains("replay_cache"), "{err}");
+        let err = Config::from_toml("replay_cache = 10", Path::new("n.toml")).unwrap_err();
+        assert!(err.0.contains("replay_cache"), "no such setting now: {err}");
     }
 
     #[test]
     fn identities_and_system_acceptance_are_read_and_checked() {
         let c = Config::from_toml(
-            "[identities]\nmax_bytes = 4096\nmax_per_key = 2\nregister_per_minute = 0\nself_register = false\n[system]\naccept = \"any\"",
+            "[identities]\nmax_bytes = 4096\nmax_per_key = 2\nregister_per_minute = 0\nself_register = false\nself_register_per_minute = 5\nmax_self_registered = 7\n[system]\naccept = \"any\"",
             Path::new("n.toml"),
         )
         .unwrap();
@@ -555,9 +562,14 @@ max_attempts = 3
                 max_per_key: 2,
                 register_per_minute: 0,
                 self_register: false,
+                self_register_per_minute: 5,
+                max_self_registered: 7,
             }
         );
         assert_eq!(c.system.accept, Accept::Any);
+        let c =
+            Config::from_toml("[system]\naccept = \"registered\"", Path::new("n.toml")).unwrap();
+        assert_eq!(c.system.accept, Accept::Registered);
         let c = Config::from_toml("[system]\naccept = \"none\"", Path::new("n.toml")).unwrap();
         assert_eq!(c.system.accept, Accept::None);
         for (text, names) in [
@@ -576,15 +588,17 @@ max_attempts = 3
         let c = Config::default();
         assert_eq!(c.database_url(), "sqlite:accord-data/node.db");
         assert_eq!(c.key_path(), PathBuf::from("accord-data/node-key.json"));
-        assert_eq!(c.system.accept, Accept::Registered);
+        assert_eq!(c.system.accept, Accept::Enrolled);
         assert_eq!(
             (
                 c.identities.max_bytes,
                 c.identities.max_per_key,
                 c.identities.register_per_minute,
-                c.identities.self_register
+                c.identities.self_register,
+                c.identities.self_register_per_minute,
+                c.identities.max_self_registered
             ),
-            (16384, 8, 30, true)
+            (16384, 8, 30, true, 60, 10_000)
         );
     }
 }

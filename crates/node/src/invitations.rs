@@ -93,13 +93,9 @@ fn detail_of(body: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect())
 }
 
-/// Accepts an invitation for the invitee `caller` (a key registered on this node).
+/// Accepts an invitation for the invitee `caller` (a key registered on this node: the handler
+/// checks that before it spends the request).
 pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Accepted, Problem> {
-    if !app.is_registered(caller).await? {
-        return Err(Problem::forbidden(format!(
-            "key {caller} may not accept invitations on this node: register an identity with this key first (POST /identities)"
-        )));
-    }
     let peer = app.peers.resolve(&a.node);
     if !app.peers.is_peer(&peer) {
         return Err(Problem::invalid(format!(

@@ -209,36 +209,11 @@ pub(crate) async fn open(
     if released > 0 {
         tracing::info!(rows = released, "outbox rows due again at start");
     }
-    // Signatures of requests that changed something, recorded by earlier runs and still good:
-    // a replay is refused after a restart too.
-    let replays = auth::ReplayCache::new(config.replay_cache);
-    let now = now_ms();
+    // Signatures recorded by earlier runs that can no longer pass the time checks.
     store
-        .forget_signatures(now)
+        .forget_signatures(now_ms())
         .await
         .map_err(|e| StartError(format!("database {url}: {e}")))?;
-    let remembered = store
-        .remembered_signatures(now)
-        .await
-        .map_err(|e| StartError(format!("database {url}: {e}")))?;
-    let now_s = i64::try_from(now / 1000).unwrap_or(i64::MAX);
-    let loaded = replays.load(
-        remembered.iter().filter_map(|(digest, until_ms)| {
-            Some(auth::SignatureId {
-                digest: digest.as_slice().try_into().ok()?,
-                until: i64::try_from(until_ms / 1000).ok()?,
-            })
-        }),
-        now_s,
-    );
-    if loaded < remembered.len() {
-        tracing::warn!(
-            recorded = remembered.len(),
-            loaded,
-            capacity = config.replay_cache,
-            "more request signatures are recorded than replay_cache holds: requests that change something wait until some expire"
-        );
-    }
     let authorities =
         auth::Authorities::new(bound, config.public_url.as_deref(), &config.authorities);
     if bound.is_some_and(|a| a.ip().is_unspecified()) {
@@ -283,9 +258,11 @@ pub(crate) async fn open(
         metrics,
         limiter: auth::RateLimiter::new(config.rate_limit, config.rate_burst),
         authorities,
-        replays,
         admins,
         registrations: auth::RateLimiter::per_minute(config.identities.register_per_minute),
+        self_registrations: auth::RateLimiter::per_minute(
+            config.identities.self_register_per_minute,
+        ),
         identity_writes: tokio::sync::Mutex::new(()),
         config: Arc::new(config),
         facts: api::Facts::default(),

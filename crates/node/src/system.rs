@@ -273,10 +273,11 @@ async fn acting_keys<S: Store>(
 /// Whether this node's operator accepts carrying out a system action for an identity with
 /// sign keys `keys`, as `accept` says: `Ok(Err(why))` when not. `own` is this node's key.
 ///
-/// With `Registered`, the identity must name `own` as its `system` key and at least one other
-/// key, and every other key must be a key of an identity registered on this node (this node's
-/// key itself counts for nothing there: it is no user). The registry is read as it is now: a
-/// user removed since the action was asked for is not acted for.
+/// With `Enrolled` (`Registered`), the identity must name `own` as its `system` key and at
+/// least one other key, and every other key must be a key of an identity an administrator
+/// registered on this node (of any registered identity); this node's key itself counts for
+/// nothing there: it is no user. The registry is read as it is now: a user removed since the
+/// action was asked for is not acted for.
 async fn accepts<S: Store>(
     store: &S,
     accept: Accept,
@@ -286,7 +287,7 @@ async fn accepts<S: Store>(
     match accept {
         Accept::Any => return Ok(Ok(())),
         Accept::None => return Ok(Err("this node runs no system actions".into())),
-        Accept::Registered => {}
+        Accept::Enrolled | Accept::Registered => {}
     }
     if keys.get("system").and_then(Value::as_str) != Some(own) {
         return Ok(Err(format!(
@@ -310,12 +311,12 @@ async fn accepts<S: Store>(
     let mut strangers = Vec::new();
     for (role, key) in users {
         // A failing store is not a refusal: the lease brings the row back.
-        if store
-            .identities_of_key(key)
-            .await
-            .map_err(|_| None)?
-            .is_empty()
-        {
+        let known = match accept {
+            Accept::Enrolled => store.enrolled_identities_of_key(key).await,
+            _ => store.identities_of_key(key).await,
+        }
+        .map_err(|_| None)?;
+        if known.is_empty() {
             strangers.push(format!("signkeys.{role} ({key})"));
         }
     }
@@ -323,10 +324,15 @@ async fn accepts<S: Store>(
         Ok(Ok(()))
     } else {
         Ok(Err(format!(
-            "the identity's key{} {} {} not registered on this node",
+            "the identity's key{} {} {} not {} on this node",
             if strangers.len() == 1 { "" } else { "s" },
             strangers.join(", "),
-            if strangers.len() == 1 { "is" } else { "are" }
+            if strangers.len() == 1 { "is" } else { "are" },
+            if accept == Accept::Enrolled {
+                "enrolled by an administrator (system.accept = \"enrolled\")"
+            } else {
+                "registered"
+            }
         )))
     }
 }
@@ -660,7 +666,7 @@ mod tests {
                 .collect()
         };
         store
-            .put_identity("alice", "{}", &["alice-key".into(), own.into()], 1)
+            .put_identity("alice", "{}", &["alice-key".into(), own.into()], true, 1)
             .await
             .unwrap();
         let check = |accept, k: Map<String, Value>| {
@@ -669,6 +675,16 @@ mod tests {
         };
         let alice = keys(&[("user", "alice-key"), ("system", own)]);
         assert_eq!(check(Accept::Registered, alice.clone()).await, Ok(()));
+        assert_eq!(check(Accept::Enrolled, alice.clone()).await, Ok(()));
+        // A user who registered itself is registered, not enrolled.
+        store
+            .put_identity("bob", "{}", &["bob-key".into()], false, 1)
+            .await
+            .unwrap();
+        let bob = keys(&[("user", "bob-key"), ("system", own)]);
+        assert_eq!(check(Accept::Registered, bob.clone()).await, Ok(()));
+        let why = check(Accept::Enrolled, bob).await.unwrap_err();
+        assert!(why.contains("not enrolled by an administrator"), "{why}");
         assert!(check(Accept::None, alice.clone()).await.is_err());
         // A stranger, beside a registered user or alone.
         let mixed = keys(&[

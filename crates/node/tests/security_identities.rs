@@ -27,6 +27,15 @@ fn identity(id: &str, keys: &[(&str, &str)]) -> Value {
     json!({"$schema": format!("{}identity/schema.json#", events::LC), "id": id, "signkeys": signkeys})
 }
 
+/// A node whose administrator is `operator`.
+async fn start_operated(dir: &std::path::Path) -> Running {
+    start_with(dir, |c| accord_node::Config {
+        admins: vec![key("operator")],
+        ..c
+    })
+    .await
+}
+
 /// `name`'s own identity (`<name>-identity`, its key as `user`), registered by itself.
 async fn register_self(node: &Running, name: &str) {
     client(node, name)
@@ -365,11 +374,7 @@ async fn an_identity_over_16_kib_is_refused_and_one_of_16_kib_is_taken() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_is_named_by_at_most_8_identities_but_administrators_are_not_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let node = start_with(dir.path(), |c| accord_node::Config {
-        admins: vec![key("operator")],
-        ..c
-    })
-    .await;
+    let node = start_operated(dir.path()).await;
     let mallory = client(&node, "mallory");
     for n in 1..=8 {
         mallory
@@ -420,11 +425,7 @@ async fn a_key_is_named_by_at_most_8_identities_but_administrators_are_not_count
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_keys_an_identity_names_the_node_and_administrators_read_it() {
     let dir = tempfile::tempdir().unwrap();
-    let node = start_with(dir.path(), |c| accord_node::Config {
-        admins: vec![key("operator")],
-        ..c
-    })
-    .await;
+    let node = start_operated(dir.path()).await;
     register_self(&node, "alice").await;
     for reader in ["alice", "operator"] {
         let read = client(&node, reader)
@@ -607,6 +608,139 @@ async fn configured_limits_hold_at_their_edges() {
     node.stop().await;
 }
 
+/// Keys cost nothing, so the per-key quotas alone do not bound what strangers store: the
+/// registrations users make for themselves share one node-wide bucket and a ceiling, and an
+/// administrator's are in neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_registrations_are_bounded_on_the_whole_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), |c| accord_node::Config {
+        admins: vec![key("operator")],
+        identities: accord_node::config::Identities {
+            self_register_per_minute: 3,
+            max_self_registered: 4,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
+    for n in 0..3 {
+        register_self(&node, &format!("fresh-{n}")).await;
+    }
+    // A fourth new key in the same minute: the node's bucket is empty.
+    let err = client(&node, "fresh-3")
+        .post(
+            "/identities",
+            identity("fresh-3-identity", &[("user", &key("fresh-3"))]).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(429), "{err}");
+    assert!(
+        err.to_string().contains("self_register_per_minute"),
+        "{err}"
+    );
+    // Replacing one's own identity is no new one: not counted.
+    client(&node, "fresh-0")
+        .post(
+            "/identities",
+            identity("fresh-0-identity", &[("user", &key("fresh-0"))]).to_string(),
+        )
+        .await
+        .unwrap();
+    // The administrator enrols users past both bounds.
+    for n in 0..3 {
+        let name = format!("enrolled-{n}");
+        client(&node, "operator")
+            .post(
+                "/identities",
+                identity(&format!("{name}-identity"), &[("user", &key(&name))]).to_string(),
+            )
+            .await
+            .unwrap();
+    }
+    node.stop().await;
+    // Restarted (a fresh bucket), the ceiling holds: 3 self-registered, 1 more, then 422.
+    let node = start_with(dir.path(), |c| accord_node::Config {
+        identities: accord_node::config::Identities {
+            self_register_per_minute: 3,
+            max_self_registered: 4,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
+    register_self(&node, "fresh-3").await;
+    let err = client(&node, "fresh-4")
+        .post(
+            "/identities",
+            identity("fresh-4-identity", &[("user", &key("fresh-4"))]).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert_eq!(
+        err.kind(),
+        Some("urn:accord:problem:quota-exceeded"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("max_self_registered"), "{err}");
+    node.stop().await;
+}
+
+/// An id that is an LTO address belongs to that address's key: no one, administrators
+/// included, registers it naming other keys; its key does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_id_is_taken_only_naming_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_operated(dir.path()).await;
+    let erin = user("erin");
+    let victim = erin.public_key();
+    for (network, who) in [(b'T', "mallory"), (b'L', "mallory"), (b'T', "operator")] {
+        let id = victim.address(network).to_string();
+        let err = client(&node, who)
+            .post(
+                "/identities",
+                identity(&id, &[("user", &key(who))]).to_string(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(422), "{who} took {id}: {err}");
+        assert_eq!(err.kind(), Some("urn:accord:problem:address-id"), "{err}");
+    }
+    // Mallory's own address is hers; an id that only looks like an address (a bad checksum)
+    // is an ordinary id.
+    let own = user("mallory").public_key().address(b'T').to_string();
+    client(&node, "mallory")
+        .post(
+            "/identities",
+            identity(&own, &[("user", &key("mallory"))]).to_string(),
+        )
+        .await
+        .unwrap();
+    let mut typo = victim.address(b'T').to_string();
+    let last = typo.pop().unwrap();
+    typo.push(if last == '2' { '3' } else { '2' });
+    assert!(typo.parse::<accord_crypto::Address>().is_err());
+    client(&node, "mallory")
+        .post(
+            "/identities",
+            identity(&typo, &[("user", &key("mallory"))]).to_string(),
+        )
+        .await
+        .unwrap();
+    // Erin registers her address.
+    let id = victim.address(b'T').to_string();
+    client(&node, "erin")
+        .post(
+            "/identities",
+            identity(&id, &[("user", &key("erin"))]).to_string(),
+        )
+        .await
+        .unwrap();
+    node.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Item 7: a node acts only for its own users
 
@@ -775,8 +909,8 @@ async fn a_node_runs_no_system_action_for_an_identity_whose_user_is_not_register
         .post("/identities", buyer.to_string())
         .await
         .unwrap();
-    // B's own user, registered at B, asking B to run its system actions.
-    client(b, "b-user")
+    // B's own user, enrolled at B by its operator, asking B to run its system actions.
+    client(b, "operator")
         .post(
             "/identities",
             identity(

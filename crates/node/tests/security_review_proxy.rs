@@ -77,6 +77,7 @@ fn a_system_action_does_not_go_through_the_environments_proxy() {
                 timeout_ms: 1000,
                 ..Default::default()
             },
+            admins: vec![user("operator").public_key().to_base58()],
             ..c
         })
         .await;

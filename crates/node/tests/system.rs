@@ -97,7 +97,8 @@ fn scenario(url: &str, tag: &str) -> Value {
 }
 
 /// Starts a process of `scenario` at `node`, the system actor's identity holding the node's
-/// key as its system key (and the operator's as its user key, registered at the node).
+/// key as its system key (and the operator's as its user key, enrolled at the node by the operator, its
+/// administrator).
 /// Returns the process id.
 async fn start_process(node: &Running, scenario: &Value, tag: &str) -> String {
     start_process_at(node, scenario, tag, now_ms()).await
@@ -115,8 +116,8 @@ async fn start_process_at(node: &Running, scenario: &Value, tag: &str, timestamp
         .await
         .unwrap();
     let operator = user("operator").public_key().to_base58();
-    // The system actor's user is registered here: a node runs system actions only for its
-    // own users (`system.accept = "registered"`).
+    // The system actor's user is enrolled here by the node's administrator: a node runs
+    // system actions only for users its operator enrolled (`system.accept = "enrolled"`).
     client(node, "operator")
         .post(
             "/identities",
@@ -166,15 +167,24 @@ async fn reaches(node: &Running, pid: &str, state: &str) -> Value {
     }
 }
 
-fn allow_private(c: accord_node::Config) -> accord_node::Config {
+/// A node whose administrator is the operator, who enrols the system actor's user (a node
+/// runs system actions only for users its operator enrolled: `system.accept = "enrolled"`).
+fn operated(c: accord_node::Config) -> accord_node::Config {
     accord_node::Config {
+        admins: vec![user("operator").public_key().to_base58()],
+        ..c
+    }
+}
+
+fn allow_private(c: accord_node::Config) -> accord_node::Config {
+    operated(accord_node::Config {
         system: accord_node::config::System {
             allow_private: true,
             timeout_ms: 2000,
             ..Default::default()
         },
         ..c
-    }
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +259,7 @@ async fn a_status_the_action_lists_is_its_response() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loopback_is_refused_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
-    let node = start(dir.path()).await;
+    let node = start_with(dir.path(), operated).await;
     let (url, calls) = service(200, "{}").await;
     let pid = start_process(&node, &scenario(&url, "private"), "private").await;
     let p = reaches(&node, &pid, ":failed").await;
@@ -279,7 +289,7 @@ async fn act_on_process(node: &Running, pid: &str, actor: &str, action: &str) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_time_out_fires_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let node = start(dir.path()).await;
+    let node = start_with(dir.path(), operated).await;
     let doc = json!({
         "id": "system-actions-timeout",
         "title": "A time-out",
@@ -303,7 +313,7 @@ async fn a_state_time_out_fires_after_a_restart() {
     assert_eq!(p["current"]["key"], "initial");
     // The node stops before the time-out is due; the timer is a stored row.
     node.stop().await;
-    let node = start(dir.path()).await;
+    let node = start_with(dir.path(), operated).await;
     let p = reaches(&node, &pid, ":failed").await;
     assert!(
         std::time::SystemTime::now()
@@ -321,7 +331,7 @@ async fn a_state_time_out_fires_after_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_trigger_adds_its_events_then_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let node = start(dir.path()).await;
+    let node = start_with(dir.path(), operated).await;
     let added = user("added").public_key().to_base58();
     let doc = json!({
         "id": "system-actions-event",
@@ -383,7 +393,7 @@ async fn an_ipv6_literal_is_called_where_private_addresses_are_allowed_and_refus
     node.stop().await;
     // Without allow_private, [::1] is loopback, refused before any connection.
     let dir = tempfile::tempdir().unwrap();
-    let node = start(dir.path()).await;
+    let node = start_with(dir.path(), operated).await;
     let pid = start_process(&node, &scenario(&url, "v6-private"), "v6-private").await;
     let p = reaches(&node, &pid, ":failed").await;
     let error = p["previous"][0]["data"]["error"].as_str().unwrap();

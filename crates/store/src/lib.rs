@@ -320,14 +320,29 @@ pub trait Store: Send + Sync + 'static {
     -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
     /// Stores or replaces an identity and the keys it names (which replace the keys it named
-    /// before), in one transaction. `Ok(true)` when it is new.
+    /// before), in one transaction; `enrolled` says an administrator registered it (a
+    /// replacement sets it anew). `Ok(true)` when it is new.
     fn put_identity(
         &self,
         id: &str,
         json: &str,
         keys: &[String],
+        enrolled: bool,
         now: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The ids of the enrolled identities (registered by an administrator) that name a key,
+    /// ordered by id.
+    fn enrolled_identities_of_key(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// How many identities are registered, enrolled (by an administrator) or not.
+    fn count_identities(
+        &self,
+        enrolled: bool,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The ids of the registered identities that name a key, ordered by id.
     fn identities_of_key(

@@ -32,6 +32,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_addresses_and_guards.sql"),
     ),
+    (4, include_str!("../migrations/sqlite/0004_enrolled.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -40,6 +41,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_addresses_and_guards.sql"),
     ),
+    (4, include_str!("../migrations/postgres/0004_enrolled.sql")),
 ];
 
 /// How SQLite commits reach the disk.
@@ -736,6 +738,7 @@ impl Store for SqlStore {
         id: &str,
         json: &str,
         keys: &[String],
+        enrolled: bool,
         now: u64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
@@ -746,11 +749,12 @@ impl Store for SqlStore {
             .map_err(db)?
             .is_some();
         sqlx::query(
-            "INSERT INTO identities (id, json, updated_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at",
+            "INSERT INTO identities (id, json, updated_at, enrolled) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at, enrolled = excluded.enrolled",
         )
         .bind(id)
         .bind(json)
         .bind(int(now))
+        .bind(i64::from(enrolled))
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -771,6 +775,25 @@ impl Store for SqlStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(!existed)
+    }
+
+    async fn enrolled_identities_of_key(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT k.identity_id FROM identity_keys k JOIN identities i ON i.id = k.identity_id WHERE k.key = $1 AND i.enrolled = 1 ORDER BY k.identity_id",
+        )
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    async fn count_identities(&self, enrolled: bool) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identities WHERE enrolled = $1")
+            .bind(i64::from(enrolled))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn identities_of_key(&self, key: &str) -> Result<Vec<String>, StoreError> {

@@ -575,14 +575,16 @@ async fn scenarios_are_immutable(s: &impl Store) {
 async fn identities(s: &impl Store) {
     let keys = |k: &[&str]| k.iter().map(|k| k.to_string()).collect::<Vec<_>>();
     assert!(
-        s.put_identity("i1", "{\"v\":1}", &keys(&["a", "b"]), 1)
+        s.put_identity("i1", "{\"v\":1}", &keys(&["a", "b"]), true, 1)
             .await
             .unwrap()
     );
     assert_eq!(s.identities_of_key("b").await.unwrap(), ["i1"]);
-    // A replacement replaces the keys too.
+    assert_eq!(s.enrolled_identities_of_key("b").await.unwrap(), ["i1"]);
+    assert_eq!(s.count_identities(true).await.unwrap(), 1);
+    // A replacement replaces the keys too, and whether an administrator enrolled it.
     assert!(
-        !s.put_identity("i1", "{\"v\":2}", &keys(&["a", "c"]), 2)
+        !s.put_identity("i1", "{\"v\":2}", &keys(&["a", "c"]), false, 2)
             .await
             .unwrap()
     );
@@ -592,7 +594,12 @@ async fn identities(s: &impl Store) {
         s.identity("i1").await.unwrap().as_deref(),
         Some("{\"v\":2}")
     );
-    s.put_identity("i0", "{}", &keys(&["a"]), 3).await.unwrap();
+    assert!(s.enrolled_identities_of_key("c").await.unwrap().is_empty());
+    assert_eq!(s.count_identities(true).await.unwrap(), 0);
+    s.put_identity("i0", "{}", &keys(&["a"]), false, 3)
+        .await
+        .unwrap();
+    assert_eq!(s.count_identities(false).await.unwrap(), 2);
     assert_eq!(s.identities_of_key("a").await.unwrap(), ["i0", "i1"]);
     let all = s.identities(None, 10).await.unwrap();
     assert_eq!(
@@ -759,6 +766,9 @@ async fn migrating_to_version_3_keeps_what_was_there(url: &str) {
     assert_eq!(s.identities_of_key("kA").await.unwrap(), ["alice"]);
     assert_eq!(s.identities_of_key("kN").await.unwrap(), ["alice"]);
     assert!(s.identities_of_key("bare").await.unwrap().is_empty());
+    // Identities registered before version 4 are not taken as enrolled by an administrator.
+    assert!(s.enrolled_identities_of_key("kA").await.unwrap().is_empty());
+    assert_eq!(s.count_identities(false).await.unwrap(), 2);
     s.close().await;
 }
 

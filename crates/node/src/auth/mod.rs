@@ -7,7 +7,7 @@
 //! draft-cavage `Signature` (`Authorization: Signature keyId=…`) covering `(request-target)`,
 //! `host` and `date`, plus `digest` and `content-type` when there is a body. Either way the key
 //! is an ed25519 key and the caller is its base58 form. A signature is good for `max_clock_skew`
-//! around its `created` (or date), and once ([`replay`]); the authority it covers must be one
+//! around its `created` (or date), and once for a request that changes something ([`replay`]); the authority it covers must be one
 //! this node answers to ([`authority`]). What a key may see is decided by the handlers:
 //! parties of a chain, the node's own key and configured administrators.
 
@@ -16,7 +16,7 @@ pub mod httpsig;
 pub mod replay;
 
 pub use authority::Authorities;
-pub use replay::{Refusal, ReplayCache, SignatureId};
+pub use replay::SignatureId;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
