@@ -1128,10 +1128,7 @@ async fn post_scenario(State(app): Shared, req: Request) -> Result<Response, Pro
             signed.caller.key
         )));
     }
-    // Storing a scenario again changes nothing, but spending is cheap here and keeps the rule
-    // plain: only chain submissions are not spent.
-    let body = signed.spend(&app).await?;
-    let text = std::str::from_utf8(body)
+    let text = std::str::from_utf8(signed.peek())
         .map_err(|e| Problem::bad_json(format!("the body is not UTF-8: {e}")))?;
     let format = if yaml {
         accord_scenario::Format::Yaml
@@ -1161,6 +1158,9 @@ async fn post_scenario(State(app): Shared, req: Request) -> Result<Response, Pro
         .id
         .clone()
         .unwrap_or_else(|| base58::encode(&accord_crypto::hash::sha256(json.as_bytes())));
+    // Storing a scenario again changes nothing, but spending is cheap here and keeps the rule
+    // plain: only chain submissions are not spent.
+    signed.spend(&app).await?;
     let created = app.store.put_scenario(&id, &json, now_ms()).await?;
     Ok(json_response(
         if created {
@@ -1580,7 +1580,8 @@ async fn post_invitation(State(app): Shared, signed: Signed) -> Result<Response,
             "key {caller} may not accept invitations on this node: register an identity with this key first (POST /identities)"
         )));
     }
-    let acceptance: crate::invitations::Acceptance = parse_json(signed.spend(&app).await?)?;
+    let acceptance: crate::invitations::Acceptance = parse_json(signed.peek())?;
+    signed.spend(&app).await?;
     let accepted = crate::invitations::accept(&app, &signed.caller.key, acceptance).await?;
     Ok(json_response(StatusCode::CREATED, &accepted))
 }
@@ -1613,7 +1614,7 @@ pub struct CustodyList {
         (status = 403, description = "Not an administrator", body = Value, content_type = "application/problem+json")))]
 async fn post_custody(State(app): Shared, signed: Signed) -> Result<Response, Problem> {
     app.admin_only(&signed.caller.key)?;
-    let body = signed.spend(&app).await?;
+    let body = signed.peek();
     let new: NewCustody = if body.iter().all(u8::is_ascii_whitespace) {
         NewCustody {
             controllers: Vec::new(),
@@ -1621,6 +1622,7 @@ async fn post_custody(State(app): Shared, signed: Signed) -> Result<Response, Pr
     } else {
         parse_json(body)?
     };
+    signed.spend(&app).await?;
     let entry = app.custody.create(new.controllers, now_ms())?;
     tracing::info!(key = %entry.key, by = %signed.caller.key, "created a custodial key");
     Ok(json_response(StatusCode::CREATED, &entry))
@@ -1742,8 +1744,8 @@ async fn replay_outbox(
     Path(id): Path<i64>,
     signed: Signed,
 ) -> Result<Response, Problem> {
-    signed.spend(&app).await?;
     app.admin_only(&signed.caller.key)?;
+    signed.spend(&app).await?;
     if !app.store.replay_delivery(id, now_ms()).await? {
         return Err(Problem::not_found(format!(
             "there is no dead outbox row {id}"
@@ -1835,7 +1837,14 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
             "`signkeys` must hold at least one base58 ed25519 key",
         ));
     }
-    address_id_names_its_key(&id, &keys)?;
+    // An address id names a key that consented: for a user, not this node's key as `system`
+    // (which needs no signature).
+    let consenting: Vec<&str> = keys
+        .iter()
+        .filter(|(role, key)| admin || !(role == "system" && *key == app.node_key))
+        .map(|(_, key)| key.as_str())
+        .collect();
+    address_id_names_its_key(&id, &consenting)?;
     if !admin {
         // Naming a key is speaking for it: the node's registry and chain starts trust it. So
         // each key named signs the request, except this node's key as the system key (this
@@ -1871,8 +1880,10 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
     }
     // From here to the write, no other registration or removal runs on this node.
     let _writing = app.identity_writes.lock().await;
-    if !admin {
-        let new = match app.store.identity(&id).await? {
+    let took_a_token = if !admin {
+        // Whether this makes one more identity users registered for themselves: a new one, or
+        // one an administrator enrolled that a user replaces (it is self-registered after).
+        let self_registers = match app.store.identity(&id).await? {
             Some(old) => {
                 let old: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
                 if !key_set(&old).contains(caller) {
@@ -1880,7 +1891,10 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
                         "identity {id} is registered already, and key {caller} is not one of its keys: only one of them, or an administrator, may replace it"
                     )));
                 }
-                false
+                app.store
+                    .enrolled_identities_of_key(caller)
+                    .await?
+                    .contains(&id)
             }
             None if !keys.iter().any(|(_, key)| key == caller) => {
                 return Err(Problem::forbidden(format!(
@@ -1916,12 +1930,21 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
             }
         }
         // Last, so a registration refused above takes none of the node's tokens.
-        if new {
+        if self_registers {
             self_registration_allowed(&app).await?;
         }
+        self_registers
+    } else {
+        false
+    };
+    // A replayed registration after the identity was removed would bring it back. A replay
+    // gives back the node-wide token it took.
+    if let Err(replayed) = signed.spend(&app).await {
+        if took_a_token {
+            app.self_registrations.refund("");
+        }
+        return Err(replayed);
     }
-    // A replayed registration after the identity was removed would bring it back.
-    signed.spend(&app).await?;
     let created = app
         .store
         .put_identity(
@@ -1948,14 +1971,14 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
     ))
 }
 
-/// `Ok` unless `id` reads as an LTO address that is not the address of one of `keys`: an
-/// address names its key, and tools (the CLI among them) register a user under its key's
-/// address, so no one else may take it.
-fn address_id_names_its_key(id: &str, keys: &[(String, String)]) -> Result<(), Problem> {
+/// `Ok` unless `id` reads as an LTO address that is not the address of one of `keys` (the
+/// keys that consented to the registration): an address names its key, and tools (the CLI
+/// among them) register a user under its key's address, so no one else may take it.
+fn address_id_names_its_key(id: &str, keys: &[&str]) -> Result<(), Problem> {
     let Ok(address) = id.parse::<accord_crypto::Address>() else {
         return Ok(());
     };
-    let named = keys.iter().any(|(_, key)| {
+    let named = keys.iter().any(|key| {
         accord_crypto::PublicKey::from_base58(accord_crypto::KeyType::Ed25519, key)
             .is_ok_and(|k| address.is_of(&k))
     });
@@ -1967,7 +1990,7 @@ fn address_id_names_its_key(id: &str, keys: &[(String, String)]) -> Result<(), P
         "address-id",
         "An address belongs to its key",
         format!(
-            "identity id {id} is an LTO address, but not the address of a key the identity names: an identity with an address for its id must name that address's key in `signkeys`"
+            "identity id {id} is an LTO address, but not the address of a key the identity names and that signed its registration: an identity with an address for its id must name that address's key in `signkeys`"
         ),
     )
     .with("id", id))
@@ -1995,10 +2018,16 @@ async fn self_registration_allowed(app: &App) -> Result<(), Problem> {
         .check("", Instant::now())
         .map_err(|wait| {
             app.metrics.requests_limited.fetch_add(1, Ordering::Relaxed);
-            Problem::rate_limited(wait).with_detail_suffix(&format!(
-                " (identities.self_register_per_minute: this node takes {} new identities a minute from its users, all keys together)",
-                limits.self_register_per_minute
-            ))
+            Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                format!(
+                    "this node takes {} new identities a minute from its users, all keys together (identities.self_register_per_minute); retry in {wait} s",
+                    limits.self_register_per_minute
+                ),
+            )
+            .with("retryAfter", wait)
         })
 }
 

@@ -565,6 +565,71 @@ async fn a_refused_request_records_nothing_and_may_be_sent_again() {
     node.stop().await;
 }
 
+/// `POST /outbox/{id}/replay` is for administrators: a stranger's request is refused as a
+/// stranger's every time, not recorded (the handler once recorded before its check, so
+/// strangers' fresh keys could fill `seen_signatures` again; found in issue 14's third look).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_refused_outbox_replay_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node_with_admin(dir.path(), "admin").await;
+    let stranger = rfc9421(
+        &user("stranger"),
+        &authority(&node),
+        "POST",
+        "/outbox/1/replay",
+        None,
+        now_s(),
+        None,
+    );
+    for n in 0..3 {
+        let (status, body) = stranger.send_to(&url(&node)).await;
+        assert_eq!(status, 403, "send {n}: {body}");
+    }
+    node.stop().await;
+}
+
+/// A registration replayed after its identity was deleted is refused (401) and gives back the
+/// node-wide `self_register_per_minute` token it took, so replays cannot drain the bucket every
+/// new user shares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_registration_takes_no_node_wide_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), |mut c| {
+        c.identities.self_register_per_minute = 3;
+        c
+    })
+    .await;
+    let registration = rfc9421(
+        &user("mallory"),
+        &authority(&node),
+        "POST",
+        "/identities",
+        Some(identity_of("mallory")),
+        now_s(),
+        None,
+    );
+    // Token 1 of 3: a real registration, then removed.
+    let (status, body) = registration.send_to(&url(&node)).await;
+    assert_eq!(status, 201, "{body}");
+    client(&node, "mallory")
+        .call("DELETE", "/identities/mallory-identity", None)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let (status, body) = registration.send_to(&url(&node)).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["type"], "urn:accord:problem:replayed", "{body}");
+    }
+    // Two tokens are left for real users.
+    for name in ["alice", "bob"] {
+        let answer = client(&node, name)
+            .post("/identities", identity_of(name))
+            .await;
+        assert!(answer.is_ok(), "{name}'s registration: {answer:?}");
+    }
+    node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_signed_for_one_node_is_refused_by_another() {
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

@@ -741,6 +741,73 @@ async fn an_address_id_is_taken_only_naming_its_key() {
     node.stop().await;
 }
 
+/// The address of this node's own key is no one else's: a user may name the node's key as
+/// `system` without its signature, but that does not make the node's address the user's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_stranger_takes_the_address_of_the_nodes_own_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let node_key =
+        accord_crypto::PublicKey::from_base58(accord_crypto::KeyType::Ed25519, &node.node_key)
+            .unwrap();
+    let id = node_key.address(b'T').to_string();
+    let err = client(&node, "mallory")
+        .post(
+            "/identities",
+            identity(
+                &id,
+                &[("user", &key("mallory")), ("system", &node.node_key)],
+            )
+            .to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert_eq!(err.kind(), Some("urn:accord:problem:address-id"), "{err}");
+    node.stop().await;
+}
+
+/// A user who replaces an identity an administrator enrolled makes it self-registered, so it
+/// counts toward `max_self_registered` like a new one: at a full node it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_an_enrolled_identity_counts_toward_max_self_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_with(dir.path(), |c| accord_node::Config {
+        admins: vec![key("operator")],
+        identities: accord_node::config::Identities {
+            max_self_registered: 1,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
+    let bob = identity("bob-identity", &[("user", &key("bob"))]).to_string();
+    client(&node, "operator")
+        .post("/identities", bob.clone())
+        .await
+        .unwrap();
+    register_self(&node, "alice").await;
+    let err = client(&node, "bob")
+        .post("/identities", bob.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert_eq!(
+        err.kind(),
+        Some("urn:accord:problem:quota-exceeded"),
+        "{err}"
+    );
+    // Alice replacing her own self-registered identity adds none: taken.
+    register_self(&node, "alice").await;
+    // With room again, bob's replacement is taken.
+    client(&node, "alice")
+        .call("DELETE", "/identities/alice-identity", None)
+        .await
+        .unwrap();
+    client(&node, "bob").post("/identities", bob).await.unwrap();
+    node.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Item 7: a node acts only for its own users
 

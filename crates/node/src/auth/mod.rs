@@ -245,6 +245,18 @@ impl RateLimiter {
             Err(((1.0 - *tokens) / self.rate).ceil().max(1.0) as u64)
         }
     }
+
+    /// Gives back the token a request took for `key`, when the request turned out to be
+    /// refused for a reason the limit is not about (a replay).
+    pub fn refund(&self, key: &str) {
+        if self.rate <= 0.0 {
+            return;
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((tokens, _)) = buckets.get_mut(key) {
+            *tokens = (*tokens + 1.0).min(self.burst);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -483,6 +495,26 @@ mod tests {
         let t1 = t0 + Duration::from_millis(100);
         assert!(limiter.check("k", t1).is_ok());
         assert!(limiter.check("k", t1).is_err());
+    }
+
+    #[test]
+    fn a_refund_gives_one_token_back_up_to_the_burst() {
+        let limiter = RateLimiter::new(1, 2);
+        let t = Instant::now();
+        limiter.check("k", t).unwrap();
+        limiter.check("k", t).unwrap();
+        assert!(limiter.check("k", t).is_err());
+        limiter.refund("k");
+        assert!(limiter.check("k", t).is_ok());
+        assert!(limiter.check("k", t).is_err());
+        // Never past the burst, and a key without a bucket gets none.
+        limiter.refund("k");
+        limiter.refund("k");
+        limiter.refund("k");
+        assert!(limiter.check("k", t).is_ok());
+        assert!(limiter.check("k", t).is_ok());
+        assert!(limiter.check("k", t).is_err());
+        limiter.refund("unknown");
     }
 
     #[test]
