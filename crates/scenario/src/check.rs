@@ -276,8 +276,9 @@ fn references(s: &Scenario, diags: &mut Diagnostics) {
                     &tp("transition"),
                     "unknown-state",
                     format!(
-                        "`{}` is not a state of this scenario{}",
+                        "`{}` is not a state of this scenario{}{}",
                         t.target,
+                        did_you_mean(&t.target, s.states.keys()),
                         known(s.states.keys())
                     ),
                 );
@@ -340,6 +341,20 @@ fn base_is_array(source: &serde_json::Value, rkey: &str) -> bool {
         .and_then(|r| r.get("update"))
         .or_else(|| source.get("update"));
     matches!(update, Some(serde_json::Value::Array(_)))
+}
+
+/// "; did you mean `x`?" when `name` is a state's key with a colon too many or too few
+/// (`:initial` for `initial`, `success` for `:success`).
+fn did_you_mean<'a>(name: &str, mut keys: impl Iterator<Item = &'a String>) -> String {
+    let other = match name.strip_prefix(':') {
+        Some(bare) => bare.to_string(),
+        None => format!(":{name}"),
+    };
+    if keys.any(|k| *k == other) {
+        format!("; did you mean `{other}`?")
+    } else {
+        String::new()
+    }
 }
 
 fn known<'a>(keys: impl Iterator<Item = &'a String>) -> String {

@@ -14,10 +14,14 @@ use crate::model::{Scenario, State};
 pub struct Node {
     /// The state key.
     pub key: String,
-    /// What to show: the state's title when it is plain text, else its key.
+    /// What to show: the state's title when it is plain text, with its key after it (two
+    /// states may share a title), else its key.
     pub label: String,
     /// Whether it is a final state.
     pub is_final: bool,
+    /// How a final state ends the process: `success`, `failed` or `cancelled` (drawn unlike
+    /// each other); `None` for any other state.
+    pub outcome: Option<&'static str>,
     /// Whether it is the initial state.
     pub is_initial: bool,
 }
@@ -48,8 +52,20 @@ pub struct Graph {
 
 fn state_label(state: &State) -> String {
     match state.source.get("title") {
-        Some(Value::String(t)) if !t.is_empty() => t.clone(),
+        Some(Value::String(t)) if !t.is_empty() && *t != state.key => {
+            format!("{t} ({})", state.key)
+        }
         _ => state.key.clone(),
+    }
+}
+
+/// How a final state ends the process.
+fn outcome(key: &str) -> Option<&'static str> {
+    match key {
+        ":success" => Some("success"),
+        ":failed" => Some("failed"),
+        ":cancelled" => Some("cancelled"),
+        _ => None,
     }
 }
 
@@ -73,6 +89,7 @@ pub fn graph(s: &Scenario) -> Graph {
             key: st.key.clone(),
             label: state_label(st),
             is_final: st.is_final(),
+            outcome: outcome(&st.key),
             is_initial: st.key == crate::model::INITIAL,
         })
         .collect();
@@ -171,10 +188,11 @@ pub fn to_dot(g: &Graph) -> String {
     out.push_str("  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n");
     out.push_str("  __start [shape=point, label=\"\"];\n");
     for n in &g.nodes {
-        let shape = if n.is_final {
-            ", shape=doublecircle, style=solid"
-        } else {
-            ""
+        let shape = match n.outcome {
+            Some("failed") => ", shape=doublecircle, style=solid, color=\"#b3261e\"",
+            Some("cancelled") => ", shape=doublecircle, style=dashed, color=\"#6e6e6e\"",
+            _ if n.is_final => ", shape=doublecircle, style=solid, color=\"#3b7a3b\"",
+            _ => "",
         };
         let _ = writeln!(
             out,
@@ -239,6 +257,24 @@ pub fn to_mermaid(g: &Graph) -> String {
         if n.is_final {
             let _ = writeln!(out, "  s{i} --> [*]");
         }
+    }
+    // Final states coloured by how they end the process.
+    let mut used = Vec::new();
+    for (i, n) in g.nodes.iter().enumerate() {
+        if let Some(o) = n.outcome {
+            let _ = writeln!(out, "  class s{i} {o}");
+            if !used.contains(&o) {
+                used.push(o);
+            }
+        }
+    }
+    for o in used {
+        let style = match o {
+            "success" => "fill:#eef7ee,stroke:#3b7a3b",
+            "failed" => "fill:#fbeeee,stroke:#b3261e",
+            _ => "fill:#f2f2f2,stroke:#6e6e6e,stroke-dasharray:4 3",
+        };
+        let _ = writeln!(out, "  classDef {o} {style}");
     }
     out
 }

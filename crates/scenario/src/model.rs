@@ -314,6 +314,17 @@ impl IsoDuration {
     }
 }
 
+/// Whether a field says something: not null and not an empty list, object or text.
+fn has_content(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(m) => !m.is_empty(),
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    }
+}
+
 /// Builds the model from a document, reporting every problem found.
 ///
 /// Returns the scenario only when there is no error (warnings may remain).
@@ -335,10 +346,11 @@ pub fn build(doc: &Value, diags: &mut Diagnostics) -> Option<Scenario> {
         Some(_) => b
             .diags
             .error(&root.join("$schema"), "type", "`$schema` must be text"),
-        None => b.diags.error(
+        // The reference's model defaults it: so does Accord, saying so.
+        None => b.diags.warning(
             &root,
             "missing-schema",
-            format!("`$schema` is missing; a scenario has \"$schema\": \"{SCENARIO_SCHEMA}\""),
+            format!("`$schema` is missing; read as a v0.2.0 scenario (\"$schema\": \"{SCENARIO_SCHEMA}\")"),
         ),
     }
     const KNOWN: [&str; 11] = [
@@ -408,7 +420,7 @@ pub fn build(doc: &Value, diags: &mut Diagnostics) -> Option<Scenario> {
         if is_final(&key)
             && ["action", "actions", "transition", "transitions"]
                 .iter()
-                .any(|f| value.get(*f).is_some())
+                .any(|f| value.get(*f).is_some_and(has_content))
         {
             b.diags.warning(
                 &ptr,
@@ -421,10 +433,15 @@ pub fn build(doc: &Value, diags: &mut Diagnostics) -> Option<Scenario> {
         }
     }
     if !states.contains_key(INITIAL) && obj.get("states").is_some() {
+        let hint = if states.contains_key(":initial") {
+            "; did you mean to name `:initial` `initial`? (only the final states start with a colon)"
+        } else {
+            ""
+        };
         b.diags.error(
             &states_ptr,
             "no-initial-state",
-            "there is no `initial` state; every process starts there",
+            format!("there is no `initial` state; every process starts there{hint}"),
         );
     }
     for key in FINAL_STATES {
@@ -629,9 +646,12 @@ impl Builder<'_> {
             Some(v) => Some(self.instruction(v, &at.join("condition"))),
         };
 
-        // The action's own `display` and `update` apply to each response.
-        let shared_display = obj.get("display");
-        let shared_update = obj.get("update");
+        // The action's own `display` and `update` apply to each response that does not set its
+        // own; read (and reported) once here, not once per response.
+        let shared_display = self.display(obj.get("display"), &at.join("display"));
+        let shared_update = obj
+            .get("update")
+            .map(|u| self.updates(Some(u), &at.join("update")));
         let mut responses = IndexMap::new();
         let responses_ptr = at.join("responses");
         let listed = match obj.get("responses") {
@@ -656,31 +676,15 @@ impl Builder<'_> {
                 }
             };
             let rtitle = self.opt_string(&robj, "title", &rptr);
-            let (display, dptr) = match robj.get("display") {
-                Some(d) => (Some(d), rptr.join("display")),
-                None => (shared_display, at.join("display")),
+            let display = match robj.get("display") {
+                Some(d) => self.display(Some(d), &rptr.join("display")),
+                None => shared_display,
             };
-            let display = match display {
-                None | Some(Value::Null) => Display::Always,
-                Some(Value::String(s)) if s == "always" => Display::Always,
-                Some(Value::String(s)) if s == "never" => Display::Never,
-                Some(Value::String(s)) if s == "once" => Display::Once,
-                Some(other) => {
-                    self.diags.error(
-                        &dptr,
-                        "bad-display",
-                        format!(
-                            "`display` is {other}; it must be \"always\", \"never\" or \"once\""
-                        ),
-                    );
-                    Display::Always
-                }
+            let update = match (robj.get("update"), &shared_update) {
+                (Some(u), _) => self.updates(Some(u), &rptr.join("update")),
+                (None, Some(shared)) => shared.clone(),
+                (None, None) => Vec::new(),
             };
-            let (update, uptr) = match robj.get("update") {
-                Some(u) => (Some(u), rptr.join("update")),
-                None => (shared_update, at.join("update")),
-            };
-            let update = self.updates(update, &uptr);
             responses.insert(
                 rkey.clone(),
                 ResponseDef {
@@ -840,13 +844,47 @@ impl Builder<'_> {
                 };
                 Trigger::Event { body }
             }
+            // Another action type (a form, say) is an ordinary action in the reference: its
+            // actors perform it; no node carries it out.
             _ => {
-                self.diags.error(
+                self.diags.warning(
                     &at.join("$schema"),
-                    "unknown-action-schema",
-                    format!("{schema:?} is not an action schema; use {SCHEMA_PREFIX}action/schema.json# or action/http, action/nop, action/event"),
+                    "custom-action-schema",
+                    format!("{schema:?} is not an action type a node carries out (action/http, action/nop, action/event): `{key}` is performed by its actors, as an ordinary action"),
                 );
                 Trigger::User
+            }
+        }
+    }
+
+    /// A response's `display`. The reference's flow tests write `true` and `false`, which it
+    /// takes without complaint: read as `always` and `never`, with a warning.
+    fn display(&mut self, value: Option<&Value>, at: &Pointer) -> Display {
+        match value {
+            None | Some(Value::Null) => Display::Always,
+            Some(Value::String(s)) if s == "always" => Display::Always,
+            Some(Value::String(s)) if s == "never" => Display::Never,
+            Some(Value::String(s)) if s == "once" => Display::Once,
+            Some(Value::Bool(b)) => {
+                let (read, text) = if *b {
+                    (Display::Always, "always")
+                } else {
+                    (Display::Never, "never")
+                };
+                self.diags.warning(
+                    at,
+                    "display-boolean",
+                    format!("`display` is {b}; read as \"{text}\" (it is \"always\", \"never\" or \"once\")"),
+                );
+                read
+            }
+            Some(other) => {
+                self.diags.error(
+                    at,
+                    "bad-display",
+                    format!("`display` is {other}; it must be \"always\", \"never\" or \"once\""),
+                );
+                Display::Always
             }
         }
     }

@@ -125,6 +125,8 @@ pub struct NodeLayout {
     pub truncated: bool,
     /// Whether it is a final state.
     pub is_final: bool,
+    /// How a final state ends the process (`success`, `failed`, `cancelled`).
+    pub outcome: Option<&'static str>,
     /// Whether it is the initial state.
     pub is_initial: bool,
 }
@@ -759,6 +761,7 @@ pub fn layout(g: &Graph) -> Layout {
             text: node_texts[v].0.clone(),
             truncated: node_texts[v].1,
             is_final: g.nodes[v].is_final,
+            outcome: g.nodes[v].outcome,
             is_initial: g.nodes[v].is_initial,
         });
     }
@@ -939,6 +942,8 @@ const STYLE: &str = "text{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospac
 .title{font-size:14px;font-weight:bold}\
 .node rect{fill:#eef3fb;stroke:#44679a;stroke-width:1.4}\
 .final rect{fill:#eef7ee;stroke:#3b7a3b}\
+.failed rect{fill:#fbeeee;stroke:#b3261e}\
+.cancelled rect{fill:#f2f2f2;stroke:#6e6e6e;stroke-dasharray:4 3}\
 .edge path{fill:none;stroke:#555;stroke-width:1.3}\
 .system path{stroke-dasharray:6 4}\
 .elabel rect{fill:#fff;fill-opacity:0.92;stroke:none}\
@@ -1015,7 +1020,11 @@ pub fn to_svg(g: &Graph) -> String {
     out.push_str("</g>\n<g class=\"nodes\">\n");
     for (v, nd) in l.nodes.iter().enumerate() {
         let r = nd.rect;
-        let class = if nd.is_final { "node final" } else { "node" };
+        let class = match nd.outcome {
+            Some(o) => format!("node final {o}"),
+            None if nd.is_final => "node final".to_string(),
+            None => "node".to_string(),
+        };
         let _ = write!(out, "<g class=\"{class}\">");
         if nd.truncated {
             let _ = write!(out, "<title>{}</title>", xml_escape(&g.nodes[v].label));
@@ -1072,6 +1081,12 @@ mod tests {
             key: key.into(),
             label: label.into(),
             is_final: key.starts_with(':'),
+            outcome: match key {
+                ":success" => Some("success"),
+                ":failed" => Some("failed"),
+                ":cancelled" => Some("cancelled"),
+                _ => None,
+            },
             is_initial: key == "initial",
         }
     }
@@ -1335,7 +1350,7 @@ mod tests {
     #[test]
     fn svg_marks_final_initial_and_system() {
         let svg = to_svg(&chain());
-        assert!(svg.contains("class=\"node final\""));
+        assert!(svg.contains("class=\"node final success\""));
         assert!(svg.contains("class=\"initial\""));
         assert!(svg.contains("class=\"edge system\""));
         assert!(svg.contains("stroke-dasharray"));

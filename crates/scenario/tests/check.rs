@@ -90,13 +90,137 @@ fn every_problem_is_reported_at_once_with_its_pointer() {
 }
 
 #[test]
-fn schema_and_initial_state_are_required() {
-    let d = json!({"title": "x", "states": {"start": {"action": "a", "transition": ":success"}}, "actions": {"a": {"actor": "p"}}, "actors": {"p": {}}});
-    assert!(has(&d, "", "missing-schema"));
+fn the_initial_state_is_required_and_a_wrong_schema_refused() {
+    let d = json!({"$schema": "https://specs.livecontracts.io/v0.2.0/scenario/schema.json#", "title": "x", "states": {"start": {"action": "a", "transition": ":success"}}, "actions": {"a": {"actor": "p"}}, "actors": {"p": {}}});
     assert!(has(&d, "/states", "no-initial-state"));
     let mut wrong = base();
     wrong["$schema"] = json!("https://specs.livecontracts.io/v0.2.0/process/schema.json#");
     assert!(has(&wrong, "/$schema", "wrong-schema"));
+}
+
+/// As the reference's model does, a scenario without `$schema` is a v0.2.0 one: a warning.
+#[test]
+fn a_missing_schema_is_read_as_v0_2_0_with_a_warning() {
+    let mut d = base();
+    d.as_object_mut().unwrap().remove("$schema");
+    let checked = check_value(&d);
+    assert!(checked.scenario.is_some(), "{:?}", checked.diagnostics);
+    assert_eq!(
+        codes(&d),
+        vec![(String::new(), "missing-schema", Severity::Warning)]
+    );
+}
+
+/// `:initial` for `initial`, `success` for `:success`: the message says which was meant.
+#[test]
+fn a_colon_too_many_or_too_few_gets_a_suggestion() {
+    let mut d = base();
+    let initial = d["states"]
+        .as_object_mut()
+        .unwrap()
+        .remove("initial")
+        .unwrap();
+    d["states"][":initial"] = initial;
+    let message = |d: &Value, code: &str| {
+        check_value(d)
+            .diagnostics
+            .into_iter()
+            .find(|x| x.code == code)
+            .map(|x| x.message)
+            .unwrap_or_default()
+    };
+    assert!(
+        message(&d, "no-initial-state").contains("did you mean to name `:initial` `initial`?"),
+        "{}",
+        message(&d, "no-initial-state")
+    );
+    let mut d = base();
+    d["states"]["ordered"]["transition"] = json!("success");
+    assert!(
+        message(&d, "unknown-state").contains("did you mean `:success`?"),
+        "{}",
+        message(&d, "unknown-state")
+    );
+    let mut d = base();
+    d["states"]["ordered"]["transition"] = json!(":ordered");
+    assert!(message(&d, "unknown-state").contains("did you mean `ordered`?"));
+}
+
+/// Another action type (a form) is an ordinary action in the reference: its actor performs
+/// it. A warning says so.
+#[test]
+fn a_custom_action_type_is_an_ordinary_action() {
+    let mut d = base();
+    d["actions"]["order"]["$schema"] =
+        json!("https://specs.livecontracts.io/v0.2.0/action/form/schema.json#");
+    let checked = check_value(&d);
+    let s = checked.scenario.expect("built");
+    assert!(matches!(
+        s.actions["order"].trigger,
+        accord_scenario::model::Trigger::User
+    ));
+    assert_eq!(
+        codes(&d),
+        vec![(
+            "/actions/order/$schema".to_string(),
+            "custom-action-schema",
+            Severity::Warning
+        )]
+    );
+}
+
+/// `display: true`/`false` (the reference's flow tests write them) read as `always`/`never`
+/// with a warning, once where it is written; a bad value shared by an action's responses is
+/// reported once, not once per response.
+#[test]
+fn display_booleans_are_read_leniently_and_each_problem_is_reported_once() {
+    use accord_scenario::model::Display;
+    let mut d = base();
+    d["actions"]["order"]["display"] = json!(false);
+    d["actions"]["deliver"]["responses"] = json!({"ok": {"display": true}});
+    let checked = check_value(&d);
+    let s = checked.scenario.expect("built");
+    assert_eq!(s.actions["order"].responses["ok"].display, Display::Never);
+    assert_eq!(
+        s.actions["order"].responses["cancel"].display,
+        Display::Never
+    );
+    assert_eq!(
+        s.actions["deliver"].responses["ok"].display,
+        Display::Always
+    );
+    assert_eq!(
+        codes(&d),
+        vec![
+            (
+                "/actions/order/display".to_string(),
+                "display-boolean",
+                Severity::Warning
+            ),
+            (
+                "/actions/deliver/responses/ok/display".to_string(),
+                "display-boolean",
+                Severity::Warning
+            )
+        ]
+    );
+    let mut d = base();
+    d["actions"]["order"]["display"] = json!("sometimes");
+    d["actions"]["order"]["update"] = json!({"select": "assets.x", "projection": "[["});
+    let found = codes(&d);
+    let count = |code: &str| found.iter().filter(|(_, c, _)| *c == code).count();
+    assert_eq!(count("bad-display"), 1, "{found:?}");
+    assert_eq!(count("bad-jmespath"), 1, "{found:?}");
+}
+
+/// Empty `actions`/`transitions` on a final state say nothing: no warning.
+#[test]
+fn empty_lists_on_a_final_state_are_no_definition() {
+    let mut d = base();
+    d["states"][":success"] = json!({"actions": [], "transitions": []});
+    assert!(codes(&d).is_empty(), "{:?}", codes(&d));
+    d["states"][":success"] = json!({"actions": ["deliver"]});
+    assert!(has(&d, "/states/:success", "final-state-defined"));
 }
 
 #[test]
@@ -314,4 +438,55 @@ fn durations_that_overflow_are_diagnostics() {
     );
     d["states"]["initial"]["timeout"] = json!("P1Y2M3W4DT5H6M7S");
     assert!(check_value(&d).diagnostics.is_empty());
+}
+
+/// A state box shows its key beside its title (two states may share a title), and the final
+/// states are drawn by how they end the process: `:failed` and `:cancelled` unlike
+/// `:success`, in every format.
+#[test]
+fn graphs_show_keys_and_tell_the_outcomes_apart() {
+    let mut d = base();
+    d["states"]["initial"]["title"] = json!("Waiting");
+    d["states"]["ordered"]["title"] = json!("Waiting");
+    d["states"]["ordered"]
+        .as_object_mut()
+        .unwrap()
+        .remove("transition");
+    d["states"]["ordered"]["transitions"] = json!([
+        {"action": "deliver", "response": "ok", "transition": ":success"}
+    ]);
+    d["actions"]["deliver"]["responses"] = json!({"ok": {}, "fail": {}});
+    d["states"]["ordered"]["transitions"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"action": "deliver", "response": "fail", "transition": ":failed"}));
+    let s = check_value(&d).scenario.expect("valid");
+    let g = graph::graph(&s);
+    let labels: Vec<&str> = g.nodes.iter().map(|n| n.label.as_str()).collect();
+    assert!(labels.contains(&"Waiting (initial)"), "{labels:?}");
+    assert!(labels.contains(&"Waiting (ordered)"), "{labels:?}");
+    let outcome = |key: &str| g.nodes.iter().find(|n| n.key == key).unwrap().outcome;
+    assert_eq!(outcome(":success"), Some("success"));
+    assert_eq!(outcome(":failed"), Some("failed"));
+    assert_eq!(outcome(":cancelled"), Some("cancelled"));
+    assert_eq!(outcome("ordered"), None);
+    let svg = accord_scenario::svg::to_svg(&g);
+    for class in [
+        "node final success",
+        "node final failed",
+        "node final cancelled",
+    ] {
+        assert!(svg.contains(&format!("class=\"{class}\"")), "{class}");
+    }
+    let dot = graph::to_dot(&g);
+    let line = |key: &str| {
+        dot.lines()
+            .find(|l| l.trim_start().starts_with(&format!("\"{key}\" [")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(line(":failed").contains("#b3261e") && !line(":success").contains("#b3261e"));
+    assert!(line(":cancelled").contains("style=dashed"));
+    let mermaid = graph::to_mermaid(&g);
+    assert!(mermaid.contains("classDef failed") && mermaid.contains("classDef success"));
 }
