@@ -165,6 +165,11 @@ pub fn run(
         .clone()
         .unwrap_or_else(|| "scenario".to_string());
     scenario_doc["id"] = Value::from(scenario_id.clone());
+    // A scenario without `$schema` is a v0.2.0 one (the check warned): its event says so, as a
+    // node's does (`events::scenario`).
+    if scenario_doc.get("$schema").is_none() {
+        scenario_doc["$schema"] = Value::from(accord_scenario::model::SCENARIO_SCHEMA);
+    }
     let node = keys_for("node");
     let id = ChainId::new(
         Version::V2,

@@ -163,11 +163,13 @@ fn references(s: &Scenario, diags: &mut Diagnostics) {
                 } else {
                     action_ptr(key).join("actors").join(i)
                 };
-                diags.error(
+                // The reference takes such a scenario (no one can perform the action): a
+                // warning, like `no-actor`.
+                diags.warning(
                     &p,
                     "unknown-actor",
                     format!(
-                        "`{actor}` is not an actor of this scenario{}",
+                        "`{actor}` is not an actor of this scenario, so no one can perform this action{}",
                         known(s.actors.keys())
                     ),
                 );
