@@ -172,13 +172,21 @@ impl App {
         key: &str,
     ) -> Result<Vec<String>, Problem> {
         let mut readable = Vec::new();
-        for chain in self.store.process_chains(process).await? {
-            self.facts.remember_process(process, &chain);
+        for chain in self.process_chains(process).await? {
             if self.may_read(&chain, key).await? {
                 readable.push(chain);
             }
         }
         Ok(readable)
+    }
+
+    /// Every chain holding a process with this id, from the store (each remembered).
+    async fn process_chains(&self, process: &str) -> Result<Vec<String>, Problem> {
+        let chains = self.store.process_chains(process).await?;
+        for chain in &chains {
+            self.facts.remember_process(process, chain);
+        }
+        Ok(chains)
     }
 
     /// The chain of the process `process` that `key` addresses. A process is addressed by its
@@ -210,13 +218,12 @@ impl App {
                 .with("chains", readable)),
             };
         };
-        let held = self.facts.holds_process(process, chain) || {
-            let chains = self.store.process_chains(process).await?;
-            for c in &chains {
-                self.facts.remember_process(process, c);
-            }
-            chains.iter().any(|c| c == chain)
-        };
+        let held = self.facts.holds_process(process, chain)
+            || self
+                .process_chains(process)
+                .await?
+                .iter()
+                .any(|c| c == chain);
         if !held || !self.may_read(chain, key).await? {
             return Err(Problem::not_found(format!(
                 "no process {process} on chain {chain} that this key may see"
@@ -418,9 +425,10 @@ async fn check_spent(mut req: Request, next: axum::middleware::Next) -> Response
     }
     let spending = Spending::default();
     req.extensions_mut().insert(spending.clone());
-    let what = format!("{} {}", req.method(), req.uri().path());
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let response = next.run(req).await;
     if response.status().is_success() && spending.0.load(Ordering::Relaxed) == UNSPENT {
+        let what = format!("{method} {}", uri.path());
         tracing::error!(request = %what, "a handler carried out a request without spending its signatures (Signed::spend or Signed::submission)");
         if cfg!(debug_assertions) {
             return Problem::internal(format!(
@@ -1916,15 +1924,10 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
                 .filter(|other| *other != id)
                 .count();
             if others >= limits.max_per_key as usize {
-                return Err(Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "quota-exceeded",
-                    "A quota of this node is exceeded",
-                    format!(
-                        "key {key} (signkeys.{role}) is named by {others} registered identities already; this node allows at most {} per key (identities.max_per_key)",
-                        limits.max_per_key
-                    ),
-                )
+                return Err(Problem::quota_exceeded(format!(
+                    "key {key} (signkeys.{role}) is named by {others} registered identities already; this node allows at most {} per key (identities.max_per_key)",
+                    limits.max_per_key
+                ))
                 .with("key", key.clone())
                 .with("limit", limits.max_per_key));
             }
@@ -2004,30 +2007,22 @@ async fn self_registration_allowed(app: &App) -> Result<(), Problem> {
     let limits = &app.config.identities;
     let held = app.store.count_identities(false).await?;
     if held >= limits.max_self_registered {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "quota-exceeded",
-            "A quota of this node is exceeded",
-            format!(
-                "this node holds {held} identities users registered for themselves, its limit (identities.max_self_registered): ask its operator to register yours"
-            ),
-        )
+        return Err(Problem::quota_exceeded(format!(
+            "this node holds {held} identities users registered for themselves, its limit (identities.max_self_registered): ask its operator to register yours"
+        ))
         .with("limit", limits.max_self_registered));
     }
     app.self_registrations
         .check("", Instant::now())
         .map_err(|wait| {
             app.metrics.requests_limited.fetch_add(1, Ordering::Relaxed);
-            Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many requests",
+            Problem::limited(
+                wait,
                 format!(
                     "this node takes {} new identities a minute from its users, all keys together (identities.self_register_per_minute); retry in {wait} s",
                     limits.self_register_per_minute
                 ),
             )
-            .with("retryAfter", wait)
         })
 }
 
@@ -2068,21 +2063,18 @@ fn key_set(stored: &Value) -> HashSet<String> {
         .collect()
 }
 
-/// A registered identity, with the keys it names, for a key that may see it: one it names,
-/// this node's key or an administrator. Anyone else is answered as for an identity that does
-/// not exist.
-async fn visible_identity(
-    app: &App,
-    id: &str,
-    caller: &str,
-) -> Result<(String, HashSet<String>), Problem> {
+/// A registered identity (its stored JSON) for a key that may see it: one it names, this
+/// node's key or an administrator. Anyone else is answered as for an identity that does not
+/// exist.
+async fn visible_identity(app: &App, id: &str, caller: &str) -> Result<String, Problem> {
     let missing = || Problem::not_found(format!("no identity {id} that this key may see"));
     let json = app.store.identity(id).await?.ok_or_else(missing)?;
-    let keys = key_set(&serde_json::from_str(&json).unwrap_or(Value::Null));
-    if !keys.contains(caller) && !app.is_admin(caller) {
+    if !app.is_admin(caller)
+        && !key_set(&serde_json::from_str(&json).unwrap_or(Value::Null)).contains(caller)
+    {
         return Err(missing());
     }
-    Ok((json, keys))
+    Ok(json)
 }
 
 /// An identity registered on this node, for a key it names, this node's key and
@@ -2096,7 +2088,7 @@ async fn get_identity(
     Path(id): Path<String>,
     signed: Signed,
 ) -> Result<Response, Problem> {
-    let (json, _) = visible_identity(&app, &id, &signed.caller.key).await?;
+    let json = visible_identity(&app, &id, &signed.caller.key).await?;
     Ok(raw_json(StatusCode::OK, json))
 }
 

@@ -32,7 +32,7 @@ use accord_crypto::{KeyPair, base58};
 use accord_engine::process::{Process, Request};
 use accord_engine::replay::{Applied, EventIn, Replay};
 use accord_store::{Append, EventRow, Head, NewWork, ProcessRow, Store};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
@@ -140,10 +140,7 @@ struct Live {
 impl Live {
     /// Whether a key is a sign key of an identity on the chain as the process holds it now.
     fn holds_identity(&self, key: &str) -> bool {
-        self.replay
-            .identities()
-            .iter()
-            .any(|i| i.signkeys.iter().any(|(_, k)| k == key))
+        self.replay.identities().iter().any(|i| i.has_key(key))
     }
 }
 
@@ -1231,14 +1228,17 @@ struct Ctx<'a> {
     own: &'a str,
 }
 
-/// The system key of the identity bound to `actor` in a process.
-fn system_key<'p>(process: &'p Process, actor: &str) -> Option<&'p str> {
-    process
-        .doc()
-        .get("actors")?
+/// The sign keys of the identity bound to `actor` in a process's projection `doc`.
+pub(crate) fn actor_signkeys<'d>(doc: &'d Map<String, Value>, actor: &str) -> Option<&'d Value> {
+    doc.get("actors")?
         .get(actor)?
         .get("identity")?
-        .get("signkeys")?
+        .get("signkeys")
+}
+
+/// The system key of the identity bound to `actor` in a process.
+fn system_key<'p>(process: &'p Process, actor: &str) -> Option<&'p str> {
+    actor_signkeys(process.doc(), actor)?
         .get("system")?
         .as_str()
 }
@@ -1251,31 +1251,29 @@ fn acting_signkeys(process: &Process, request: &Request) -> Value {
         | Request::Nop { actor, .. }
         | Request::Event { actor, .. }
         | Request::Broken { actor, .. } => Some(actor.as_str()),
-        Request::Timer { .. } => first_system_actor(process),
+        Request::Timer { .. } => first_system_actor(process.doc()),
     };
     actor
-        .and_then(|a| {
-            process
-                .doc()
-                .get("actors")?
-                .get(a)?
-                .get("identity")?
-                .get("signkeys")
-        })
+        .and_then(|a| actor_signkeys(process.doc(), a))
         .cloned()
         .unwrap_or(Value::Null)
 }
 
-/// The first actor by name whose identity has a system key (its node runs the time-outs).
-fn first_system_actor(process: &Process) -> Option<&str> {
-    let Some(Value::Object(actors)) = process.doc().get("actors") else {
+/// The first actor by name, in a process's projection `doc`, whose identity has a system key
+/// (its node runs the time-outs).
+pub(crate) fn first_system_actor(doc: &Map<String, Value>) -> Option<&str> {
+    let Some(Value::Object(actors)) = doc.get("actors") else {
         return None;
     };
     let mut names: Vec<&String> = actors.keys().collect();
     names.sort();
     names
         .into_iter()
-        .find(|a| system_key(process, a).is_some())
+        .find(|a| {
+            actor_signkeys(doc, a)
+                .and_then(|k| k.get("system"))
+                .is_some_and(Value::is_string)
+        })
         .map(String::as_str)
 }
 
@@ -1293,7 +1291,7 @@ fn runs_here(process: &Process, request: &Request, ctx: &Ctx<'_>) -> bool {
             system_key(process, actor) == Some(ctx.own)
         }
         Request::Broken { .. } => ctx.origin == Origin::Local,
-        Request::Timer { .. } => first_system_actor(process)
+        Request::Timer { .. } => first_system_actor(process.doc())
             .and_then(|a| system_key(process, a))
             .is_some_and(|k| k == ctx.own),
     }

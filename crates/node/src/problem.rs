@@ -179,13 +179,32 @@ impl Problem {
 
     /// 429: too many requests from one key.
     pub fn rate_limited(retry_after: u64) -> Problem {
+        Problem::limited(
+            retry_after,
+            format!("too many requests from this key; retry in {retry_after} s"),
+        )
+    }
+
+    /// 429 with its own detail (a limit that is not the key's own), `Retry-After` from
+    /// `retry_after`.
+    pub fn limited(retry_after: u64, detail: impl Into<String>) -> Problem {
         Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate-limited",
             "Too many requests",
-            format!("too many requests from this key; retry in {retry_after} s"),
+            detail,
         )
         .with("retryAfter", retry_after)
+    }
+
+    /// 422 `quota-exceeded`: a quota of this node would be exceeded.
+    pub fn quota_exceeded(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "quota-exceeded",
+            "A quota of this node is exceeded",
+            detail,
+        )
     }
 
     /// 500/503: the node's fault, not the client's.

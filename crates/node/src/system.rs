@@ -22,9 +22,9 @@
 //! this node agrees to is its operator's policy (`system.accept`), checked here when a row is
 //! carried out, against the registry as it is then, before any call is made or anything is
 //! signed. An identity on a chain is written by whoever writes the chain, so naming this
-//! node's key as an identity's `system` key is not enough: with `"registered"` (the default)
-//! the identity's other keys must all be keys of identities registered on this node, its own
-//! users. A row this node does not accept is finished as dead, with the reason logged.
+//! node's key as an identity's `system` key is not enough: with `"enrolled"` (the default)
+//! the identity's other keys must all be keys of identities an administrator registered on
+//! this node, the users its operator enrolled. A row this node does not accept is finished as dead, with the reason logged.
 //!
 //! Timers are rows with a due time, so they survive a restart. A row is leased while it runs
 //! and marked done once its event is stored; if the node stops first, the row comes back when
@@ -246,28 +246,17 @@ async fn acting_keys<S: Store>(
                 row.chain
             ))
         })?;
-    let signkeys = |actor: &str| {
-        doc["actors"][actor]["identity"]["signkeys"]
-            .as_object()
-            .cloned()
-    };
+    let empty = Map::new();
+    let doc = doc.as_object().unwrap_or(&empty);
     let actor = if row.kind == "timer" {
-        let mut names: Vec<&String> = doc["actors"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(n, _)| n)
-            .collect();
-        names.sort();
-        names
-            .into_iter()
-            .find(|n| signkeys(n).is_some_and(|k| k.contains_key("system")))
-            .cloned()
-            .unwrap_or_default()
+        crate::pipeline::first_system_actor(doc).unwrap_or_default()
     } else {
-        text(payload, "actor").to_string()
+        text(payload, "actor")
     };
-    Ok(signkeys(&actor).unwrap_or_default())
+    Ok(crate::pipeline::actor_signkeys(doc, actor)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default())
 }
 
 /// Whether this node's operator accepts carrying out a system action for an identity with

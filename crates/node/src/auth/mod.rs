@@ -131,12 +131,11 @@ pub fn authenticate(
             if !keys.contains(&verified.key_id) {
                 keys.push(verified.key_id);
             }
-            // `created` is required, so `valid_until` is known; were it not, the longest a
-            // signature can pass the checks (created at most the skew ahead, plus the skew).
-            let until = verified
-                .valid_until
-                .unwrap_or_else(|| now.saturating_add(2 * max_skew.max(0)));
-            out.add(label, &verified.signature, until);
+            out.add(
+                label,
+                &verified.signature,
+                valid_until(verified.valid_until, now, max_skew),
+            );
         }
         let mut keys = keys.into_iter();
         out.caller.key = keys
@@ -160,9 +159,7 @@ pub fn authenticate(
         policy.required_headers.push("host".into());
         let verified = httpsig::cavage_verify(&request, httpsig::lto_verifying_key, now, &policy)
             .map_err(fail)?;
-        let until = verified
-            .valid_until
-            .unwrap_or_else(|| now.saturating_add(2 * max_skew.max(0)));
+        let until = valid_until(verified.valid_until, now, max_skew);
         let mut out = Authenticated {
             caller: Caller {
                 key: verified.key_id,
@@ -178,6 +175,13 @@ pub fn authenticate(
     Err(Problem::unauthenticated(
         "the request is not signed: sign it with HTTP Message Signatures (RFC 9421, ed25519, keyid = the base58 public key) or a draft-cavage `Authorization: Signature` header",
     ))
+}
+
+/// The last second a verified signature passes the time checks: as verified; or, were it to
+/// sign no time (both schemes' policies here require one), the longest any signature can
+/// (created at most the skew ahead, plus the skew).
+fn valid_until(said: Option<i64>, now: i64, max_skew: i64) -> i64 {
+    said.unwrap_or_else(|| now.saturating_add(max_skew.max(0).saturating_mul(2)))
 }
 
 /// The authority a request was signed for, as its signature covers it (RFC 9421 normal form),
