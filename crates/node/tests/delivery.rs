@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use accord_chain::Nonce;
 use accord_crypto::KeyPair;
 use accord_node::client::Client;
-use accord_node::config::Peer;
 use accord_node::{Running, events};
 use common::*;
 use serde_json::Value;
@@ -39,30 +38,16 @@ impl Net {
 
 async fn net(n: usize, change: impl Fn(accord_node::Config) -> accord_node::Config) -> Net {
     let dirs: Vec<tempfile::TempDir> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut known = Vec::new();
-    for dir in &dirs {
-        let node = start(dir.path()).await;
-        known.push((node.addr, node.node_key.clone()));
-        node.stop().await;
-    }
+    let known = first_start(&dirs).await;
     let mut net = Net {
         dirs,
         nodes: Vec::new(),
         configs: Vec::new(),
     };
     for i in 0..n {
-        let peers: Vec<Peer> = known
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, (addr, key))| Peer {
-                url: format!("http://{addr}"),
-                key: key.clone(),
-            })
-            .collect();
         let config = change(accord_node::Config {
             listen: known[i].0,
-            peers,
+            peers: peers_of(&known, i),
             admins: vec![user("operator").public_key().to_base58()],
             ..config(net.dirs[i].path())
         });
@@ -88,27 +73,6 @@ fn two_parties(a: &str, b: &str, tag: &str) -> accord_chain::VerifiedChain {
     let bodies = [identity_at("buyer", a), identity_at("supplier", b)];
     let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &buyer)).collect();
     events::new_chain(&buyer, b'T', &Nonce::from_text(tag), &signed, now_ms()).unwrap()
-}
-
-/// Waits until `check` holds, for at most ten seconds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The chain's length at a node, as `actor` sees it (0 when it cannot see it yet).
-async fn length(node: &Running, actor: &str, chain: &str) -> u64 {
-    client(node, actor)
-        .get(&format!("/event-chains/{chain}/head"))
-        .await
-        .map_or(0, |h| h["length"].as_u64().unwrap_or(0))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,19 +60,10 @@ async fn respond_at(
     let own = user(actor);
     let signer = key.unwrap_or(&own);
     let c = Client::new(&url(node), signer).unwrap();
-    let head = client(node, "seller")
-        .get(&format!("/event-chains/{}/head", chain.to_base58()))
-        .await
-        .unwrap();
-    let b32 = |f: &str| -> [u8; 32] {
-        base58::decode(head[f].as_str().unwrap())
-            .unwrap()
-            .try_into()
-            .unwrap()
-    };
+    let (tip, chain_state, at, _) = head(node, "seller", chain).await;
     let body = events::response(action, Some("ok"), Value::Null);
-    let at = timestamp(head["timestamp"].as_u64().unwrap());
-    let partial = events::next_event(chain, b32("tip"), b32("state"), &body, signer, at).unwrap();
+    let at = timestamp(at);
+    let partial = events::next_event(chain, tip, chain_state, &body, signer, at).unwrap();
     c.post(&format!("/processes/{pid}/responses"), partial.to_json())
         .await
 }
@@ -356,20 +347,11 @@ async fn a_replaced_key_adds_nothing_to_the_chain() {
     // The buyer moves its identity to a new key, signing with the old one.
     let old = user("buyer");
     let new = user("buyer's new device");
-    let head = client(&node, "buyer")
-        .get(&format!("/event-chains/{}/head", chain.to_base58()))
-        .await
-        .unwrap();
-    let b32 = |f: &str| -> [u8; 32] {
-        base58::decode(head[f].as_str().unwrap())
-            .unwrap()
-            .try_into()
-            .unwrap()
-    };
+    let (tip, chain_state, _, _) = head(&node, "buyer", &chain).await;
     let moved = events::next_event(
         &chain,
-        b32("tip"),
-        b32("state"),
+        tip,
+        chain_state,
         &events::identity("buyer-identity", &new.public_key().to_base58(), None),
         &old,
         now_ms(),

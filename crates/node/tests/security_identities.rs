@@ -3,29 +3,13 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accord_chain::Nonce;
-use accord_crypto::KeyPair;
 use accord_node::client::{Client, ClientError};
-use accord_node::config::Peer;
 use accord_node::{Running, events};
 use common::*;
 use serde_json::{Value, json};
-
-fn key(name: &str) -> String {
-    user(name).public_key().to_base58()
-}
-
-/// An identity document naming `keys` by role.
-fn identity(id: &str, keys: &[(&str, &str)]) -> Value {
-    let signkeys: serde_json::Map<String, Value> = keys
-        .iter()
-        .map(|(role, key)| (role.to_string(), Value::from(*key)))
-        .collect();
-    json!({"$schema": format!("{}identity/schema.json#", events::LC), "id": id, "signkeys": signkeys})
-}
 
 /// A node whose administrator is `operator`.
 async fn start_operated(dir: &std::path::Path) -> Running {
@@ -811,70 +795,18 @@ async fn replacing_an_enrolled_identity_counts_toward_max_self_registered() {
 // ---------------------------------------------------------------------------------------------
 // Item 7: a node acts only for its own users
 
-/// A service on loopback answering 200 to every request; it counts requests by path.
-async fn service() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let mut buf = vec![0u8; 1 << 16];
-            let n = socket.read(&mut buf).await.unwrap_or(0);
-            let line = String::from_utf8_lossy(&buf[..n])
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            log.lock().unwrap().push(line);
-            let body = r#"{"received":true}"#;
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(answer.as_bytes()).await;
-        }
-    });
-    (url, seen)
-}
-
 /// Two nodes that list each other as peers; `operator` administers both.
 async fn two_nodes(
     dirs: &[tempfile::TempDir; 2],
     change: impl Fn(accord_node::Config) -> accord_node::Config,
 ) -> Vec<Running> {
-    let mut known = Vec::new();
-    for dir in dirs {
-        let node = start(dir.path()).await;
-        known.push((node.addr, node.node_key.clone()));
-        node.stop().await;
-    }
-    let mut nodes = Vec::new();
-    for (i, dir) in dirs.iter().enumerate() {
-        let (addr, key) = &known[1 - i];
-        let peers = vec![Peer {
-            url: format!("http://{addr}"),
-            key: key.clone(),
-        }];
-        let listen = known[i].0;
-        let admins = vec![self::key("operator")];
-        nodes.push(
-            start_with(dir.path(), |c| {
-                change(accord_node::Config {
-                    listen,
-                    peers,
-                    admins,
-                    ..c
-                })
-            })
-            .await,
-        );
-    }
-    nodes
+    peered(dirs, |c| {
+        change(accord_node::Config {
+            admins: vec![key("operator")],
+            ..c
+        })
+    })
+    .await
 }
 
 /// A process the buyer starts at node A whose `system` actor's identity names node B's key as
@@ -886,55 +818,11 @@ async fn process_with_system_at_b(
     system_user: &str,
     tag: &str,
 ) -> (String, String) {
-    const HTTP: &str = "https://specs.livecontracts.io/v0.2.0/action/http/schema.json#";
     let sid = format!("call-at-b-{tag}");
-    let scenario = json!({
-        "id": sid,
-        "title": "B calls a service",
-        "actors": {"buyer": {}, "system": {}},
-        "actions": {
-            "call": {"$schema": HTTP, "actor": "system", "url": url, "method": "POST",
-                     "body": {"hello": "world"}, "responses": {"ok": {}, "error": {}}},
-            "finish": {"actor": "buyer", "responses": {"ok": {}}}
-        },
-        "states": {
-            "initial": {"action": "call", "transitions": [
-                {"action": "call", "response": "ok", "transition": "finishing"},
-                {"action": "call", "response": "error", "transition": ":failed"}]},
-            "finishing": {"action": "finish", "transitions": [
-                {"action": "finish", "response": "ok", "transition": ":success"}]}
-        }
-    });
-    let buyer = user("buyer");
-    let mut system = identity(
-        "system-identity",
-        &[("user", &key(system_user)), ("system", &b.node_key)],
-    );
-    system["node"] = Value::from(b.node_key.clone());
-    let mut own = identity("buyer-identity", &[("user", &key("buyer"))]);
-    own["node"] = Value::from(a.node_key.clone());
     let pid = format!("p-{sid}");
-    let bodies = [
-        events::scenario(scenario, &sid),
-        own,
-        system,
-        events::process(
-            &pid,
-            &sid,
-            &[
-                ("buyer".into(), "buyer-identity".into()),
-                ("system".into(), "system-identity".into()),
-            ],
-        ),
-    ];
-    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &buyer)).collect();
-    let chain =
-        events::new_chain(&buyer, b'T', &Nonce::from_text(&pid), &signed, now_ms()).unwrap();
-    client(a, "buyer")
-        .post("/event-chains", chain.to_json())
-        .await
-        .unwrap();
-    (pid, chain.id().to_base58())
+    let scenario = calling(&sid, "B calls a service", url, "buyer");
+    let chain = start_process_with_system_at(a, b, scenario, &pid, system_user).await;
+    (pid, chain)
 }
 
 /// The signers of a chain's events at a node, as its administrator reads them.

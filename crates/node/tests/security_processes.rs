@@ -6,51 +6,23 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use accord_chain::{ChainId, Nonce};
 use accord_crypto::KeyPair;
 use accord_node::client::ClientError;
-use accord_node::config::Peer;
 use accord_node::{Running, events};
 use common::*;
 use serde_json::{Value, json};
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 /// Two organisations' nodes, each configured with the other as its peer (as in
 /// `tests/delivery.rs`): started once alone for their keys and ports, then again knowing each
 /// other. `operator` administers both.
 async fn two_nodes() -> (Vec<tempfile::TempDir>, Running, Running) {
     let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut known = Vec::new();
-    for dir in &dirs {
-        let node = start(dir.path()).await;
-        known.push((node.addr, node.node_key.clone()));
-        node.stop().await;
-    }
-    let mut nodes = Vec::new();
-    for (i, dir) in dirs.iter().enumerate() {
-        let (addr, key) = known[1 - i].clone();
-        let listen = known[i].0;
-        nodes.push(
-            start_with(dir.path(), |c| accord_node::Config {
-                listen,
-                peers: vec![Peer {
-                    url: format!("http://{addr}"),
-                    key,
-                }],
-                admins: vec![user("operator").public_key().to_base58()],
-                ..c
-            })
-            .await,
-        );
-    }
+    let mut nodes = peered(&dirs, |c| accord_node::Config {
+        admins: vec![key("operator")],
+        ..c
+    })
+    .await;
     let b = nodes.pop().unwrap();
     let a = nodes.pop().unwrap();
     (dirs, a, b)
@@ -89,27 +61,6 @@ fn doc_chain(
     ];
     let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &creator)).collect();
     events::new_chain(&creator, b'T', &Nonce::from_text(tag), &signed, now_ms()).unwrap()
-}
-
-/// Waits until `check` holds, for at most ten seconds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The chain's length at a node, as `who` sees it (0 when it cannot see it).
-async fn length(node: &Running, who: &str, chain: &ChainId) -> u64 {
-    client(node, who)
-        .get(&format!("/event-chains/{}/head", chain.to_base58()))
-        .await
-        .map_or(0, |h| h["length"].as_u64().unwrap_or(0))
 }
 
 /// The problem document of a refusal.

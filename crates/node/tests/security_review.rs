@@ -5,31 +5,14 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accord_chain::{ChainId, Nonce};
-use accord_crypto::{KeyPair, base58};
+use accord_crypto::KeyPair;
 use accord_node::client::{Client, ClientError};
-use accord_node::config::Peer;
 use accord_node::{Running, events};
 use common::*;
 use serde_json::{Value, json};
-
-const HTTP: &str = "https://specs.livecontracts.io/v0.2.0/action/http/schema.json#";
-
-fn key(name: &str) -> String {
-    user(name).public_key().to_base58()
-}
-
-/// An identity document naming `keys` by role.
-fn identity(id: &str, keys: &[(&str, &str)]) -> Value {
-    let signkeys: serde_json::Map<String, Value> = keys
-        .iter()
-        .map(|(role, key)| (role.to_string(), Value::from(*key)))
-        .collect();
-    json!({"$schema": format!("{}identity/schema.json#", events::LC), "id": id, "signkeys": signkeys})
-}
 
 // ---------------------------------------------------------------------------------------------
 // Item 8: only keys that hold an identity sign. The pipeline counted every key an identity event
@@ -52,26 +35,6 @@ fn deal() -> Value {
                 {"action": "accept", "response": "ok", "transition": ":success"}]}
         }
     })
-}
-
-/// The chain's head as `who` reads it: tip, state, timestamp and length.
-async fn head(node: &Running, who: &str, chain: &ChainId) -> ([u8; 32], [u8; 32], u64, u64) {
-    let head = client(node, who)
-        .get(&format!("/event-chains/{}/head", chain.to_base58()))
-        .await
-        .unwrap();
-    let b32 = |f: &str| -> [u8; 32] {
-        base58::decode(head[f].as_str().unwrap())
-            .unwrap()
-            .try_into()
-            .unwrap()
-    };
-    (
-        b32("tip"),
-        b32("state"),
-        head["timestamp"].as_u64().unwrap(),
-        head["length"].as_u64().unwrap(),
-    )
 }
 
 /// A partial chain of new events on the chain's head, each body signed by its key.
@@ -232,65 +195,6 @@ async fn a_key_replaced_earlier_in_a_submission_signs_nothing_after_it() {
 // ---------------------------------------------------------------------------------------------
 // Item 10 and the SSRF guard: an IPv6 address that carries an IPv4 one reaches that address.
 
-/// A scenario whose system actor calls `url`.
-fn calling(url: &str, tag: &str) -> Value {
-    json!({
-        "id": format!("review-call-{tag}"),
-        "title": "The system calls a service",
-        "actors": {"user": {}, "system": {}},
-        "actions": {
-            "call": {"$schema": HTTP, "actor": "system", "url": url, "method": "POST",
-                     "body": {"hello": "world"}, "responses": {"ok": {}, "error": {}}},
-            "finish": {"actor": "user", "responses": {"ok": {}}}
-        },
-        "states": {
-            "initial": {"action": "call", "transitions": [
-                {"action": "call", "response": "ok", "transition": "finishing"},
-                {"action": "call", "response": "error", "transition": ":failed"}]},
-            "finishing": {"action": "finish", "transitions": [
-                {"action": "finish", "response": "ok", "transition": ":success"}]}
-        }
-    })
-}
-
-/// Starts a process of `scenario` at `node`, its system actor's identity naming the node's key
-/// as system key and the operator's key (enrolled here: the operator is its administrator) as
-/// user. The process id.
-async fn start_calling(node: &Running, scenario: &Value, tag: &str) -> String {
-    let me = user("user");
-    let sid = scenario["id"].as_str().unwrap();
-    register(node, &["user".to_string()]).await;
-    let operator = key("operator");
-    client(node, "operator")
-        .post(
-            "/identities",
-            events::identity("system-identity", &operator, Some(&node.node_key)).to_string(),
-        )
-        .await
-        .unwrap();
-    let pid = format!("{sid}-{tag}");
-    let bodies = [
-        events::scenario(scenario.clone(), sid),
-        events::identity("user-identity", &key("user"), None),
-        events::identity("system-identity", &operator, Some(&node.node_key)),
-        events::process(
-            &pid,
-            sid,
-            &[
-                ("user".into(), "user-identity".into()),
-                ("system".into(), "system-identity".into()),
-            ],
-        ),
-    ];
-    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &me)).collect();
-    let chain = events::new_chain(&me, b'T', &Nonce::from_text(&pid), &signed, now_ms()).unwrap();
-    client(node, "user")
-        .post("/event-chains", chain.to_json())
-        .await
-        .unwrap();
-    pid
-}
-
 /// Waits until the process is in `state`; its projection.
 async fn reaches(node: &Running, pid: &str, state: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -332,7 +236,13 @@ async fn loopback_and_private_ipv4_inside_ipv6_are_refused_without_allow_private
     {
         let url = format!("http://{host}:9/hook");
         let tag = format!("v4-in-v6-{n}");
-        let pid = start_calling(&node, &calling(&url, &tag), &tag).await;
+        let scenario = calling(
+            &format!("review-call-{tag}"),
+            "The system calls a service",
+            &url,
+            "user",
+        );
+        let pid = start_process(&node, &scenario, &tag).await;
         let p = reaches(&node, &pid, ":failed").await;
         let error = p["previous"][0]["data"]["error"].as_str().unwrap_or("");
         assert!(
@@ -346,37 +256,6 @@ async fn loopback_and_private_ipv4_inside_ipv6_are_refused_without_allow_private
 // ---------------------------------------------------------------------------------------------
 // Open findings.
 
-/// A service on loopback answering 200 to every request; the request lines it saw.
-async fn service() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let mut buf = vec![0u8; 1 << 16];
-            let n = socket.read(&mut buf).await.unwrap_or(0);
-            let line = String::from_utf8_lossy(&buf[..n])
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            log.lock().unwrap().push(line);
-            let body = r#"{"received":true}"#;
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(answer.as_bytes()).await;
-        }
-    });
-    (url, seen)
-}
-
 /// Item 7, with the default configuration (`identities.self_register = true`): the stranger
 /// of the attack registers itself at node B with one request (any key may register an identity
 /// naming only itself), then names B's key as the system key beside its own. Under
@@ -386,33 +265,15 @@ async fn service() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stranger_who_registers_itself_at_b_does_not_make_b_act() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let mut known = Vec::new();
-    for dir in &dirs {
-        let node = start(dir.path()).await;
-        known.push((node.addr, node.node_key.clone()));
-        node.stop().await;
-    }
-    let mut nodes = Vec::new();
-    for (i, dir) in dirs.iter().enumerate() {
-        let (addr, peer_key) = known[1 - i].clone();
-        let listen = known[i].0;
-        nodes.push(
-            start_with(dir.path(), |c| accord_node::Config {
-                listen,
-                peers: vec![Peer {
-                    url: format!("http://{addr}"),
-                    key: peer_key,
-                }],
-                system: accord_node::config::System {
-                    allow_private: true,
-                    timeout_ms: 2000,
-                    ..Default::default()
-                },
-                ..c
-            })
-            .await,
-        );
-    }
+    let nodes = peered(&dirs, |c| accord_node::Config {
+        system: accord_node::config::System {
+            allow_private: true,
+            timeout_ms: 2000,
+            ..Default::default()
+        },
+        ..c
+    })
+    .await;
     let (a, b) = (&nodes[0], &nodes[1]);
     let (service, seen) = service().await;
     let mut buyer = identity("buyer-identity", &[("user", &key("buyer"))]);
@@ -429,37 +290,13 @@ async fn a_stranger_who_registers_itself_at_b_does_not_make_b_act() {
         )
         .await
         .unwrap();
-    let sid = "review-call-at-b";
-    let mut scenario = calling(&format!("{service}/attack"), "at-b");
-    scenario["id"] = Value::from(sid);
-    scenario["actors"] = json!({"buyer": {}, "system": {}});
-    scenario["actions"]["finish"]["actor"] = Value::from("buyer");
-    let mut system = identity(
-        "system-identity",
-        &[("user", &key("stranger")), ("system", &b.node_key)],
+    let scenario = calling(
+        "review-call-at-b",
+        "The system calls a service",
+        &format!("{service}/attack"),
+        "buyer",
     );
-    system["node"] = Value::from(b.node_key.clone());
-    let pid = "review-call-at-b-1".to_string();
-    let bodies = [
-        events::scenario(scenario, sid),
-        buyer,
-        system,
-        events::process(
-            &pid,
-            sid,
-            &[
-                ("buyer".into(), "buyer-identity".into()),
-                ("system".into(), "system-identity".into()),
-            ],
-        ),
-    ];
-    let me = user("buyer");
-    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|x| (x, &me)).collect();
-    let chain = events::new_chain(&me, b'T', &Nonce::from_text(&pid), &signed, now_ms()).unwrap();
-    client(a, "buyer")
-        .post("/event-chains", chain.to_json())
-        .await
-        .unwrap();
+    start_process_with_system_at(a, b, scenario, "review-call-at-b-1", "stranger").await;
     // Time for B to receive the chain and, wrongly, act.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let calls = seen.lock().unwrap().clone();

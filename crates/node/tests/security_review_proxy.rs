@@ -10,43 +10,15 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use accord_chain::Nonce;
-use accord_crypto::KeyPair;
-use accord_node::events;
 use common::*;
-use serde_json::{Value, json};
-
-const HTTP: &str = "https://specs.livecontracts.io/v0.2.0/action/http/schema.json#";
 
 /// A stand-in proxy: answers every request 200 and records its request line.
 fn proxy(listener: std::net::TcpListener) -> Arc<Mutex<Vec<String>>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     listener.set_nonblocking(true).unwrap();
-    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let mut buf = vec![0u8; 1 << 16];
-            let n = socket.read(&mut buf).await.unwrap_or(0);
-            let line = String::from_utf8_lossy(&buf[..n])
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            log.lock().unwrap().push(line);
-            let body = r#"{"via":"proxy"}"#;
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(answer.as_bytes()).await;
-        }
-    });
-    seen
+    serve(
+        tokio::net::TcpListener::from_std(listener).unwrap(),
+        r#"{"via":"proxy"}"#,
+    )
 }
 
 #[test]
@@ -77,61 +49,14 @@ fn a_system_action_does_not_go_through_the_environments_proxy() {
                 timeout_ms: 1000,
                 ..Default::default()
             },
-            admins: vec![user("operator").public_key().to_base58()],
+            admins: vec![key("operator")],
             ..c
         })
         .await;
         // A public address (TEST-NET-1, which routes nowhere): the guard lets it through.
         let url = "http://192.0.2.1:9/hook";
-        let sid = "review-proxy";
-        let scenario = json!({
-            "id": sid,
-            "title": "The system calls a service",
-            "actors": {"user": {}, "system": {}},
-            "actions": {
-                "call": {"$schema": HTTP, "actor": "system", "url": url, "method": "POST",
-                         "body": {"hello": "world"}, "responses": {"ok": {}, "error": {}}},
-                "finish": {"actor": "user", "responses": {"ok": {}}}
-            },
-            "states": {
-                "initial": {"action": "call", "transitions": [
-                    {"action": "call", "response": "ok", "transition": "finishing"},
-                    {"action": "call", "response": "error", "transition": ":failed"}]},
-                "finishing": {"action": "finish", "transitions": [
-                    {"action": "finish", "response": "ok", "transition": ":success"}]}
-            }
-        });
-        register(&node, &["user".to_string()]).await;
-        let operator = user("operator").public_key().to_base58();
-        client(&node, "operator")
-            .post(
-                "/identities",
-                events::identity("system-identity", &operator, Some(&node.node_key)).to_string(),
-            )
-            .await
-            .unwrap();
-        let me = user("user");
-        let pid = "review-proxy-1";
-        let bodies = [
-            events::scenario(scenario, sid),
-            events::identity("user-identity", &me.public_key().to_base58(), None),
-            events::identity("system-identity", &operator, Some(&node.node_key)),
-            events::process(
-                pid,
-                sid,
-                &[
-                    ("user".into(), "user-identity".into()),
-                    ("system".into(), "system-identity".into()),
-                ],
-            ),
-        ];
-        let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &me)).collect();
-        let chain =
-            events::new_chain(&me, b'T', &Nonce::from_text(pid), &signed, now_ms()).unwrap();
-        client(&node, "user")
-            .post("/event-chains", chain.to_json())
-            .await
-            .unwrap();
+        let scenario = calling("review-proxy", "The system calls a service", url, "user");
+        let pid = start_process(&node, &scenario, "1").await;
         let deadline = Instant::now() + Duration::from_secs(20);
         let p = loop {
             let p = client(&node, "user")

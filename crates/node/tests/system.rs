@@ -8,13 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use accord_chain::Nonce;
-use accord_crypto::KeyPair;
-use accord_node::{Running, events};
+use accord_node::Running;
 use common::*;
 use serde_json::{Value, json};
 
-const HTTP: &str = "https://specs.livecontracts.io/v0.2.0/action/http/schema.json#";
 const NOP: &str = "https://specs.livecontracts.io/v0.2.0/action/nop/schema.json#";
 
 /// A service on loopback answering every request with `status` and `body`; it counts them.
@@ -96,59 +93,6 @@ fn scenario(url: &str, tag: &str) -> Value {
     })
 }
 
-/// Starts a process of `scenario` at `node`, the system actor's identity holding the node's
-/// key as its system key (and the operator's as its user key, enrolled at the node by the operator, its
-/// administrator).
-/// Returns the process id.
-async fn start_process(node: &Running, scenario: &Value, tag: &str) -> String {
-    start_process_at(node, scenario, tag, now_ms()).await
-}
-
-/// As [`start_process`], the events stamped from `timestamp`.
-async fn start_process_at(node: &Running, scenario: &Value, tag: &str, timestamp: u64) -> String {
-    let user_key = user("user");
-    let sid = scenario["id"].as_str().unwrap();
-    client(node, "user")
-        .post(
-            "/identities",
-            events::identity("user-identity", &user_key.public_key().to_base58(), None).to_string(),
-        )
-        .await
-        .unwrap();
-    let operator = user("operator").public_key().to_base58();
-    // The system actor's user is enrolled here by the node's administrator: a node runs
-    // system actions only for users its operator enrolled (`system.accept = "enrolled"`).
-    client(node, "operator")
-        .post(
-            "/identities",
-            events::identity("system-identity", &operator, Some(&node.node_key)).to_string(),
-        )
-        .await
-        .unwrap();
-    let pid = format!("{sid}-{tag}");
-    let bodies = [
-        events::scenario(scenario.clone(), sid),
-        events::identity("user-identity", &user_key.public_key().to_base58(), None),
-        events::identity("system-identity", &operator, Some(&node.node_key)),
-        events::process(
-            &pid,
-            sid,
-            &[
-                ("user".into(), "user-identity".into()),
-                ("system".into(), "system-identity".into()),
-            ],
-        ),
-    ];
-    let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, &user_key)).collect();
-    let chain =
-        events::new_chain(&user_key, b'T', &Nonce::from_text(&pid), &signed, timestamp).unwrap();
-    client(node, "user")
-        .post("/event-chains", chain.to_json())
-        .await
-        .unwrap();
-    pid
-}
-
 /// Waits until the process is in `state`; its projection.
 async fn reaches(node: &Running, pid: &str, state: &str) -> Value {
     let c = client(node, "user");
@@ -171,7 +115,7 @@ async fn reaches(node: &Running, pid: &str, state: &str) -> Value {
 /// runs system actions only for users its operator enrolled: `system.accept = "enrolled"`).
 fn operated(c: accord_node::Config) -> accord_node::Config {
     accord_node::Config {
-        admins: vec![user("operator").public_key().to_base58()],
+        admins: vec![key("operator")],
         ..c
     }
 }

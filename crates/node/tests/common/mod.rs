@@ -3,13 +3,23 @@
 
 #![allow(dead_code)]
 
+mod net;
+mod system;
+
+// Each test file takes what it uses; a file that uses nothing of one would warn.
+#[allow(unused_imports)]
+pub use net::*;
+#[allow(unused_imports)]
+pub use system::*;
+
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use accord_chain::{ChainId, Nonce};
 use accord_crypto::{KeyPair, base58};
 use accord_node::client::{Client, ClientError};
 use accord_node::{Config, Running, events};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const PASSPHRASE: &str = "accord node tests";
 
@@ -74,6 +84,20 @@ pub fn user(name: &str) -> KeyPair {
 
 pub fn client(node: &Running, name: &str) -> Client {
     Client::new(&url(node), &user(name)).unwrap()
+}
+
+/// `user(name)`'s public key, in base58.
+pub fn key(name: &str) -> String {
+    user(name).public_key().to_base58()
+}
+
+/// An identity document naming `keys` by role.
+pub fn identity(id: &str, keys: &[(&str, &str)]) -> Value {
+    let signkeys: serde_json::Map<String, Value> = keys
+        .iter()
+        .map(|(role, key)| (role.to_string(), Value::from(*key)))
+        .collect();
+    json!({"$schema": format!("{}identity/schema.json#", events::LC), "id": id, "signkeys": signkeys})
 }
 
 pub fn examples() -> PathBuf {
@@ -230,4 +254,45 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
+}
+
+/// The chain's head as `who` reads it: tip, state, timestamp and length.
+pub async fn head(node: &Running, who: &str, chain: &ChainId) -> ([u8; 32], [u8; 32], u64, u64) {
+    let head = client(node, who)
+        .get(&format!("/event-chains/{}/head", chain.to_base58()))
+        .await
+        .unwrap();
+    let b32 = |f: &str| -> [u8; 32] {
+        base58::decode(head[f].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    (
+        b32("tip"),
+        b32("state"),
+        head["timestamp"].as_u64().unwrap(),
+        head["length"].as_u64().unwrap(),
+    )
+}
+
+/// The chain's length at a node, as `who` sees it (0 when it cannot see it, or not yet).
+pub async fn length(node: &Running, who: &str, chain: impl std::fmt::Display) -> u64 {
+    client(node, who)
+        .get(&format!("/event-chains/{chain}/head"))
+        .await
+        .map_or(0, |h| h["length"].as_u64().unwrap_or(0))
+}
+
+/// Waits until `check` holds, for at most ten seconds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
