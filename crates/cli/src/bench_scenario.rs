@@ -38,9 +38,10 @@ fn compile(text: &str) -> Result<Arc<Compiled>> {
     let scenario = checked
         .scenario
         .context("the example scenario has errors")?;
-    Ok(Arc::new(
-        Compiled::new(scenario).map_err(|e| anyhow::anyhow!(e.join("; ")))?,
-    ))
+    Ok(Arc::new(Compiled::new(scenario).map_err(|e| {
+        let e: Vec<String> = e.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(e.join("; "))
+    })?))
 }
 
 fn start(compiled: &Arc<Compiled>, n: usize) -> Result<Process> {

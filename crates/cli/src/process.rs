@@ -355,10 +355,11 @@ fn start(
             .map_err(problem)
             .with_context(|| format!("{scenario} is not a file, nor a scenario on the node"))?
     };
-    let checked = accord_scenario::check_value(&doc);
-    let Some(model) = checked.scenario else {
+    let verdict = accord_engine::judge(&doc);
+    let Some(compiled) = verdict.compiled else {
         bail!("the scenario has errors (run `accord scenario check`)");
     };
+    let model = &compiled.scenario;
     let scenario_id = model.id.clone().unwrap_or_else(|| {
         base58::encode(&accord_crypto::hash::sha256(doc.to_string().as_bytes()))
     });

@@ -152,7 +152,8 @@ pub fn run(
     json: bool,
     chain_out: Option<&Path>,
 ) -> Result<Outcome> {
-    let (scenario, text, format) = load_checked(file)?;
+    let (compiled, text, format) = load_checked(file)?;
+    let scenario = &compiled.scenario;
     let steps_text = read_text(steps_file)?;
     let steps_value = doc::parse(&steps_text, format_of(steps_file, &steps_text, None))
         .map_err(|e| anyhow::anyhow!("{}: {e}", steps_file.display()))?;

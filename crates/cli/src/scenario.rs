@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
 
-use accord_scenario::{Format, Severity, check_text, graph};
+use std::sync::Arc;
+
+use accord_engine::{Compiled, judge_text};
+use accord_scenario::{Format, Severity, graph};
 
 use crate::Outcome;
 use crate::io::{read_input, write_output};
@@ -92,14 +95,15 @@ pub fn format_of(path: &std::path::Path, text: &str, forced: Option<DocFormat>) 
     }
 }
 
-/// Reads and checks a scenario file for a command that needs a valid one: its errors go to
-/// stderr as `file:pointer: message`, and the command fails.
-pub fn load_checked(file: &std::path::Path) -> Result<(accord_scenario::Scenario, String, Format)> {
+/// Reads and judges a scenario file for a command that needs a valid one (the verdict every
+/// part of Accord gives, `accord_engine::verdict`): its errors go to stderr as
+/// `file:pointer: message`, and the command fails.
+pub fn load_checked(file: &std::path::Path) -> Result<(Arc<Compiled>, String, Format)> {
     let text = read_text(file)?;
     let format = format_of(file, &text, None);
-    let checked = check_text(&text, format);
-    let Some(scenario) = checked.scenario else {
-        for d in checked
+    let verdict = judge_text(&text, format);
+    let Some(compiled) = verdict.compiled else {
+        for d in verdict
             .diagnostics
             .iter()
             .filter(|d| d.severity == Severity::Error)
@@ -116,7 +120,7 @@ pub fn load_checked(file: &std::path::Path) -> Result<(accord_scenario::Scenario
             file.display()
         );
     };
-    Ok((scenario, text, format))
+    Ok((compiled, text, format))
 }
 
 pub fn read_text(path: &std::path::Path) -> Result<String> {
@@ -142,9 +146,9 @@ pub fn run(command: ScenarioCommand) -> Result<Outcome> {
                         continue;
                     }
                 };
-                let checked = check_text(&text, format_of(file, &text, format));
+                let verdict = judge_text(&text, format_of(file, &text, format));
                 let (mut errors, mut warnings) = (0, 0);
-                for d in &checked.diagnostics {
+                for d in &verdict.diagnostics {
                     match d.severity {
                         Severity::Error => errors += 1,
                         Severity::Warning => warnings += 1,
@@ -197,8 +201,8 @@ pub fn run(command: ScenarioCommand) -> Result<Outcome> {
             format,
             output,
         } => {
-            let (scenario, _, _) = load_checked(&file)?;
-            let g = graph::graph(&scenario);
+            let (compiled, _, _) = load_checked(&file)?;
+            let g = graph::graph(&compiled.scenario);
             let drawn = match format {
                 GraphFormat::Dot => graph::to_dot(&g),
                 GraphFormat::Mermaid => graph::to_mermaid(&g),

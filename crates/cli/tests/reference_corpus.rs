@@ -26,66 +26,6 @@ const GAPS: &[(&str, &str)] = &[
         "a transition on a response the action does not declare (`error`)",
     ),
     (
-        "workflow-engine/tests/flow/BasicSystem/scenario-v1.0.json",
-        "2: an actor schema that declares `identity`",
-    ),
-    (
-        "workflow-engine/tests/flow/BasicSystemAndUser/scenario-v1.0.json",
-        "2: an actor schema that declares `identity`",
-    ),
-    (
-        "workflow-engine/tests/flow/BasicUser/scenario-v1.0.json",
-        "2: an actor schema that declares `identity`",
-    ),
-    (
-        "workflow-engine/tests/flow/Handshake/scenario-v1.0.json",
-        "2: an actor schema that declares `identity`",
-    ),
-    (
-        "workflow-engine/tests/flow/Introduction/scenario-v1.0.json",
-        "1: properties without a default",
-    ),
-    (
-        "workflow-engine/tests/flow/Introduction/scenario-current-actor-update-v1.0.json",
-        "1: properties without a default",
-    ),
-    (
-        "workflow-engine/tests/flow/Introduction/scenario-current-actor-condition-v1.0.json",
-        "1: properties without a default",
-    ),
-    (
-        "workflow-engine/tests/flow/Introduction/scenario-pretty-v1.0.json",
-        "1: properties without a default",
-    ),
-    (
-        "workflow-engine/tests/flow/IntroductionTransition/scenario-v1.0.json",
-        "1: properties without a default",
-    ),
-    (
-        "workflow-engine/tests/flow/IntroductionTransition/scenario-full-v1.0.json",
-        "1: properties without a default",
-    ),
-    (
-        "workflow-engine/history/84a2b951/tests/flow/UpdateInstruction/scenario-v1.0.json",
-        "2: an actor schema that declares `identity`",
-    ),
-    (
-        "workflow-engine/history/fe8e04ca/tests/flow/UpdateUser/scenario-v1.0.json",
-        "1: properties without a default",
-    ),
-    (
-        "workflow-engine/history/f3389269/tests/flow/Introduction/scenario-current-actor-v1.0.json",
-        "1: properties without a default",
-    ),
-    (
-        "lto-docs/tutorials/a-proper-introduction.block07.yaml",
-        "1: properties without a default",
-    ),
-    (
-        "lto-docs/tutorials/a-proper-introduction.block08.json",
-        "1: properties without a default",
-    ),
-    (
         "lto-docs/tutorials/invitation-by-email.block02.yaml",
         "4: the YAML tags of LTO's documentation",
     ),
@@ -104,10 +44,6 @@ const GAPS: &[(&str, &str)] = &[
     (
         "lto-docs/tutorials/under-one-condition.block11.yaml",
         "4: the YAML tags of LTO's documentation",
-    ),
-    (
-        "lto-docs/tutorials/under-one-condition.block12.json",
-        "1: properties without a default",
     ),
 ];
 

@@ -177,3 +177,51 @@ fn run_fails_when_a_step_does_not_do_what_it_says() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Issue 15, "one verdict": what would refuse a process at its start is found by `scenario
+/// check`, and `scenario run` refuses the same documents for the same reason.
+#[test]
+fn check_finds_what_would_refuse_a_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = "https://specs.livecontracts.io/v0.2.0/scenario/schema.json#";
+    let cases = [
+        (
+            "default.json",
+            serde_json::json!({"$schema": schema, "title": "t",
+                "actors": {"a": {"properties": {"age": {"type": "integer", "default": "old"}}}},
+                "actions": {"go": {"actor": "a"}},
+                "states": {"initial": {"action": "go", "transition": ":success"}}}),
+            "/actors/a: error[default-breaks-schema]",
+        ),
+        (
+            "title.json",
+            serde_json::json!({"$schema": schema, "title": "t",
+                "actors": {"a": {}},
+                "actions": {"go": {"actor": "a"}},
+                "states": {"initial": {"action": "go", "transition": ":success",
+                    "title": {"<eval>": "length(`1`)"}}}}),
+            "/states/initial: error[start-refused]",
+        ),
+    ];
+    let steps = dir.path().join("steps.json");
+    std::fs::write(&steps, "[]").unwrap();
+    for (name, doc, expected) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, doc.to_string()).unwrap();
+        let file = file.to_str().unwrap();
+        let out = accord(&["scenario", "check", file]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains(expected),
+            "{name}: {}",
+            text(&out.stdout)
+        );
+        let out = accord(&["scenario", "run", file, "--steps", steps.to_str().unwrap()]);
+        assert!(!out.status.success(), "{name}");
+        assert!(
+            text(&out.stderr).contains("has errors"),
+            "{name}: {}",
+            text(&out.stderr)
+        );
+    }
+}

@@ -12,9 +12,11 @@ pub mod patch;
 pub mod process;
 pub mod replay;
 pub mod schema;
+pub mod verdict;
 
 pub use process::{Candidate, Compiled, Identity, Process, Rejection, Request, Start};
 pub use replay::{Applied, EventIn, Kind, Refusal, Replay};
+pub use verdict::{Verdict, judge, judge_text};
 
 /// A JSON value as canonical JSON (RFC 8785).
 pub fn canonical(value: &serde_json::Value) -> Vec<u8> {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use accord_scenario::instr::{self, EvalError, Instruction, Scope};
 use accord_scenario::model::{self, Action, Scenario, State, Trigger};
+use accord_scenario::{Diagnostic, Pointer, Severity};
 use serde_json::{Map, Value, json};
 
 use crate::deviation::{self, Deviation, UPDATE_PREFIX};
@@ -31,16 +32,28 @@ pub struct Compiled {
 }
 
 impl Compiled {
-    /// Compiles the actor and asset schemas; the errors name the schema and say why.
-    pub fn new(scenario: Scenario) -> Result<Compiled, Vec<String>> {
+    /// Compiles the actor and asset schemas; the errors point at the schema and say why
+    /// (`bad-schema`: it cannot be used; `default-breaks-schema`: the start value it gives
+    /// breaks it).
+    pub fn new(scenario: Scenario) -> Result<Compiled, Vec<Diagnostic>> {
         let mut errors = Vec::new();
         let compile =
-            |kind: &str, set: &indexmap::IndexMap<String, Value>, errors: &mut Vec<String>| {
+            |kind: &str, set: &indexmap::IndexMap<String, Value>, errors: &mut Vec<Diagnostic>| {
+                let owns: &[&str] = if kind == "actors" {
+                    &["key", "identity"]
+                } else {
+                    &["key"]
+                };
                 let mut out = Vec::new();
                 for (k, s) in set {
-                    match Schema::compile(s) {
+                    match Schema::compile(s, owns) {
                         Ok(c) => out.push((k.clone(), c)),
-                        Err(e) => errors.push(format!("/{kind}/{k}: {e}")),
+                        Err(e) => errors.push(Diagnostic {
+                            severity: Severity::Error,
+                            pointer: Pointer::root().join(kind).join(k).to_string(),
+                            code: "bad-schema",
+                            message: e,
+                        }),
                     }
                 }
                 out
@@ -61,9 +74,14 @@ impl Compiled {
             }
             m.insert("identity".into(), Value::Null);
             if let Some((pointer, message)) = schema.problems(&a).into_iter().next() {
-                errors.push(format!(
-                    "/actors/{key}: its defaults break its own schema at {pointer}: {message}"
-                ));
+                errors.push(Diagnostic {
+                    severity: Severity::Error,
+                    pointer: Pointer::root().join("actors").join(key).to_string(),
+                    code: "default-breaks-schema",
+                    message: format!(
+                        "the value a process starts with breaks this schema at {pointer}: {message}"
+                    ),
+                });
             }
             initial_actors.insert(key.clone(), a);
         }
@@ -340,6 +358,15 @@ pub struct Process {
     identities: Vec<Identity>,
     /// (sign key, actor) for every key of every actor's identity: who a signer is.
     signers: Vec<(String, String)>,
+}
+
+/// Diagnostics as one line, `; ` between them.
+pub(crate) fn join(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn obj(v: &mut Value) -> &mut Map<String, Value> {
@@ -1081,18 +1108,20 @@ impl Process {
             .map(|u| u.scenario.states.keys().cloned().collect());
         let doc = deviation::overlay(&self.base.scenario.source, body, update_states.as_deref())?;
         let checked = accord_scenario::check_value(&doc);
-        if checked.scenario.is_none() {
-            let errors: Vec<String> = checked
+        let Some(scenario) = checked.scenario else {
+            let errors: Vec<Diagnostic> = checked
                 .diagnostics
-                .iter()
-                .filter(|d| d.severity == accord_scenario::Severity::Error)
-                .map(|d| d.to_string())
+                .into_iter()
+                .filter(|d| d.severity == Severity::Error)
                 .collect();
             return Err(format!(
                 "the scenario with the deviation has errors: {}",
-                errors.join("; ")
+                join(&errors)
             ));
-        }
+        };
+        // What would refuse it when it comes into force refuses it now: its schemas.
+        Compiled::new(scenario)
+            .map_err(|e| format!("the scenario with the deviation has errors: {}", join(&e)))?;
         let d = Deviation {
             id,
             from,
@@ -1147,7 +1176,7 @@ impl Process {
         let scenario = accord_scenario::check_value(&doc)
             .scenario
             .ok_or("the scenario with the deviation has errors")?;
-        let compiled = Compiled::new(scenario).map_err(|e| e.join("; "))?;
+        let compiled = Compiled::new(scenario).map_err(|e| join(&e))?;
         self.compiled = Arc::new(compiled);
         self.deviations[i].0.in_force = true;
         Ok(())

@@ -325,20 +325,16 @@ impl Replay {
             Kind::of(schema).ok_or_else(|| Refusal::UnknownKind(format!("$schema {schema:?}")))?;
         match kind {
             Kind::Scenario => {
-                let checked = accord_scenario::check_value(e.body);
-                let Some(scenario) = checked.scenario else {
-                    let first = checked
-                        .diagnostics
-                        .iter()
-                        .find(|d| d.severity == accord_scenario::Severity::Error)
-                        .map(|d| d.to_string())
-                        .unwrap_or_default();
-                    return Err(Refusal::BadScenario(first));
+                let verdict = crate::verdict::judge(e.body);
+                let Some(compiled) = verdict.compiled.clone() else {
+                    return Err(Refusal::BadScenario(verdict.errors()));
                 };
-                let id = scenario.id.clone().unwrap_or_else(|| e.hash.to_string());
-                let compiled = Compiled::new(scenario)
-                    .map_err(|errs| Refusal::BadScenario(errs.join("; ")))?;
-                self.add_scenario(id.clone(), Arc::new(compiled));
+                let id = compiled
+                    .scenario
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| e.hash.to_string());
+                self.add_scenario(id.clone(), compiled);
                 Ok(Applied::Scenario(id))
             }
             Kind::Identity => {

@@ -21,10 +21,21 @@ impl std::fmt::Debug for Schema {
     }
 }
 
-/// Strips what would make a schema reach outside itself, and what only labels it.
-fn local(schema: &Value) -> Value {
+/// Strips what would make a schema reach outside itself, and what only labels it; the
+/// properties the engine `owns` (it writes them itself) are taken out of the schema's hands.
+fn local(schema: &Value, owns: &[&str]) -> Value {
     let mut s = schema.clone();
     if let Value::Object(m) = &mut s {
+        // A schema may describe a field the engine writes (the reference's own flow scenarios
+        // declare `identity` as a string with a made-up default): the engine's value stands,
+        // whatever the schema says of it.
+        if let Some(Value::Object(p)) = m.get_mut("properties") {
+            for k in owns {
+                if let Some(v) = p.get_mut(*k) {
+                    *v = Value::Bool(true);
+                }
+            }
+        }
         m.remove("$schema");
         if m.get("$ref")
             .and_then(Value::as_str)
@@ -53,9 +64,11 @@ fn local(schema: &Value) -> Value {
 }
 
 impl Schema {
-    /// Compiles a schema; the error says why it cannot be used.
-    pub fn compile(schema: &Value) -> Result<Schema, String> {
-        let source = local(schema);
+    /// Compiles a schema; the error says why it cannot be used. `owns` names the top-level
+    /// properties the engine writes itself (an actor's `key` and `identity`, an asset's `key`):
+    /// the schema's word on them is read as documentation.
+    pub fn compile(schema: &Value, owns: &[&str]) -> Result<Schema, String> {
+        let source = local(schema, owns);
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft7)
             .build(&source)
@@ -67,10 +80,18 @@ impl Schema {
     }
 
     /// Every way `value` breaks the schema, each with the JSON pointer inside `value`.
+    ///
+    /// Null is "not set": a property whose value is null passes whatever its schema says of it,
+    /// as a property without a `default` starts null (the reference builds it so and starts the
+    /// process), and `required` is met by its presence. Anything set is held to the schema.
     pub fn problems(&self, value: &Value) -> Vec<(String, String)> {
         match &self.validator {
             Some(v) => v
                 .iter_errors(value)
+                .filter(|e| {
+                    let at = e.instance_path().to_string();
+                    at.is_empty() || value.pointer(&at) != Some(&Value::Null)
+                })
                 .map(|e| (e.instance_path().to_string(), e.to_string()))
                 .collect(),
             None => Vec::new(),

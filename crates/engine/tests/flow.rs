@@ -531,6 +531,54 @@ fn data_that_breaks_a_schema_is_rejected_with_its_pointer() {
     assert_eq!(r.state(), ":success");
 }
 
+/// Issue 15, gaps 1 and 2: a property without a `default` starts null and the process starts
+/// (the reference's Introduction flow); null is "not set", anything written is held to the
+/// schema; an actor schema's word on `identity` (the reference's Handshake flow declares it a
+/// string with a made-up default) does not stand against the identity the engine binds.
+#[test]
+fn unset_properties_start_null_and_written_ones_are_held_to_the_schema() {
+    let mut r = start(json!({
+        "title": "Introduction",
+        "actors": {"client": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string", "minLength": 2},
+            "identity": {"type": "string", "default": "foo_id"}
+        }}},
+        "actions": {"tell": {"actor": "client", "update": "actors.client"}},
+        "states": {"initial": {"action": "tell", "transition": ":success"}}
+    }));
+    let client = &r.p.doc()["actors"]["client"];
+    assert_eq!(client["name"], Value::Null);
+    assert_eq!(client["identity"]["id"], json!("client_id"), "{client}");
+    for bad in [json!({"name": 5}), json!({"name": "x"})] {
+        match r.act("client", "tell", None, bad.clone()).unwrap_err() {
+            Rejection::Schema { pointer, .. } => assert_eq!(pointer, "/actors/client/name"),
+            other => panic!("{bad}: {other}"),
+        }
+    }
+    r.ok("client", "tell", None, json!({"name": "Ann"}));
+    assert_eq!(r.state(), ":success");
+    assert_eq!(r.p.doc()["actors"]["client"]["name"], json!("Ann"));
+}
+
+#[test]
+fn a_default_that_breaks_its_own_schema_is_refused() {
+    let doc = json!({
+        "$schema": SCENARIO,
+        "title": "Bad default",
+        "actors": {"client": {"properties": {"age": {"type": "integer", "default": "old"}}}},
+        "actions": {"tell": {"actor": "client"}},
+        "states": {"initial": {"action": "tell", "transition": ":success"}}
+    });
+    let scenario = accord_scenario::check_value(&doc).scenario.expect("reads");
+    let errors = accord_engine::Compiled::new(scenario).unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.code == "default-breaks-schema"
+            && e.pointer == "/actors/client"
+            && e.message.contains("/age")),
+        "{errors:?}"
+    );
+}
+
 #[test]
 fn timeouts_set_a_due_date_and_ask_for_a_timer() {
     let mut doc = basic_user();

@@ -1145,10 +1145,11 @@ async fn post_scenario(State(app): Shared, req: Request) -> Result<Response, Pro
     };
     let value =
         accord_scenario::doc::parse(text, format).map_err(|e| Problem::bad_json(e.to_string()))?;
-    let checked = accord_scenario::check_value(&value);
-    let diagnostics: Vec<Value> = checked.diagnostics.iter().map(diagnostic_json).collect();
-    let Some(scenario) = checked.scenario else {
-        let errors = checked
+    // The verdict a process start gives, not only the model's check (issue 15, "one verdict").
+    let verdict = accord_engine::judge(&value);
+    let diagnostics: Vec<Value> = verdict.diagnostics.iter().map(diagnostic_json).collect();
+    let Some(compiled) = verdict.compiled else {
+        let errors = verdict
             .diagnostics
             .iter()
             .filter(|d| d.severity == accord_scenario::Severity::Error)
@@ -1162,7 +1163,8 @@ async fn post_scenario(State(app): Shared, req: Request) -> Result<Response, Pro
         .with("diagnostics", diagnostics));
     };
     let json = value.to_string();
-    let id = scenario
+    let id = compiled
+        .scenario
         .id
         .clone()
         .unwrap_or_else(|| base58::encode(&accord_crypto::hash::sha256(json.as_bytes())));

@@ -256,6 +256,27 @@ async fn bad_input_is_named() {
         "{body}"
     );
     assert!(pointers.contains(&"/actions/review"), "{body}");
+    // What would refuse a process at its start refuses the scenario when it is stored
+    // (issue 15, one verdict): here an actor schema whose default breaks it.
+    let mut bad = scenario.clone();
+    bad["actors"]["drafter"] =
+        json!({"properties": {"age": {"type": "integer", "default": "old"}}});
+    let err = drafter
+        .post("/scenarios", bad.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    let ClientError::Problem { body, .. } = &err else {
+        panic!()
+    };
+    assert!(
+        body["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["code"] == "default-breaks-schema" && d["pointer"] == "/actors/drafter"),
+        "{body}"
+    );
     // A tampered chain: the event named, nothing stored.
     let (chain_json, chain, pid) = start_chain(&scenario, "drafter", "t");
     let tampered = {
