@@ -560,6 +560,58 @@ fn unset_properties_start_null_and_written_ones_are_held_to_the_schema() {
     assert_eq!(r.p.doc()["actors"]["client"]["name"], json!("Ann"));
 }
 
+/// Issue 15, gap 6: an update may write any path but the engine's own (the reference's
+/// update-instructions fixture writes `foo`, `baz` and `bar`); an update may create an actor
+/// the scenario does not declare (LTO's invitation tutorial), which has no identity.
+#[test]
+fn updates_write_any_path_but_the_engines_own() {
+    let mut r = start(json!({
+        "title": "Anywhere",
+        "actors": {"client": {}},
+        "actions": {"tell": {"actor": "client", "update": [
+            "foo",
+            {"select": "bar", "patch": false},
+            {"select": "info.notes", "data": {"<ref>": "current.response.data.note"}},
+            {"select": "actors.guest", "data": {"name": "Guest"}}
+        ]}},
+        "states": {"initial": {"action": "tell", "transition": ":success"}}
+    }));
+    r.ok("client", "tell", None, json!({"a": 1, "note": "hello"}));
+    let doc = r.p.to_json();
+    assert_eq!(doc["foo"], json!({"a": 1, "note": "hello"}), "{doc}");
+    assert_eq!(doc["bar"], json!({"a": 1, "note": "hello"}));
+    assert_eq!(doc["info"]["notes"], json!("hello"));
+    assert_eq!(doc["actors"]["guest"]["name"], json!("Guest"));
+    assert_eq!(doc["actors"]["guest"].get("identity"), None);
+    assert_eq!(r.state(), ":success");
+
+    for select in [
+        "id",
+        "previous",
+        "chain",
+        "current.key",
+        "current.actions",
+        "actors.client.identity",
+        "current.actor.key",
+    ] {
+        let doc = json!({
+            "$schema": SCENARIO,
+            "title": "Protected",
+            "actors": {"client": {}},
+            "actions": {"tell": {"actor": "client", "update": select}},
+            "states": {"initial": {"action": "tell", "transition": ":success"}}
+        });
+        let checked = accord_scenario::check_value(&doc);
+        let d = checked
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "bad-select")
+            .unwrap_or_else(|| panic!("{select}: {:?}", checked.diagnostics));
+        assert!(d.message.contains("may write any path except"), "{d}");
+        assert!(checked.scenario.is_none(), "{select}");
+    }
+}
+
 #[test]
 fn a_default_that_breaks_its_own_schema_is_refused() {
     let doc = json!({

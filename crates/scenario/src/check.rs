@@ -202,10 +202,12 @@ fn references(s: &Scenario, diags: &mut Diagnostics) {
                     } else {
                         base
                     };
-                    diags.error(
+                    // The reference takes it, and the engine creates the entry (an actor so
+                    // made has no identity: no one acts as it).
+                    diags.warning(
                             &p,
                             "unknown-select",
-                            format!("update selects `{}`, but `{name}` is not one of the scenario's {root}{}", update.select, known(set.keys())),
+                            format!("update selects `{}`, but `{name}` is not one of the scenario's {root}, so the update creates it{}", update.select, known(set.keys())),
                         );
                 }
             }

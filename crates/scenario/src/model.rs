@@ -26,6 +26,68 @@ pub const STAY: &str = "-";
 /// name it as their `action`.
 pub const TIMEOUT: &str = ":timeout";
 
+/// What an update instruction may not write: the parts of a process the engine derives from
+/// its events (which process, which scenario, its history, what may happen next, who is
+/// bound). An update may write any other path, as in the reference (its own fixtures write
+/// `foo` and `bar`); these are refused when the scenario is checked.
+pub const UPDATE_PROTECTED: [&str; 9] = [
+    "$schema",
+    "id",
+    "scenario",
+    "chain",
+    "previous",
+    "comments",
+    "next",
+    "deviations",
+    "identities",
+];
+
+/// Fields of `current` the engine writes (the state entered, its due date) or computes when
+/// the process is read (the open actions, the last response, the transitions).
+pub const UPDATE_PROTECTED_CURRENT: [&str; 5] =
+    ["key", "due_date", "actions", "response", "transitions"];
+
+/// Fields of an actor the engine writes: which actor it is, and the identity bound to it.
+pub const UPDATE_PROTECTED_ACTOR: [&str; 2] = ["key", "identity"];
+
+/// Why an update may not write `path`, or `None` when it may.
+pub fn update_refusal(path: &[String]) -> Option<String> {
+    let seg = |i: usize| path.get(i).map(String::as_str);
+    let refused = match (seg(0), seg(1), seg(2)) {
+        (Some(first), _, _) if UPDATE_PROTECTED.contains(&first) => Some(first.to_string()),
+        (Some("current"), Some(f), _) if UPDATE_PROTECTED_CURRENT.contains(&f) => {
+            Some(format!("current.{f}"))
+        }
+        (Some("actors"), Some(a), Some(f)) if UPDATE_PROTECTED_ACTOR.contains(&f) => {
+            Some(format!("actors.{a}.{f}"))
+        }
+        (Some("current"), Some("actor"), Some(f)) if UPDATE_PROTECTED_ACTOR.contains(&f) => {
+            Some(format!("current.actor.{f}"))
+        }
+        _ => None,
+    }?;
+    let current: Vec<String> = UPDATE_PROTECTED_CURRENT
+        .iter()
+        .map(|f| format!("current.{f}"))
+        .collect();
+    let current: Vec<&str> = current.iter().map(String::as_str).collect();
+    Some(format!(
+        "an update may not write `{refused}`, which the engine derives from the process's \
+         events; it may write any path except {}, {} and an actor's {}",
+        list(&UPDATE_PROTECTED),
+        list(&current),
+        list(&UPDATE_PROTECTED_ACTOR).replace(", ", " or "),
+    ))
+}
+
+fn list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Whether a state key names a final state (they start with a colon).
 pub fn is_final(state: &str) -> bool {
     state.starts_with(':')
@@ -925,9 +987,8 @@ impl Builder<'_> {
             };
             let select = select.and_then(|(s, p)| match Path::parse(s) {
                 Ok(path) => {
-                    let first = path.first().unwrap_or("");
-                    if !["actors", "assets", "current", "definitions", "previous", "title", "info"].contains(&first) {
-                        self.diags.error(&p, "bad-select", format!("`{s}` selects `{first}`; an update may only write under actors, assets, current or definitions"));
+                    if let Some(why) = update_refusal(path.segments()) {
+                        self.diags.error(&p, "bad-select", format!("`{s}`: {why}"));
                     }
                     Some(path)
                 }

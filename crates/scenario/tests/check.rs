@@ -315,15 +315,22 @@ fn shorthands_are_normalised() {
     assert_eq!(s.states["ordered"].actions, vec!["deliver"]);
 }
 
+/// An update naming an undeclared asset is a warning (the reference takes it; the update
+/// creates the asset), and the scenario is built.
 #[test]
-fn updates_must_select_known_actors_and_assets() {
+fn updates_naming_unknown_actors_and_assets_are_warned_of() {
     let mut d = base();
     d["actions"]["order"]["update"] = json!(["assets.nothing", {"select": "actors.client"}]);
-    assert!(
-        has(&d, "/actions/order/update/0", "unknown-select"),
-        "{:?}",
-        codes(&d)
-    );
+    let checked = check_value(&d);
+    let w = checked
+        .diagnostics
+        .iter()
+        .find(|x| x.code == "unknown-select")
+        .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
+    assert_eq!(w.pointer, "/actions/order/update/0");
+    assert_eq!(w.severity, accord_scenario::Severity::Warning);
+    assert!(w.message.contains("creates it"), "{}", w.message);
+    assert!(checked.scenario.is_some(), "{:?}", checked.diagnostics);
     d["actions"]["order"]["update"] = json!({"select": "assets.x", "projection": "{a: b"});
     assert!(
         has(&d, "/actions/order/update/projection", "bad-jmespath"),
