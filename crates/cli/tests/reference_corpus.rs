@@ -14,10 +14,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_accord");
 /// Documents the reference accepts that Accord does not yet, each with the gap (issue 15).
 const GAPS: &[(&str, &str)] = &[
     (
-        "workflow-engine/tests/_data/scenarios/basic-user-and-system.yml",
-        "a transition on a response the action does not declare (`error`)",
-    ),
-    (
         "lto-docs/tutorials/invitation-by-email.block02.yaml",
         "4: the YAML tags of LTO's documentation",
     ),

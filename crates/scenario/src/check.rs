@@ -327,10 +327,14 @@ fn references(s: &Scenario, diags: &mut Diagnostics) {
                         Some(a) => format!("of `{a}`"),
                         None => format!("of any action open in `{skey}`"),
                     };
-                    diags.error(
+                    // The reference takes it (its own fixture waits on an HTTP action's
+                    // undeclared `error`); the transition is dead, as with `action-not-open`.
+                    diags.warning(
                         &tp("response"),
                         "unknown-response",
-                        format!("`{r}` is not a response {whose}"),
+                        format!(
+                            "`{r}` is not a response {whose}, so this transition never applies"
+                        ),
                     );
                 }
             }

@@ -328,7 +328,7 @@ fn updates_naming_unknown_actors_and_assets_are_warned_of() {
         .find(|x| x.code == "unknown-select")
         .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
     assert_eq!(w.pointer, "/actions/order/update/0");
-    assert_eq!(w.severity, accord_scenario::Severity::Warning);
+    assert_eq!(w.severity, Severity::Warning);
     assert!(w.message.contains("creates it"), "{}", w.message);
     assert!(checked.scenario.is_some(), "{:?}", checked.diagnostics);
     d["actions"]["order"]["update"] = json!({"select": "assets.x", "projection": "{a: b"});
@@ -496,4 +496,22 @@ fn graphs_show_keys_and_tell_the_outcomes_apart() {
     assert!(line(":cancelled").contains("style=dashed"));
     let mermaid = graph::to_mermaid(&g);
     assert!(mermaid.contains("classDef failed") && mermaid.contains("classDef success"));
+}
+
+/// A transition on a response no open action declares never applies: a warning, as the
+/// reference takes such a scenario (its fixture `basic-user-and-system.yml`).
+#[test]
+fn a_transition_on_an_undeclared_response_is_a_warning() {
+    let mut d = base();
+    d["states"]["initial"]["transitions"][1]["response"] = json!("error");
+    let checked = check_value(&d);
+    let w = checked
+        .diagnostics
+        .iter()
+        .find(|x| x.code == "unknown-response")
+        .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
+    assert_eq!(w.pointer, "/states/initial/transitions/1/response");
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.contains("never applies"), "{}", w.message);
+    assert!(checked.scenario.is_some());
 }
