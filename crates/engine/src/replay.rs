@@ -12,9 +12,6 @@ use serde_json::Value;
 
 use crate::process::{Candidate, Compiled, Identity, Process, Rejection, Request, Start};
 
-/// The `$schema` prefix of Live Contracts documents.
-const PREFIX: &str = "https://specs.livecontracts.io/v0.2.0/";
-
 /// What kind of document an event carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -45,7 +42,8 @@ impl Kind {
             crate::deviation::ACCEPTANCE_SCHEMA => return Some(Kind::Acceptance),
             _ => {}
         }
-        let kind = schema.strip_prefix(PREFIX)?.strip_suffix("/schema.json#")?;
+        // Any version names the kind, as the reference reads `$schema`s.
+        let (_, kind) = accord_scenario::model::livecontracts_schema(schema)?;
         Some(match kind {
             "scenario" => Kind::Scenario,
             "identity" => Kind::Identity,

@@ -218,11 +218,25 @@ fn an_update_cannot_rewrite_an_actors_identity() {
             "profile": {"actor": "a", "update": {"select": "current.actor", "patch": true}},
             "replace": {"actor": "a", "update": {"select": "current.actor", "patch": false}},
             "all": {"actor": "a", "update": {"select": "actors", "patch": true}},
-            "deep": {"actor": "a", "update": "actors.b.identity.signkeys"},
             "go": {"actor": "b"}
         },
-        "states": {"initial": {"actions": ["profile", "replace", "all", "deep", "go"], "transitions": [{"action": "go", "transition": ":success"}]}}
+        "states": {"initial": {"actions": ["profile", "replace", "all", "go"], "transitions": [{"action": "go", "transition": ":success"}]}}
     })));
+    // Naming an identity in `select` is refused with the scenario, before any process.
+    let why = r.refused(
+        "node",
+        scenario(json!({
+            "id": "deep",
+            "actors": {"a": {"type": "object"}, "b": {"type": "object"}},
+            "actions": {"deep": {"actor": "a", "update": "actors.b.identity.signkeys"}},
+            "states": {"initial": {"action": "deep", "transition": ":success"}}
+        })),
+        None,
+    );
+    assert!(
+        matches!(&why, Refusal::BadScenario(m) if m.contains("bad-select") && m.contains("actors.b.identity")),
+        "{why:?}"
+    );
     r.ok("node", identity("a_id", "key-a"));
     r.ok("node", identity("b_id", "key-b"));
     r.ok("node", process("s", json!({"a": "a_id", "b": "b_id"})));
@@ -239,7 +253,6 @@ fn an_update_cannot_rewrite_an_actors_identity() {
         response("all", json!({"b": {"identity": null}})),
         None,
     );
-    r.refused("key-a", response("deep", json!({"x": "key-mallory"})), None);
     // Ordinary data still goes in; replacing the actor's data keeps its identity and key.
     r.ok("key-a", response("profile", json!({"name": "A"})));
     r.ok("key-a", response("replace", json!({"name": "A2"})));
@@ -335,11 +348,27 @@ fn an_update_cannot_move_the_state() {
         "actions": {
             "note": {"actor": "a", "update": {"select": "current", "patch": true}},
             "replace": {"actor": "a", "update": {"select": "current", "patch": false}},
-            "due": {"actor": "a", "update": "current.due_date"},
             "approve": {"actor": "b"}
         },
-        "states": {"initial": {"actions": ["note", "replace", "due", "approve"], "transitions": [{"action": "approve", "transition": ":success"}]}}
+        "states": {"initial": {"actions": ["note", "replace", "approve"], "transitions": [{"action": "approve", "transition": ":success"}]}}
     })));
+    // Naming `current.due_date` (or `current.key`) in `select` is refused with the scenario.
+    for select in ["current.due_date", "current.key"] {
+        let why = r.refused(
+            "node",
+            scenario(json!({
+                "id": "due",
+                "actors": {"a": {"type": "object"}},
+                "actions": {"due": {"actor": "a", "update": select}},
+                "states": {"initial": {"action": "due", "transition": ":success"}}
+            })),
+            None,
+        );
+        assert!(
+            matches!(&why, Refusal::BadScenario(m) if m.contains("bad-select") && m.contains(select)),
+            "{why:?}"
+        );
+    }
     r.ok("node", identity("a_id", "key-a"));
     r.ok("node", identity("b_id", "key-b"));
     r.ok("node", process("s", json!({"a": "a_id", "b": "b_id"})));
@@ -349,7 +378,7 @@ fn an_update_cannot_move_the_state() {
         "{why:?}"
     );
     r.refused("key-a", response("note", json!({"key": "nowhere"})), None);
-    r.refused("key-a", response("due", json!(5)), None);
+    r.refused("key-a", response("note", json!({"due_date": 5})), None);
     r.refused("key-a", response("replace", json!("gone")), None);
     // Other fields of `current` may be written, and the state stays.
     r.ok("key-a", response("note", json!({"remark": "hello"})));

@@ -432,3 +432,41 @@ fn sub_processes_share_the_chain_but_not_the_state() {
         String::from_utf8(accord_engine::canonical(&projection)).unwrap()
     );
 }
+
+/// Event kinds are read from `$schema` as the reference reads them: any `vX.Y.Z`.
+#[test]
+fn any_version_of_a_live_contracts_schema_names_its_kind() {
+    use accord_engine::Kind;
+    for (schema, kind) in [
+        (
+            "https://specs.livecontracts.io/v0.2.0/identity/schema.json#",
+            Some(Kind::Identity),
+        ),
+        (
+            "https://specs.livecontracts.io/v10.465.3/identity/schema.json#",
+            Some(Kind::Identity),
+        ),
+        (
+            "https://specs.livecontracts.io/v1.0.0/scenario/schema.json#",
+            Some(Kind::Scenario),
+        ),
+        (
+            "https://specs.livecontracts.io/v0.2.0a/identity/schema.json#",
+            None,
+        ),
+        (
+            "https://specs.livecontracts.io/0.2.0/identity/schema.json#",
+            None,
+        ),
+        (
+            "http://specs.livecontracts.io/v0.2.0/identity/schema.json#",
+            None,
+        ),
+        (
+            "https://specs.livecontracts.io/v0.2.0/thing/schema.json#",
+            None,
+        ),
+    ] {
+        assert_eq!(Kind::of(schema), kind, "{schema}");
+    }
+}

@@ -26,6 +26,19 @@ pub const STAY: &str = "-";
 /// name it as their `action`.
 pub const TIMEOUT: &str = ":timeout";
 
+/// The kind and version a Live Contracts `$schema` names
+/// (`https://specs.livecontracts.io/v<major>.<minor>.<patch>/<kind>/schema.json#`), as the
+/// reference reads it (`is_schema_link_valid`: any version, digits only), or `None`.
+pub fn livecontracts_schema(schema: &str) -> Option<(&str, &str)> {
+    let rest = schema.strip_prefix("https://specs.livecontracts.io/v")?;
+    let (version, rest) = rest.split_once('/')?;
+    let kind = rest.strip_suffix("/schema.json#")?;
+    let numbers: Vec<&str> = version.split('.').collect();
+    let digits = |n: &&str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    (numbers.len() == 3 && numbers.iter().all(digits) && !kind.is_empty())
+        .then_some((version, kind))
+}
+
 /// What an update instruction may not write: the parts of a process the engine derives from
 /// its events (which process, which scenario, its history, what may happen next, who is
 /// bound). An update may write any other path, as in the reference (its own fixtures write
@@ -400,10 +413,19 @@ pub fn build(doc: &Value, diags: &mut Diagnostics) -> Option<Scenario> {
 
     match obj.get("$schema") {
         Some(Value::String(s)) if s == SCENARIO_SCHEMA => {}
+        // The reference takes any version of the scenario schema and reads it by one set of
+        // rules (its API tests post v10.25.120); so does Accord, saying so.
+        Some(Value::String(s)) if livecontracts_schema(s).is_some_and(|(_, k)| k == "scenario") => {
+            b.diags.warning(
+                &root.join("$schema"),
+                "schema-version",
+                format!("{s:?} names another version of the scenario schema; read by the rules of v0.2.0, the version Accord implements, as the reference reads every version"),
+            )
+        }
         Some(Value::String(s)) => b.diags.error(
             &root.join("$schema"),
             "wrong-schema",
-            format!("{s:?} is not the Live Contracts v0.2.0 scenario schema ({SCENARIO_SCHEMA})"),
+            format!("{s:?} is not a Live Contracts scenario schema (such as {SCENARIO_SCHEMA})"),
         ),
         Some(_) => b
             .diags

@@ -98,6 +98,43 @@ fn the_initial_state_is_required_and_a_wrong_schema_refused() {
     assert!(has(&wrong, "/$schema", "wrong-schema"));
 }
 
+/// The reference takes any `vX.Y.Z` of the scenario schema (`is_schema_link_valid`; its API
+/// test posts v10.25.120) and reads it by one set of rules: Accord takes it with a warning,
+/// and refuses what the reference's own unit test calls invalid.
+#[test]
+fn another_version_of_the_scenario_schema_is_a_warning() {
+    for version in ["v10.25.120", "v1.0.0", "v0.2.1"] {
+        let mut d = base();
+        d["$schema"] = json!(format!(
+            "https://specs.livecontracts.io/{version}/scenario/schema.json#"
+        ));
+        let checked = check_value(&d);
+        assert_eq!(
+            codes(&d),
+            vec![("/$schema".to_string(), "schema-version", Severity::Warning)],
+            "{version}"
+        );
+        assert!(checked.scenario.is_some(), "{version}");
+    }
+    for wrong in [
+        "https://specs.livecontracts.io/0.2.0/scenario/schema.json#",
+        "https://specs.livecontracts.io/v0.2.0a/scenario/schema.json#",
+        "https://specs.livecontracts.io/scenario/schema.json#",
+        "http://specs.livecontracts.io/v0.2.0/scenario/schema.json#",
+        "https://foo/v0.2.0/scenario/schema.json#",
+        "https://specs.letsflow.io/v0.3.0/scenario#",
+        "https://specs.livecontracts.io/v1.0/scenario/schema.json#",
+    ] {
+        let mut d = base();
+        d["$schema"] = json!(wrong);
+        assert!(
+            has(&d, "/$schema", "wrong-schema"),
+            "{wrong}: {:?}",
+            codes(&d)
+        );
+    }
+}
+
 /// As the reference's model does, a scenario without `$schema` is a v0.2.0 one: a warning.
 #[test]
 fn a_missing_schema_is_read_as_v0_2_0_with_a_warning() {
