@@ -633,14 +633,17 @@ impl Builder<'_> {
         for (name, schema, p) in self.keyed(obj.get(key), &ptr, key) {
             match schema {
                 Value::Object(m) => {
+                    // A Live Contracts `$ref` (any version) names a kind of thing; another
+                    // remote one names a schema that is not applied: never fetched, so checks
+                    // do not depend on the network. The reference applies neither.
                     if let Some(Value::String(r)) = m.get("$ref")
                         && !r.starts_with('#')
-                        && !r.starts_with(SCHEMA_PREFIX)
+                        && !r.starts_with("https://specs.livecontracts.io/")
                     {
-                        self.diags.error(
+                        self.diags.warning(
                                 &p.join("$ref"),
                                 "remote-ref",
-                                format!("`$ref` {r:?} points outside this document; schemas are never fetched from the network, so checks would depend on it"),
+                                format!("`$ref` {r:?} points outside this document and is not applied: schemas are never fetched from the network, so checks do not depend on it (the reference does not apply it either)"),
                             );
                     }
                     let mut m = m.clone();

@@ -552,3 +552,24 @@ fn a_transition_on_an_undeclared_response_is_a_warning() {
     assert!(w.message.contains("never applies"), "{}", w.message);
     assert!(checked.scenario.is_some());
 }
+
+/// An actor schema's `$ref` is never fetched: a Live Contracts one (any version; the
+/// reference's hackathon and playground scenarios use v0.1.0) names a kind of thing, another
+/// is warned of as not applied. The reference applies none.
+#[test]
+fn remote_refs_are_documentation() {
+    let mut d = base();
+    d["actors"]["client"] =
+        json!({"$ref": "https://specs.livecontracts.io/v0.1.0/actor/schema.json#organization"});
+    assert_eq!(codes(&d), vec![], "{:?}", codes(&d));
+    d["actors"]["client"] = json!({"$ref": "https://example.com/person.json"});
+    assert_eq!(
+        codes(&d),
+        vec![(
+            "/actors/client/$ref".to_string(),
+            "remote-ref",
+            Severity::Warning
+        )]
+    );
+    assert!(check_value(&d).scenario.is_some());
+}
