@@ -124,6 +124,9 @@ fn another_version_of_the_scenario_schema_is_a_warning() {
         "https://foo/v0.2.0/scenario/schema.json#",
         "https://specs.letsflow.io/v0.3.0/scenario#",
         "https://specs.livecontracts.io/v1.0/scenario/schema.json#",
+        // The reference's pattern is not anchored; Accord's is.
+        "xhttps://specs.livecontracts.io/v0.2.0/scenario/schema.json#",
+        "https://specs.livecontracts.io/v0.2.0/scenario/schema.json#x",
     ] {
         let mut d = base();
         d["$schema"] = json!(wrong);
