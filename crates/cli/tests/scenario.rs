@@ -225,3 +225,39 @@ fn check_finds_what_would_refuse_a_start() {
         );
     }
 }
+
+/// Issue 15, gap 4: the tutorial "Under one condition" written in YAML, with its `!eval` tags,
+/// runs as the tutorial says. The action's condition (`!eval current.actor.name == null`) lets
+/// each actor introduce itself once, and the transition's (`!eval actors.initiator.name != null
+/// && actors.recipient.name != null`) waits for both: read as text, either would always hold.
+#[test]
+fn the_tutorials_yaml_tags_are_evaluated() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = dir.path().join("steps.yaml");
+    std::fs::write(
+        &steps,
+        "- {actor: initiator, action: introduce, data: {name: Alice}, expect: initial}\n\
+         - {actor: initiator, action: introduce, data: {name: Alice again}, reject: true}\n\
+         - {actor: recipient, action: introduce, data: {name: Bob}, expect: \":success\"}\n",
+    )
+    .unwrap();
+    let out = accord(&[
+        "scenario",
+        "run",
+        "tests/data/reference-scenarios/lto-docs/tutorials/under-one-condition.block11.yaml",
+        "--steps",
+        steps.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(last["current"]["key"], ":success");
+    assert_eq!(last["actors"]["initiator"]["name"], "Alice");
+    assert_eq!(last["actors"]["recipient"]["name"], "Bob");
+}

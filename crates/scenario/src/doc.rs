@@ -5,8 +5,16 @@
 //! projections are hashed and compared as canonical JSON (RFC 8785):
 //! - object keys are unique (a repeated key is an error, not "the last one wins");
 //! - numbers are finite, and integers lie within ±(2^53 − 1), where every JSON reader agrees;
-//! - YAML's extras that JSON cannot say are refused: non-scalar keys, `.inf`/`.nan`, custom tags;
+//! - YAML's extras that JSON cannot say are refused: non-scalar keys, `.inf`/`.nan`, tags other
+//!   than the core schema's and the data-instruction tags below;
 //! - YAML aliases are expanded, within a budget, so a "billion laughs" document is refused.
+//!
+//! A YAML tag that names a data instruction is read as LTO's scenario loader reads it
+//! (ltonetwork/workflow-tester `src/ScenarioLoader.php`, on the PECL yaml extension): the tagged
+//! node becomes an object with one key, the tag's name between angle brackets, whose value is
+//! the node. A scalar gives its text as written, never a number, boolean or null (`!eval 1` is
+//! `{"<eval>": "1"}`); a sequence or a mapping gives itself, its contents read as usual
+//! (`!merge [a, b]` is `{"<merge>": ["a", "b"]}`). [`INSTRUCTION_TAGS`] lists the tags.
 
 use std::fmt;
 
@@ -26,6 +34,23 @@ pub const MAX_YAML_NODES: usize = 1_000_000;
 /// How many bytes of text (strings and keys) a YAML document may expand to, aliases included:
 /// an alias to one long string counts as one node, but as all of its bytes here.
 pub const MAX_YAML_BYTES: usize = 16 << 20;
+
+/// The YAML tags that stand for a data instruction, and the key each becomes: the ten tags of
+/// LTO's scenario loader, spelt as it spells them. `!dateFormat` gives `<dateFormat>`, a key the
+/// reference engine does not run (its instruction is `<dateformat>`): there it stays data, as
+/// here, where the checker warns of it.
+pub const INSTRUCTION_TAGS: [(&str, &str); 10] = [
+    ("!apply", "<apply>"),
+    ("!dateFormat", "<dateFormat>"),
+    ("!eval", "<eval>"),
+    ("!id", "<id>"),
+    ("!if", "<if>"),
+    ("!ifset", "<ifset>"),
+    ("!merge", "<merge>"),
+    ("!ref", "<ref>"),
+    ("!switch", "<switch>"),
+    ("!tpl", "<tpl>"),
+];
 
 /// The syntax of a document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -306,7 +331,14 @@ impl<'a> YamlBuilder<'a> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.count_bytes(span, text.len())?;
-                let value = scalar(&text, style, tag.as_deref()).map_err(|m| at(span, m))?;
+                let value = match read_tag(tag.as_deref(), Kind::Scalar).map_err(|m| at(span, m))? {
+                    Read::Instruction(key) => {
+                        self.wrapper(Some(key), span, depth)?;
+                        wrap(Some(key), Value::String(text.into_owned()))
+                    }
+                    Read::Text => Value::String(text.into_owned()),
+                    Read::Core(tag) => scalar(&text, style, tag).map_err(|m| at(span, m))?,
+                };
                 self.remember(anchor, &value);
                 Ok(value)
             }
@@ -327,7 +359,11 @@ impl<'a> YamlBuilder<'a> {
                 Ok(value)
             }
             Event::SequenceStart(anchor, tag) => {
-                check_collection_tag(tag.as_deref(), "seq").map_err(|m| at(span, m))?;
+                let instruction = instruction_key(
+                    read_tag(tag.as_deref(), Kind::Sequence).map_err(|m| at(span, m))?,
+                );
+                // A tagged sequence sits one level down, inside its instruction object.
+                let depth = self.wrapper(instruction, span, depth)?;
                 let mut items = Vec::new();
                 loop {
                     let (event, span) = self.next()?;
@@ -336,12 +372,15 @@ impl<'a> YamlBuilder<'a> {
                     }
                     items.push(self.node(event, span, depth + 1)?);
                 }
-                let value = Value::Array(items);
+                let value = wrap(instruction, Value::Array(items));
                 self.remember(anchor, &value);
                 Ok(value)
             }
             Event::MappingStart(anchor, tag) => {
-                check_collection_tag(tag.as_deref(), "map").map_err(|m| at(span, m))?;
+                let instruction = instruction_key(
+                    read_tag(tag.as_deref(), Kind::Mapping).map_err(|m| at(span, m))?,
+                );
+                let depth = self.wrapper(instruction, span, depth)?;
                 let mut map = Map::new();
                 loop {
                     let (event, key_span) = self.next()?;
@@ -351,9 +390,25 @@ impl<'a> YamlBuilder<'a> {
                     let key = match event {
                         Event::Scalar(text, style, _, tag) => {
                             self.count_bytes(key_span, text.len())?;
-                            match scalar(&text, style, tag.as_deref())
+                            let tag = tag.as_deref();
+                            let value = match read_tag(tag, Kind::Scalar)
                                 .map_err(|m| at(key_span, m))?
                             {
+                                Read::Instruction(_) => {
+                                    return Err(at(
+                                        key_span,
+                                        format!(
+                                            "a mapping key is tagged {}; a key is text, so it cannot hold a data instruction",
+                                            tag.map(show_tag).unwrap_or_default()
+                                        ),
+                                    ));
+                                }
+                                Read::Text => Value::String(text.into_owned()),
+                                Read::Core(tag) => {
+                                    scalar(&text, style, tag).map_err(|m| at(key_span, m))?
+                                }
+                            };
+                            match value {
                                 Value::String(s) => s,
                                 Value::Null => {
                                     return Err(at(
@@ -382,13 +437,138 @@ impl<'a> YamlBuilder<'a> {
                     }
                     map.insert(key, value);
                 }
-                let value = Value::Object(map);
+                let value = wrap(instruction, Value::Object(map));
                 self.remember(anchor, &value);
                 Ok(value)
             }
             _ => Err(at(span, "unexpected YAML event")),
         }
     }
+
+    /// Counts the object a data-instruction tag wraps its node in (a node at `depth`, with one
+    /// key), and gives the depth of the tagged node itself, one level down.
+    fn wrapper(
+        &mut self,
+        key: Option<&'static str>,
+        span: Span,
+        depth: usize,
+    ) -> Result<usize, LoadError> {
+        let Some(key) = key else {
+            return Ok(depth);
+        };
+        if depth + 1 > MAX_DEPTH {
+            return Err(at(span, format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        self.count(span, 1)?;
+        self.count_bytes(span, key.len())?;
+        Ok(depth + 1)
+    }
+}
+
+/// The node's value, inside `{key: value}` when a data-instruction tag gives a key.
+fn wrap(key: Option<&'static str>, value: Value) -> Value {
+    match key {
+        Some(key) => Value::Object(Map::from_iter([(key.to_string(), value)])),
+        None => value,
+    }
+}
+
+/// What kind of node a tag is on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Scalar,
+    Sequence,
+    Mapping,
+}
+
+/// How to read a tagged (or untagged) node.
+enum Read<'t> {
+    /// A data instruction: the node is the argument of an object with this key.
+    Instruction(&'static str),
+    /// The non-specific tag `!` on a scalar: text, whatever it looks like.
+    Text,
+    /// The core schema: untagged, or one of its tags (for a scalar, to resolve it by).
+    Core(Option<&'t Tag>),
+}
+
+fn instruction_key(read: Read<'_>) -> Option<&'static str> {
+    match read {
+        Read::Instruction(key) => Some(key),
+        Read::Text | Read::Core(_) => None,
+    }
+}
+
+/// Whether the tag's full name (its handle's prefix, then its suffix) is `full`, as libyaml,
+/// the reference's reader, compares tags: `!eval`, `!<!eval>` and `!e!eval` under
+/// `%TAG !e! !` all name `!eval`.
+fn is_tag(tag: &Tag, full: &str) -> bool {
+    full.strip_prefix(tag.handle.as_str()) == Some(tag.suffix.as_str())
+}
+
+/// The tag as it may be written: `!eval`, `!!str`, or verbatim, `!<tag:example.com,2025:x>`.
+fn show_tag(tag: &Tag) -> String {
+    if tag.handle == "!" {
+        format!("!{}", tag.suffix)
+    } else if tag.is_yaml_core_schema() {
+        format!("!!{}", tag.suffix)
+    } else {
+        format!("!<{}{}>", tag.handle, tag.suffix)
+    }
+}
+
+/// Decides how a node with this tag is read, or why it cannot be.
+fn read_tag(tag: Option<&Tag>, kind: Kind) -> Result<Read<'_>, String> {
+    let Some(t) = tag else {
+        return Ok(Read::Core(None));
+    };
+    if let Some((_, key)) = INSTRUCTION_TAGS.iter().find(|(name, _)| is_tag(t, name)) {
+        return Ok(Read::Instruction(key));
+    }
+    if is_tag(t, "!") {
+        // The non-specific tag: a scalar is text, a collection what it is.
+        return Ok(match kind {
+            Kind::Scalar => Read::Text,
+            Kind::Sequence | Kind::Mapping => Read::Core(None),
+        });
+    }
+    if t.is_yaml_core_schema() {
+        let fits = match (t.suffix.as_str(), kind) {
+            ("str" | "int" | "float" | "bool" | "null", Kind::Scalar) => true,
+            ("seq", Kind::Sequence) | ("map", Kind::Mapping) => true,
+            ("str" | "int" | "float" | "bool" | "null" | "seq" | "map", _) => false,
+            (other, _) => {
+                return Err(format!(
+                    "the tag !!{other} is not supported; {}",
+                    tags_read()
+                ));
+            }
+        };
+        if !fits {
+            let on = match kind {
+                Kind::Scalar => "a scalar",
+                Kind::Sequence => "a sequence",
+                Kind::Mapping => "a mapping",
+            };
+            return Err(format!("the tag !!{} does not fit {on}", t.suffix));
+        }
+        return Ok(Read::Core(Some(t)));
+    }
+    Err(format!(
+        "the tag {} is not supported; {}",
+        show_tag(t),
+        tags_read()
+    ))
+}
+
+/// The tags Accord reads, for the message that refuses another.
+fn tags_read() -> String {
+    let instructions: Vec<&str> = INSTRUCTION_TAGS.iter().map(|(tag, _)| *tag).collect();
+    format!(
+        "the tags read are the data instructions of LTO's scenario loader ({}: `!eval x` is \
+         `{{\"<eval>\": x}}`; other instructions are written as a key, `<name>: x`) and YAML's \
+         own !!str, !!int, !!float, !!bool, !!null, !!seq, !!map and !",
+        instructions.join(", ")
+    )
 }
 
 /// The size of an anchored value: nodes, bytes of text, and levels (a scalar is one).
@@ -420,26 +600,9 @@ fn measure(value: &Value) -> Size {
     size
 }
 
-fn check_collection_tag(tag: Option<&Tag>, kind: &str) -> Result<(), String> {
-    match tag {
-        None => Ok(()),
-        Some(t) if t.is_yaml_core_schema() && t.suffix == kind => Ok(()),
-        Some(t) => Err(format!(
-            "the tag {}{} is not supported; only plain YAML that maps onto JSON is read",
-            t.handle, t.suffix
-        )),
-    }
-}
-
-/// Resolves a scalar under the YAML 1.2 core schema.
+/// Resolves a scalar under the YAML 1.2 core schema; `tag` is one of its scalar tags.
 fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
     if let Some(t) = tag {
-        if !t.is_yaml_core_schema() {
-            return Err(format!(
-                "the tag {}{} is not supported; only plain YAML that maps onto JSON is read",
-                t.handle, t.suffix
-            ));
-        }
         return match t.suffix.as_str() {
             "str" => Ok(Value::String(text.to_string())),
             "null" => resolve_plain(text)
