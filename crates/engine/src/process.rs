@@ -268,13 +268,14 @@ pub enum Rejection {
         /// What it tried to change, as a dot path (`actors.client.identity`).
         path: String,
     },
-    /// An update would nest the process deeper than any document may nest.
+    /// A value would nest the process deeper than JSON readers read (an update's, or an
+    /// instruction's result where a state is entered).
     #[error(
-        "the update of `{path}` nests the process deeper than {} levels",
+        "`{path}` would nest the process in more than {} arrays and objects",
         accord_scenario::doc::MAX_DEPTH
     )]
     TooDeep {
-        /// The update's dot path.
+        /// Where the value goes, as a dot path.
         path: String,
     },
 }
@@ -792,7 +793,9 @@ impl Process {
             if path.len() >= 2 && path[0] == "current" && path[1] == "actor" {
                 path.splice(0..2, ["actors".to_string(), actor.to_string()]);
             }
-            if path.len() + depth_of(&value) > accord_scenario::doc::MAX_DEPTH {
+            // The document, then one array or object per step of the path, then the value's.
+            if path.len() + accord_scenario::doc::nesting(&value) > accord_scenario::doc::MAX_DEPTH
+            {
                 return Err(Rejection::TooDeep {
                     path: path.join("."),
                 });
@@ -968,6 +971,25 @@ impl Process {
             );
         }
         drop(view);
+        // The process, `current`, then (for instructions) their object, then the value's.
+        let fits = |offset: usize, v: &Value| {
+            offset + accord_scenario::doc::nesting(v) <= accord_scenario::doc::MAX_DEPTH
+        };
+        for (field, offset, value) in [
+            ("title", 2, current.get("title")),
+            ("description", 2, current.get("description")),
+        ] {
+            if value.is_some_and(|v| !fits(offset, v)) {
+                return Err(Rejection::TooDeep {
+                    path: format!("current.{field}"),
+                });
+            }
+        }
+        if let Some((a, _)) = instructions.iter().find(|(_, v)| !fits(3, v)) {
+            return Err(Rejection::TooDeep {
+                path: format!("current.instructions.{a}"),
+            });
+        }
         current.insert("instructions".into(), Value::Object(instructions));
         let due = state.timeout.map(|d| add_duration(timestamp, d));
         current.insert(
@@ -1621,21 +1643,6 @@ impl Undo {
             }
         }
     }
-}
-
-/// How deeply a value nests below itself: 0 for a scalar or an empty list or object.
-fn depth_of(value: &Value) -> usize {
-    let mut deepest = 0;
-    let mut stack = vec![(value, 0usize)];
-    while let Some((v, d)) = stack.pop() {
-        deepest = deepest.max(d);
-        match v {
-            Value::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
-            Value::Object(m) => stack.extend(m.values().map(|x| (x, d + 1))),
-            _ => {}
-        }
-    }
-    deepest
 }
 
 /// An actor's fields the engine derives identity from: who signs for it, and which it is.

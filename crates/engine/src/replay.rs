@@ -317,7 +317,11 @@ impl Replay {
 
     fn try_apply(&mut self, e: EventIn) -> Result<Applied, Refusal> {
         // Projections are canonical JSON: a number JSON readers disagree on must not get in.
-        accord_scenario::doc::check_i_json(e.body).map_err(Refusal::Malformed)?;
+        // A body's data lands two levels deeper in the projection than in the body (a
+        // response's `data` at `previous/n/data`), and the projection must stay within what
+        // JSON readers read back.
+        accord_scenario::doc::check_i_json_within(e.body, accord_scenario::doc::MAX_DEPTH - 2)
+            .map_err(Refusal::Malformed)?;
         let schema = e.body.get("$schema").and_then(Value::as_str).unwrap_or("");
         let kind =
             Kind::of(schema).ok_or_else(|| Refusal::UnknownKind(format!("$schema {schema:?}")))?;

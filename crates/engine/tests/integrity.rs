@@ -459,8 +459,45 @@ fn an_update_cannot_nest_the_process_without_bound() {
         "{why:?}"
     );
     assert!(i > 100, "{i}");
-    // What is there serialises (within the limit every reader accepts).
+    // What is there serialises (within the limit every reader accepts), and reads back.
     accord_scenario::doc::check_i_json(&r.json()).unwrap();
+    let bytes = canonical(&r.json());
+    serde_json::from_slice::<Value>(&bytes).expect("serde_json reads the projection back");
+}
+
+/// A projection always reads back with serde_json (its default limit of nesting, which a node
+/// relies on when it reads a stored projection to act for its system actors): a response's
+/// data lands two levels deeper in the projection than in its event, so an event body may nest
+/// two levels less than a document. (Before, data nested 126 deep gave a projection no
+/// serde_json reader could read.)
+#[test]
+fn deeply_nested_data_cannot_make_a_projection_unreadable() {
+    let max = accord_scenario::doc::MAX_DEPTH;
+    let nested = |n: usize| {
+        let mut v = json!(1);
+        for _ in 0..n {
+            v = json!([v]);
+        }
+        v
+    };
+    let mut r = R::new();
+    r.ok("node", scenario(json!({
+        "id": "s",
+        "actors": {"a": {"type": "object"}},
+        "actions": {"say": {"actor": "a"}, "comment": {"actor": "a"}, "end": {"actor": "a"}},
+        "states": {"initial": {"actions": ["say", "end"], "transitions": [{"action": "end", "transition": ":success"}]}}
+    })));
+    r.ok("node", identity("a_id", "key-a"));
+    r.ok("node", process("s", json!({"a": "a_id"})));
+    // The body is one object, the data inside it.
+    let why = r.refused("key-a", response("say", nested(max - 2)), None);
+    assert!(
+        matches!(&why, Refusal::Malformed(m) if m.contains("nested in one another")),
+        "{why:?}"
+    );
+    r.ok("key-a", response("say", nested(max - 3)));
+    let bytes = canonical(&r.json());
+    serde_json::from_slice::<Value>(&bytes).expect("serde_json reads the projection back");
 }
 
 /// Review 4: an update that copies the document into itself (`<ref>`) grew the process

@@ -25,8 +25,9 @@ use serde_json::{Map, Number, Value};
 /// The largest integer every JSON reader represents exactly.
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
-/// How deeply arrays and objects may nest.
-pub const MAX_DEPTH: usize = 128;
+/// How many arrays and objects may nest in one another: what serde_json reads (its default
+/// recursion limit), so that whatever Accord reads or builds, JSON readers read back.
+pub const MAX_DEPTH: usize = 127;
 
 /// How many nodes a YAML document may expand to, aliases included.
 pub const MAX_YAML_NODES: usize = 1_000_000;
@@ -139,10 +140,9 @@ struct StrictSeed {
 impl<'de> DeserializeSeed<'de> for StrictSeed {
     type Value = Value;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        // serde_json stops at the same limit first; this holds for any other reader.
         if self.depth > MAX_DEPTH {
-            return Err(de::Error::custom(format_args!(
-                "nested deeper than {MAX_DEPTH} levels"
-            )));
+            return Err(de::Error::custom(too_deep()));
         }
         d.deserialize_any(self)
     }
@@ -323,10 +323,8 @@ impl<'a> YamlBuilder<'a> {
         self.anchors[anchor] = Some(value.clone());
     }
 
+    /// Reads one node enclosed by `depth` arrays and objects.
     fn node(&mut self, event: Event<'a>, span: Span, depth: usize) -> Result<Value, LoadError> {
-        if depth > MAX_DEPTH {
-            return Err(at(span, format!("nested deeper than {MAX_DEPTH} levels")));
-        }
         self.count(span, 1)?;
         match event {
             Event::Scalar(text, style, anchor, tag) => {
@@ -353,7 +351,7 @@ impl<'a> YamlBuilder<'a> {
                 self.count(span, size.nodes)?;
                 self.count_bytes(span, size.bytes)?;
                 // An alias inside nested collections nests its value deeper still.
-                if depth + size.depth > MAX_DEPTH + 1 {
+                if depth + size.nesting > MAX_DEPTH {
                     return Err(at(span, format!("nested deeper than {MAX_DEPTH} levels")));
                 }
                 Ok(value)
@@ -364,6 +362,9 @@ impl<'a> YamlBuilder<'a> {
                 );
                 // A tagged sequence sits one level down, inside its instruction object.
                 let depth = self.wrapper(instruction, span, depth)?;
+                if depth + 1 > MAX_DEPTH {
+                    return Err(at(span, too_deep()));
+                }
                 let mut items = Vec::new();
                 loop {
                     let (event, span) = self.next()?;
@@ -381,6 +382,9 @@ impl<'a> YamlBuilder<'a> {
                     read_tag(tag.as_deref(), Kind::Mapping).map_err(|m| at(span, m))?,
                 );
                 let depth = self.wrapper(instruction, span, depth)?;
+                if depth + 1 > MAX_DEPTH {
+                    return Err(at(span, too_deep()));
+                }
                 let mut map = Map::new();
                 loop {
                     let (event, key_span) = self.next()?;
@@ -457,12 +461,16 @@ impl<'a> YamlBuilder<'a> {
             return Ok(depth);
         };
         if depth + 1 > MAX_DEPTH {
-            return Err(at(span, format!("nested deeper than {MAX_DEPTH} levels")));
+            return Err(at(span, too_deep()));
         }
         self.count(span, 1)?;
         self.count_bytes(span, key.len())?;
         Ok(depth + 1)
     }
+}
+
+fn too_deep() -> String {
+    format!("more than {MAX_DEPTH} arrays and objects nested in one another")
 }
 
 /// The node's value, inside `{key: value}` when a data-instruction tag gives a key.
@@ -576,15 +584,19 @@ fn tags_read() -> String {
 struct Size {
     nodes: usize,
     bytes: usize,
-    depth: usize,
+    /// Arrays and objects on the longest chain of them (a scalar: 0).
+    nesting: usize,
 }
 
 fn measure(value: &Value) -> Size {
     let mut size = Size::default();
-    let mut stack = vec![(value, 1usize)];
+    // Each value with the arrays and objects enclosing it.
+    let mut stack = vec![(value, 0usize)];
     while let Some((v, depth)) = stack.pop() {
         size.nodes = size.nodes.saturating_add(1);
-        size.depth = size.depth.max(depth);
+        if v.is_array() || v.is_object() {
+            size.nesting = size.nesting.max(depth + 1);
+        }
         match v {
             Value::String(s) => size.bytes = size.bytes.saturating_add(s.len()),
             Value::Array(a) => stack.extend(a.iter().map(|x| (x, depth + 1))),
@@ -736,9 +748,24 @@ fn is_yaml_float(s: &str) -> bool {
 /// integers within ±(2^53 − 1) and nesting within [`MAX_DEPTH`]. (Keys are unique and numbers
 /// finite in any `serde_json::Value`.) The error names the place as a JSON pointer.
 pub fn check_i_json(value: &Value) -> Result<(), String> {
-    fn walk(v: &Value, at: &mut String, depth: usize) -> Result<(), String> {
-        if depth > MAX_DEPTH {
-            return Err(format!("{at}: nested deeper than {MAX_DEPTH} levels"));
+    check_i_json_within(value, MAX_DEPTH)
+}
+
+/// Arrays and objects on the longest chain of them in `value` (a scalar: 0).
+pub fn nesting(value: &Value) -> usize {
+    measure(value).nesting
+}
+
+/// [`check_i_json`] with at most `max` arrays and objects nested in one another: for a value
+/// that will be placed inside others (an event body inside a process's history).
+pub fn check_i_json_within(value: &Value, max: usize) -> Result<(), String> {
+    // `depth`: the arrays and objects enclosing `v`.
+    fn walk(v: &Value, at: &mut String, depth: usize, max: usize) -> Result<(), String> {
+        if (v.is_array() || v.is_object()) && depth + 1 > max {
+            return Err(format!(
+                "{}: more than {max} arrays and objects nested in one another",
+                if at.is_empty() { "/" } else { at },
+            ));
         }
         match v {
             Value::Number(n) => {
@@ -761,7 +788,7 @@ pub fn check_i_json(value: &Value) -> Result<(), String> {
                     let len = at.len();
                     at.push('/');
                     at.push_str(&i.to_string());
-                    walk(item, at, depth + 1)?;
+                    walk(item, at, depth + 1, max)?;
                     at.truncate(len);
                 }
                 Ok(())
@@ -771,7 +798,7 @@ pub fn check_i_json(value: &Value) -> Result<(), String> {
                     let len = at.len();
                     at.push('/');
                     at.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                    walk(item, at, depth + 1)?;
+                    walk(item, at, depth + 1, max)?;
                     at.truncate(len);
                 }
                 Ok(())
@@ -779,5 +806,5 @@ pub fn check_i_json(value: &Value) -> Result<(), String> {
             _ => Ok(()),
         }
     }
-    walk(value, &mut String::new(), 0)
+    walk(value, &mut String::new(), 0, max)
 }

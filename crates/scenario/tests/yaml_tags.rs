@@ -212,28 +212,57 @@ fn a_tag_on_a_key_is_refused_and_anchors_hold_the_instruction() {
     );
 }
 
+/// `MAX_DEPTH` arrays and objects may nest in one another, in YAML as in JSON (what serde_json
+/// reads), and a tag's object counts as one of them.
 #[test]
 fn a_tag_adds_a_level_within_the_nesting_limit() {
     let limit = doc::MAX_DEPTH;
     let nested = |n: usize, inner: &str| format!("{}{inner}{}\n", "[".repeat(n), "]".repeat(n));
-    // `limit` sequences deep holds a scalar at depth `limit`: the limit itself.
-    for inner in ["a", "[]", "{}"] {
-        assert!(doc::parse_yaml(&nested(limit, inner)).is_ok(), "{inner}");
-    }
-    // A tag wraps its node in an object, one level further: past the limit there, within it
-    // one level up.
-    for inner in ["!eval a", "!merge []", "!tpl {}"] {
-        let e = doc::parse_yaml(&nested(limit, inner)).unwrap_err();
-        assert!(e.message.contains("nested deeper"), "{inner}: {e}");
+    // `limit` sequences: a scalar inside them is fine, one more collection is not.
+    assert!(doc::parse_yaml(&nested(limit, "a")).is_ok());
+    for inner in ["[]", "{}"] {
         assert!(
             doc::parse_yaml(&nested(limit - 1, inner)).is_ok(),
             "{inner}"
         );
+        let e = doc::parse_yaml(&nested(limit, inner)).unwrap_err();
+        assert!(e.message.contains("nested in one another"), "{inner}: {e}");
+    }
+    // A tag wraps its node in an object: one more level.
+    for (inner, extra) in [("!eval a", 1), ("!merge []", 2), ("!tpl {}", 2)] {
+        assert!(
+            doc::parse_yaml(&nested(limit - extra, inner)).is_ok(),
+            "{inner}"
+        );
+        let e = doc::parse_yaml(&nested(limit - extra + 1, inner)).unwrap_err();
+        assert!(e.message.contains("nested in one another"), "{inner}: {e}");
     }
     // What YAML reads, JSON reads back.
     for inner in ["!eval a", "!merge [!ref x]", "!tpl {}"] {
         let v = yaml(&nested(100, inner));
         assert_eq!(doc::parse_json(&v.to_string()).unwrap(), v, "{inner}");
+    }
+}
+
+/// JSON and YAML take the same nesting: a fuzzer found 128 sequences that YAML read and JSON
+/// (serde_json) did not read back.
+#[test]
+fn json_and_yaml_agree_on_nesting() {
+    for n in doc::MAX_DEPTH - 2..doc::MAX_DEPTH + 3 {
+        for inner in ["", "1", "{}"] {
+            let text = format!("{}{inner}{}", "[".repeat(n), "]".repeat(n));
+            let json = doc::parse_json(&text);
+            let yaml = doc::parse_yaml(&text);
+            assert_eq!(
+                json.is_ok(),
+                yaml.is_ok(),
+                "{n} {inner:?}: {json:?} / {yaml:?}"
+            );
+            if let (Ok(j), Ok(y)) = (json, yaml) {
+                assert_eq!(j, y);
+                assert!(doc::check_i_json(&j).is_ok());
+            }
+        }
     }
 }
 
