@@ -953,43 +953,45 @@ impl Process {
         let mut view = None;
         let mut current = Map::new();
         current.insert("key".into(), Value::from(key));
+        // What an instruction gives must keep the process within what JSON readers read back:
+        // the process, `current`, (for instructions) their object, then the value's own arrays
+        // and objects. A literal fits already, as the scenario itself does.
+        let fits = |i: &Instruction, offset: usize, v: &Value| {
+            matches!(i, Instruction::Literal(_))
+                || offset + accord_scenario::doc::nesting(v) <= accord_scenario::doc::MAX_DEPTH
+        };
+        let too_deep = |path: String| Err(Rejection::TooDeep { path });
         let title = match &state.title {
-            Some(t) => self.eval_lazy(t, &mut view, actor, response, &state.source)?,
+            Some(t) => {
+                let v = self.eval_lazy(t, &mut view, actor, response, &state.source)?;
+                if !fits(t, 2, &v) {
+                    return too_deep("current.title".into());
+                }
+                v
+            }
             None => Value::Null,
         };
         current.insert("title".into(), title);
         let description = match &state.description {
-            Some(t) => self.eval_lazy(t, &mut view, actor, response, &state.source)?,
+            Some(t) => {
+                let v = self.eval_lazy(t, &mut view, actor, response, &state.source)?;
+                if !fits(t, 2, &v) {
+                    return too_deep("current.description".into());
+                }
+                v
+            }
             None => Value::Null,
         };
         current.insert("description".into(), description);
         let mut instructions = Map::new();
         for (a, i) in &state.instructions {
-            instructions.insert(
-                a.clone(),
-                self.eval_lazy(i, &mut view, actor, response, &state.source)?,
-            );
+            let v = self.eval_lazy(i, &mut view, actor, response, &state.source)?;
+            if !fits(i, 3, &v) {
+                return too_deep(format!("current.instructions.{a}"));
+            }
+            instructions.insert(a.clone(), v);
         }
         drop(view);
-        // The process, `current`, then (for instructions) their object, then the value's.
-        let fits = |offset: usize, v: &Value| {
-            offset + accord_scenario::doc::nesting(v) <= accord_scenario::doc::MAX_DEPTH
-        };
-        for (field, offset, value) in [
-            ("title", 2, current.get("title")),
-            ("description", 2, current.get("description")),
-        ] {
-            if value.is_some_and(|v| !fits(offset, v)) {
-                return Err(Rejection::TooDeep {
-                    path: format!("current.{field}"),
-                });
-            }
-        }
-        if let Some((a, _)) = instructions.iter().find(|(_, v)| !fits(3, v)) {
-            return Err(Rejection::TooDeep {
-                path: format!("current.instructions.{a}"),
-            });
-        }
         current.insert("instructions".into(), Value::Object(instructions));
         let due = state.timeout.map(|d| add_duration(timestamp, d));
         current.insert(

@@ -500,6 +500,43 @@ fn deeply_nested_data_cannot_make_a_projection_unreadable() {
     serde_json::from_slice::<Value>(&bytes).expect("serde_json reads the projection back");
 }
 
+/// A state's instruction that copies a value into `current.instructions` one level deeper
+/// than the value sits may not take the process past the limit: the step is refused.
+#[test]
+fn a_state_instruction_cannot_nest_the_process_past_the_limit() {
+    let max = accord_scenario::doc::MAX_DEPTH;
+    let mut deep = json!(1);
+    for _ in 0..max - 3 {
+        deep = json!([deep]);
+    }
+    let mut r = R::new();
+    r.ok("node", scenario(json!({
+        "id": "s",
+        "actors": {"a": {"type": "object"}},
+        "assets": {"c": {"type": "object"}},
+        "actions": {
+            "keep": {"actor": "a", "update": {"select": "assets.c", "patch": false, "data": {"w": {"<ref>": "current.response.data"}}}},
+            "end": {"actor": "a"}
+        },
+        "states": {
+            "initial": {"actions": ["keep", "end"], "transitions": [{"action": "keep", "transition": "shown"}, {"action": "end", "transition": ":success"}]},
+            "shown": {"action": "end", "instructions": {"a": {"<ref>": "assets.c"}}, "transition": ":success"}
+        }
+    })));
+    r.ok("node", identity("a_id", "key-a"));
+    r.ok("node", process("s", json!({"a": "a_id"})));
+    // `assets.c` is `{w: data}`: within the limit where it is, one level past it as an
+    // instruction of the next state.
+    let why = r.refused("key-a", response("keep", deep.clone()), None);
+    assert!(
+        matches!(&why, Refusal::Response(Rejection::TooDeep { path }) if path == "current.instructions.a"),
+        "{why:?}"
+    );
+    r.ok("key-a", response("keep", deep[0].clone()));
+    assert_eq!(r.json()["current"]["key"], json!("shown"));
+    serde_json::from_slice::<Value>(&canonical(&r.json())).expect("reads back");
+}
+
 /// Review 4: an update that copies the document into itself (`<ref>`) grew the process
 /// geometrically, one signed response per doubling. A reference now copies at most the
 /// instruction budget, so the step that would pass it is refused and the process stays small.

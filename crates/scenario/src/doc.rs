@@ -751,9 +751,30 @@ pub fn check_i_json(value: &Value) -> Result<(), String> {
     check_i_json_within(value, MAX_DEPTH)
 }
 
-/// Arrays and objects on the longest chain of them in `value` (a scalar: 0).
+/// Arrays and objects on the longest chain of them in `value` (a scalar: 0). Only
+/// collections are visited: the engine asks this of every update's value.
 pub fn nesting(value: &Value) -> usize {
-    measure(value).nesting
+    fn is_collection(v: &Value) -> bool {
+        v.is_array() || v.is_object()
+    }
+    if !is_collection(value) {
+        return 0;
+    }
+    let mut deepest = 0;
+    let mut stack = vec![(value, 1usize)];
+    while let Some((v, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        match v {
+            Value::Array(a) => {
+                stack.extend(a.iter().filter(|x| is_collection(x)).map(|x| (x, d + 1)))
+            }
+            Value::Object(m) => {
+                stack.extend(m.values().filter(|x| is_collection(x)).map(|x| (x, d + 1)))
+            }
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// [`check_i_json`] with at most `max` arrays and objects nested in one another: for a value
