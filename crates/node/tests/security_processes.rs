@@ -523,13 +523,16 @@ async fn a_second_start_of_a_held_process_id_is_refused_and_stores_nothing() {
         &[("drafter".into(), "drafter-identity".into())],
     );
     sub["parent"] = Value::from("doc-2");
+    // The chain's events are stamped a millisecond apart from its start: the next one may not
+    // be earlier than its last, however fast this test runs.
+    let after = second.events().last().unwrap().event().timestamp + 1;
     let partial = events::next_event(
         second.id(),
         b32("tip"),
         b32("state"),
         &sub,
         &user("drafter"),
-        now_ms(),
+        now_ms().max(after),
     )
     .unwrap();
     let err = drafter
@@ -547,7 +550,7 @@ async fn a_second_start_of_a_held_process_id_is_refused_and_stores_nothing() {
         b32("state"),
         &sub,
         &user("drafter"),
-        now_ms(),
+        now_ms().max(after),
     )
     .unwrap();
     drafter
