@@ -218,6 +218,7 @@ pub fn run(
     let applied = local.emit(&start, &node)?;
     let mut requests = match applied {
         Applied::Started(r) => r,
+        Applied::Rejected(why) => bail!("the process did not start: {why}"),
         other => bail!("the process did not start: {other:?}"),
     };
     show(&local, "start", &requests);

@@ -179,7 +179,9 @@ fn run_fails_when_a_step_does_not_do_what_it_says() {
 }
 
 /// Issue 15, "one verdict": what would refuse a process at its start is found by `scenario
-/// check`, and `scenario run` refuses the same documents for the same reason.
+/// check`: an error when every start is refused (a default that breaks its schema), a warning
+/// when a start without actor data is (an instruction the data may satisfy), and `scenario
+/// run` refuses both for the same reason.
 #[test]
 fn check_finds_what_would_refuse_a_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -192,6 +194,8 @@ fn check_finds_what_would_refuse_a_start() {
                 "actions": {"go": {"actor": "a"}},
                 "states": {"initial": {"action": "go", "transition": ":success"}}}),
             "/actors/a: error[default-breaks-schema]",
+            Some(1),
+            "/age",
         ),
         (
             "title.json",
@@ -200,26 +204,30 @@ fn check_finds_what_would_refuse_a_start() {
                 "actions": {"go": {"actor": "a"}},
                 "states": {"initial": {"action": "go", "transition": ":success",
                     "title": {"<eval>": "length(`1`)"}}}}),
-            "/states/initial: error[start-refused]",
+            "/states/initial: warning[start-refused]",
+            Some(0),
+            "/states/initial/title",
         ),
     ];
     let steps = dir.path().join("steps.json");
     std::fs::write(&steps, "[]").unwrap();
-    for (name, doc, expected) in cases {
+    for (name, doc, expected, code, reason) in cases {
         let file = dir.path().join(name);
         std::fs::write(&file, doc.to_string()).unwrap();
         let file = file.to_str().unwrap();
         let out = accord(&["scenario", "check", file]);
-        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stdout));
+        assert_eq!(out.status.code(), code, "{name}: {}", text(&out.stdout));
         assert!(
             text(&out.stdout).contains(expected),
             "{name}: {}",
             text(&out.stdout)
         );
+        let out = accord(&["scenario", "check", "--deny-warnings", file]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
         let out = accord(&["scenario", "run", file, "--steps", steps.to_str().unwrap()]);
         assert!(!out.status.success(), "{name}");
         assert!(
-            text(&out.stderr).contains("has errors"),
+            text(&out.stderr).contains(reason),
             "{name}: {}",
             text(&out.stderr)
         );

@@ -16,7 +16,7 @@ pub mod verdict;
 
 pub use process::{Candidate, Compiled, Identity, Process, Rejection, Request, Start};
 pub use replay::{Applied, EventIn, Kind, Refusal, Replay};
-pub use verdict::{Verdict, judge, judge_text};
+pub use verdict::{Verdict, compile, judge, judge_text};
 
 /// A JSON value as canonical JSON (RFC 8785).
 pub fn canonical(value: &serde_json::Value) -> Vec<u8> {

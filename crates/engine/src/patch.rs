@@ -131,6 +131,23 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// Whether `set(doc, path, value, patch)` would add `value` to a list as one more item (one
+/// level below `path`, not at it).
+pub fn appends(doc: &Map<String, Value>, path: &[String], patch: bool) -> bool {
+    let Some((first, rest)) = path.split_first() else {
+        return false;
+    };
+    let mut cur = doc.get(first);
+    for seg in rest {
+        cur = match cur {
+            Some(Value::Object(m)) => m.get(seg),
+            Some(Value::Array(a)) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        };
+    }
+    patch && matches!(cur, Some(Value::Array(_)))
+}
+
 fn lookup_mut<'a>(doc: &'a mut Map<String, Value>, path: &[String]) -> Option<&'a mut Value> {
     let (first, rest) = path.split_first()?;
     let mut cur = doc.get_mut(first)?;

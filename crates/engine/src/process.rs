@@ -39,7 +39,7 @@ impl Compiled {
         let mut errors = Vec::new();
         let compile =
             |kind: &str, set: &indexmap::IndexMap<String, Value>, errors: &mut Vec<Diagnostic>| {
-                let owns: &[&str] = if kind == "actors" {
+                let owns: &'static [&'static str] = if kind == "actors" {
                     &["key", "identity"]
                 } else {
                     &["key"]
@@ -95,6 +95,16 @@ impl Compiled {
             }
             if let Some(d) = schema.description() {
                 m.insert("description".into(), Value::from(d));
+            }
+            if let Some((pointer, message)) = schema.problems(&a).into_iter().next() {
+                errors.push(Diagnostic {
+                    severity: Severity::Error,
+                    pointer: Pointer::root().join("assets").join(key).to_string(),
+                    code: "default-breaks-schema",
+                    message: format!(
+                        "the value a process starts with breaks this schema at {pointer}: {message}"
+                    ),
+                });
             }
             initial_assets.insert(key.clone(), a);
         }
@@ -793,8 +803,11 @@ impl Process {
             if path.len() >= 2 && path[0] == "current" && path[1] == "actor" {
                 path.splice(0..2, ["actors".to_string(), actor.to_string()]);
             }
-            // The document, then one array or object per step of the path, then the value's.
-            if path.len() + accord_scenario::doc::nesting(&value) > accord_scenario::doc::MAX_DEPTH
+            // The document, then one array or object per step of the path (and the list, when
+            // the value is appended to one), then the value's.
+            let appended = usize::from(patch::appends(&self.doc, &path, u.patch));
+            if path.len() + appended + accord_scenario::doc::nesting(&value)
+                > accord_scenario::doc::MAX_DEPTH
             {
                 return Err(Rejection::TooDeep {
                     path: path.join("."),
@@ -833,7 +846,7 @@ impl Process {
                 && let Some((pointer, message)) = schema.problems(value).into_iter().next()
             {
                 return Err(Rejection::Schema {
-                    pointer: format!("/{kind}/{key}{pointer}"),
+                    pointer: format!("{}{pointer}", Pointer::root().join(kind).join(key)),
                     message,
                 });
             }
@@ -1346,7 +1359,7 @@ impl Process {
         ) && let Some((pointer, message)) = schema.problems(value).into_iter().next()
         {
             return Err(Rejection::Schema {
-                pointer: format!("/actors/{key}{pointer}"),
+                pointer: format!("{}{pointer}", Pointer::root().join("actors").join(key)),
                 message,
             });
         }
@@ -1650,7 +1663,9 @@ impl Undo {
 /// An actor's fields the engine derives identity from: who signs for it, and which it is.
 const ACTOR_GUARDED: [&str; 2] = ["identity", "key"];
 /// `current`'s fields the engine derives state from: the state, and when it times out.
-const CURRENT_GUARDED: [&str; 2] = ["key", "due_date"];
+/// Those it computes when the process is read (the open actions, the last response, the
+/// transitions) are guarded too, so that a whole-`current` write cannot plant them.
+const CURRENT_GUARDED: [&str; 5] = accord_scenario::model::UPDATE_PROTECTED_CURRENT;
 
 /// The guarded fields an update names explicitly, as dot paths: through its select
 /// (`actors.a.identity`), or as keys of the object it writes (`actors.a` ← `{identity: …}`).

@@ -56,6 +56,23 @@ impl Kind {
     }
 }
 
+/// Whether an event body may enter a chain's replay: I-JSON (numbers every JSON reader reads
+/// alike), and nested so that the projection stays within what JSON readers read back. A
+/// scenario's content sits no deeper in a projection than in its event (`definitions`), so it
+/// may nest as deep as any document; every other body's data lands two levels deeper (a
+/// response's `data` at `previous/n/data`), so those nest two levels less. The node checks
+/// the events it counts on with this too.
+pub fn check_body(body: &Value) -> Result<(), String> {
+    use accord_scenario::doc::{MAX_DEPTH, check_i_json_within};
+    let schema = body.get("$schema").and_then(Value::as_str).unwrap_or("");
+    let max = if Kind::of(schema) == Some(Kind::Scenario) {
+        MAX_DEPTH
+    } else {
+        MAX_DEPTH - 2
+    };
+    check_i_json_within(body, max)
+}
+
 /// One event, as the replay needs it.
 #[derive(Clone, Copy, Debug)]
 pub struct EventIn<'a> {
@@ -265,11 +282,16 @@ impl Replay {
         Some(v)
     }
 
-    /// A summary of each sub-process: id, scenario, title and state.
+    /// A summary of each sub-process: id, scenario, title (when it is text: an update may
+    /// make it anything, and the summary sits two levels deeper than the sub-process's own)
+    /// and state.
     fn summaries(&self) -> Vec<Value> {
         self.processes[1..]
             .iter()
-            .map(|p| serde_json::json!({"id": p.doc()["id"], "scenario": p.doc()["scenario"], "title": p.doc()["title"], "state": p.state()}))
+            .map(|p| {
+                let title = p.doc().get("title").filter(|t| t.is_string());
+                serde_json::json!({"id": p.doc()["id"], "scenario": p.doc()["scenario"], "title": title, "state": p.state()})
+            })
             .collect()
     }
 
@@ -320,14 +342,15 @@ impl Replay {
         // A body's data lands two levels deeper in the projection than in the body (a
         // response's `data` at `previous/n/data`), and the projection must stay within what
         // JSON readers read back.
-        accord_scenario::doc::check_i_json_within(e.body, accord_scenario::doc::MAX_DEPTH - 2)
-            .map_err(Refusal::Malformed)?;
+        check_body(e.body).map_err(Refusal::Malformed)?;
         let schema = e.body.get("$schema").and_then(Value::as_str).unwrap_or("");
         let kind =
             Kind::of(schema).ok_or_else(|| Refusal::UnknownKind(format!("$schema {schema:?}")))?;
         match kind {
             Kind::Scenario => {
-                let verdict = crate::verdict::judge(e.body);
+                // The verdict without its trial start: whether a chain's scenario is taken
+                // may not depend on what a trial without data happens to evaluate.
+                let verdict = crate::verdict::compile(e.body);
                 let Some(compiled) = verdict.compiled.clone() else {
                     return Err(Refusal::BadScenario(verdict.errors()));
                 };

@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 pub struct Schema {
     validator: Option<jsonschema::Validator>,
     source: Value,
+    /// Top-level properties the engine writes itself: the schema's word on them is not applied.
+    owns: &'static [&'static str],
 }
 
 impl std::fmt::Debug for Schema {
@@ -21,21 +23,10 @@ impl std::fmt::Debug for Schema {
     }
 }
 
-/// Strips what would make a schema reach outside itself, and what only labels it; the
-/// properties the engine `owns` (it writes them itself) are taken out of the schema's hands.
-fn local(schema: &Value, owns: &[&str]) -> Value {
+/// Strips what would make a schema reach outside itself, and what only labels it.
+fn local(schema: &Value) -> Value {
     let mut s = schema.clone();
     if let Value::Object(m) = &mut s {
-        // A schema may describe a field the engine writes (the reference's own flow scenarios
-        // declare `identity` as a string with a made-up default): the engine's value stands,
-        // whatever the schema says of it.
-        if let Some(Value::Object(p)) = m.get_mut("properties") {
-            for k in owns {
-                if let Some(v) = p.get_mut(*k) {
-                    *v = Value::Bool(true);
-                }
-            }
-        }
         m.remove("$schema");
         if m.get("$ref")
             .and_then(Value::as_str)
@@ -67,8 +58,8 @@ impl Schema {
     /// Compiles a schema; the error says why it cannot be used. `owns` names the top-level
     /// properties the engine writes itself (an actor's `key` and `identity`, an asset's `key`):
     /// the schema's word on them is read as documentation.
-    pub fn compile(schema: &Value, owns: &[&str]) -> Result<Schema, String> {
-        let source = local(schema, owns);
+    pub fn compile(schema: &Value, owns: &'static [&'static str]) -> Result<Schema, String> {
+        let source = local(schema);
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft7)
             .build(&source)
@@ -76,26 +67,40 @@ impl Schema {
         Ok(Schema {
             validator: Some(validator),
             source,
+            owns,
         })
     }
 
     /// Every way `value` breaks the schema, each with the JSON pointer inside `value`.
     ///
-    /// Null is "not set": a property whose value is null passes whatever its schema says of it,
-    /// as a property without a `default` starts null (the reference builds it so and starts the
-    /// process), and `required` is met by its presence. Anything set is held to the schema.
+    /// Null is "not set": an object's property whose value is null passes whatever its schema
+    /// says of it, as a property without a `default` starts null (the reference builds it so
+    /// and starts the process), and `required` is met by its presence. A null list item is
+    /// held to the schema like anything else set. The properties the engine owns (an actor's
+    /// `key` and `identity`) are the engine's, however the schema reaches them (`properties`,
+    /// `additionalProperties`, a `$ref`): its errors there are not applied.
     pub fn problems(&self, value: &Value) -> Vec<(String, String)> {
-        match &self.validator {
-            Some(v) => v
-                .iter_errors(value)
-                .filter(|e| {
-                    let at = e.instance_path().to_string();
-                    at.is_empty() || value.pointer(&at) != Some(&Value::Null)
-                })
-                .map(|e| (e.instance_path().to_string(), e.to_string()))
-                .collect(),
-            None => Vec::new(),
-        }
+        let Some(v) = &self.validator else {
+            return Vec::new();
+        };
+        v.iter_errors(value)
+            .filter_map(|e| {
+                let at = e.instance_path().to_string();
+                let first = at
+                    .strip_prefix('/')
+                    .map(|r| r.split('/').next().unwrap_or(r));
+                if first.is_some_and(|f| self.owns.contains(&f)) {
+                    return None;
+                }
+                if let Some((parent, _)) = at.rsplit_once('/')
+                    && value.pointer(&at) == Some(&Value::Null)
+                    && value.pointer(parent).is_some_and(Value::is_object)
+                {
+                    return None;
+                }
+                Some((at, e.to_string()))
+            })
+            .collect()
     }
 
     /// The value a new process starts with: objects get every listed property (recursively),

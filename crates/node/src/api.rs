@@ -1145,8 +1145,14 @@ async fn post_scenario(State(app): Shared, req: Request) -> Result<Response, Pro
     };
     let value =
         accord_scenario::doc::parse(text, format).map_err(|e| Problem::bad_json(e.to_string()))?;
-    // The verdict a process start gives, not only the model's check (issue 15, "one verdict").
-    let verdict = accord_engine::judge(&value);
+    // The verdict every part of Accord gives, with its trial start (issue 15, "one verdict"),
+    // off the async threads: a scenario's initial state may take a while to evaluate.
+    let (value, verdict) = tokio::task::spawn_blocking(move || {
+        let verdict = accord_engine::judge(&value);
+        (value, verdict)
+    })
+    .await
+    .map_err(|e| Problem::internal(format!("the scenario's verdict did not finish: {e}")))?;
     let diagnostics: Vec<Value> = verdict.diagnostics.iter().map(diagnostic_json).collect();
     let Some(compiled) = verdict.compiled else {
         let errors = verdict

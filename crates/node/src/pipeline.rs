@@ -951,7 +951,7 @@ impl<S: Store> Writer<S> {
                     .and_then(Value::as_str)
                     .and_then(accord_engine::replay::Kind::of)
                     == Some(accord_engine::replay::Kind::Identity)
-                && accord_scenario::doc::check_i_json(&body).is_ok()
+                && accord_engine::replay::check_body(&body).is_ok()
             {
                 let now = identities.get_or_insert_with(|| live.replay.identities().to_vec());
                 // A refused identity event changes nothing, here as in the process.

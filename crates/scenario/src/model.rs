@@ -43,7 +43,7 @@ pub fn livecontracts_schema(schema: &str) -> Option<(&str, &str)> {
 /// its events (which process, which scenario, its history, what may happen next, who is
 /// bound). An update may write any other path, as in the reference (its own fixtures write
 /// `foo` and `bar`); these are refused when the scenario is checked.
-pub const UPDATE_PROTECTED: [&str; 9] = [
+pub const UPDATE_PROTECTED: [&str; 10] = [
     "$schema",
     "id",
     "scenario",
@@ -53,6 +53,7 @@ pub const UPDATE_PROTECTED: [&str; 9] = [
     "next",
     "deviations",
     "identities",
+    "subprocesses",
 ];
 
 /// Fields of `current` the engine writes (the state entered, its due date) or computes when
@@ -937,7 +938,7 @@ impl Builder<'_> {
                 self.diags.warning(
                     &at.join("$schema"),
                     "custom-action-schema",
-                    format!("{schema:?} is not an action type a node carries out (action/http, action/nop, action/event): `{key}` is performed by its actors, as an ordinary action"),
+                    format!("{schema:?} is not an action type a node carries out ({SCHEMA_PREFIX}action/http/schema.json#, …/action/nop/…, …/action/event/…; v0.2.0 only, as the reference's triggers match them exactly): `{key}` is performed by its actors, as an ordinary action"),
                 );
                 Trigger::User
             }
