@@ -539,13 +539,7 @@ impl Process {
     }
 
     fn eval(&self, i: &Instruction, view: &Value, target: &Value) -> Result<Value, Rejection> {
-        Ok(instr::evaluate(
-            i,
-            &Scope {
-                source: view,
-                target,
-            },
-        )?)
+        Ok(instr::evaluate(i, &Scope::new(view, target))?)
     }
 
     /// Evaluates with a view built only if the instruction is more than a literal: most are
@@ -1413,10 +1407,7 @@ impl Process {
                     && t.condition.as_ref().is_none_or(|c| {
                         instr::evaluate(
                             c,
-                            &Scope {
-                                source: view.get_or_init(|| self.view(None, None)),
-                                target: &Value::Null,
-                            },
+                            &Scope::new(view.get_or_init(|| self.view(None, None)), &Value::Null),
                         )
                         .is_ok_and(|v| instr::truthy(&v))
                     })

@@ -8,14 +8,7 @@ fn eval_with(instruction: Value, source: &Value) -> Result<Value, String> {
     let mut diags = Diagnostics::default();
     let compiled = compile(&instruction, &Pointer::root().join("x"), &mut diags);
     assert!(!diags.has_errors(), "{:?}", diags.as_slice());
-    evaluate(
-        &compiled,
-        &Scope {
-            source,
-            target: &json!({"own": "target"}),
-        },
-    )
-    .map_err(|e| e.to_string())
+    evaluate(&compiled, &Scope::new(source, &json!({"own": "target"}))).map_err(|e| e.to_string())
 }
 
 fn eval(instruction: Value) -> Value {

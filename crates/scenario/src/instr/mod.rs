@@ -367,7 +367,11 @@ impl Expr {
 
     /// Evaluates against a prepared JMESPath value.
     pub fn search_var(&self, input: jmespath::Rcvar) -> Result<Value, String> {
-        let out = self.expr.search(input).map_err(|e| {
+        // The interpreter itself, not `Expression::search`: without the crate's nightly-only
+        // `specialized` feature, `search` takes a prepared variable through serde, copying the
+        // whole input on every evaluation.
+        let mut ctx = jmespath::Context::new(self.expr.as_str(), &jmespath::DEFAULT_RUNTIME);
+        let out = jmespath::interpret(&input, self.expr.as_ast(), &mut ctx).map_err(|e| {
             e.to_string()
                 .lines()
                 .next()
@@ -1083,6 +1087,36 @@ pub struct Scope<'a> {
     pub source: &'a Value,
     /// The object being evaluated (an action, a state): what `@` means.
     pub target: &'a Value,
+    /// The source's top-level fields as JMESPath reads them, each converted once for all the
+    /// `<eval>`s of one evaluation: converting a large field again for every `<eval>` made a
+    /// state with many of them cost the product of the two.
+    roots: std::cell::RefCell<Vec<(String, jmespath::Rcvar)>>,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope reading `source`, with `target` as `@`.
+    pub fn new(source: &'a Value, target: &'a Value) -> Scope<'a> {
+        Scope {
+            source,
+            target,
+            roots: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The top-level field `name` of the source as a JMESPath variable, converted once.
+    fn root(&self, name: &str) -> Result<Option<jmespath::Rcvar>, String> {
+        if let Some((_, v)) = self.roots.borrow().iter().find(|(n, _)| n == name) {
+            return Ok(Some(v.clone()));
+        }
+        let Some(v) = self.source.as_object().and_then(|m| m.get(name)) else {
+            return Ok(None);
+        };
+        let var = Arc::new(jmespath::Variable::try_from(v).map_err(|e| e.to_string())?);
+        self.roots
+            .borrow_mut()
+            .push((name.to_string(), var.clone()));
+        Ok(Some(var))
+    }
 }
 
 /// Why an instruction could not be evaluated.
@@ -1172,7 +1206,7 @@ fn evaluate_node(node: &Node, scope: &Scope) -> Result<Value, EvalError> {
             }
             Op::Eval => {
                 let expr = expr_of(&step.prepared, &arg).map_err(err)?;
-                result = search_source(&expr, scope.source).map_err(err)?;
+                result = search_scope(&expr, scope).map_err(err)?;
             }
             Op::Switch => {
                 result = eval_switch(&step.prepared, &arg, &result, scope).map_err(err)?
@@ -1420,6 +1454,22 @@ fn expr_of(prepared: &Prepared, arg: &Value) -> Result<Expr, String> {
 }
 
 /// Runs an expression over the process, converting only the top-level fields it reads.
+fn search_scope(expr: &Expr, scope: &Scope) -> Result<Value, String> {
+    match (expr.roots(), scope.source) {
+        (Some(roots), Value::Object(_)) => {
+            let mut partial = std::collections::BTreeMap::new();
+            for r in roots {
+                if let Some(var) = scope.root(r)? {
+                    partial.insert(r.clone(), var);
+                }
+            }
+            expr.search_var(Arc::new(jmespath::Variable::Object(partial)))
+        }
+        _ => expr.search(scope.source),
+    }
+}
+
+/// Runs `expr` over `source`, converting only the top-level fields it reads.
 pub fn search_source(expr: &Expr, source: &Value) -> Result<Value, String> {
     match (expr.roots(), source) {
         (Some(roots), Value::Object(m)) => {
