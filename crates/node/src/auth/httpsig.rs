@@ -2138,63 +2138,10 @@ fn check_date_header(req: &Request, now: i64, skew: i64) -> Result<i64, HttpSigE
 // LTO key ids (base58)
 // ---------------------------------------------------------------------------
 
-const BASE58_ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-const MAX_BASE58_INPUT: usize = 128;
-
-fn base58_encode(bytes: &[u8]) -> String {
-    let zeros = bytes.iter().take_while(|&&b| b == 0).count();
-    // Little-endian base-58 digits.
-    let mut digits: Vec<u8> = Vec::with_capacity(bytes.len() * 138 / 100 + 1);
-    for &byte in bytes {
-        let mut carry = u32::from(byte);
-        for d in digits.iter_mut() {
-            carry += u32::from(*d) << 8;
-            *d = (carry % 58) as u8;
-            carry /= 58;
-        }
-        while carry > 0 {
-            digits.push((carry % 58) as u8);
-            carry /= 58;
-        }
-    }
-    let mut out = "1".repeat(zeros);
-    out.extend(
-        digits
-            .iter()
-            .rev()
-            .map(|&d| char::from(BASE58_ALPHABET.get(usize::from(d)).copied().unwrap_or(b'1'))),
-    );
-    out
-}
-
-fn base58_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() > MAX_BASE58_INPUT {
-        return None;
-    }
-    let zeros = s.bytes().take_while(|&b| b == b'1').count();
-    // Little-endian base-256 digits.
-    let mut bytes: Vec<u8> = Vec::with_capacity(s.len());
-    for c in s.bytes() {
-        let mut carry = u32::try_from(BASE58_ALPHABET.iter().position(|&a| a == c)?).ok()?;
-        for b in bytes.iter_mut() {
-            carry += u32::from(*b) * 58;
-            *b = (carry & 0xff) as u8;
-            carry >>= 8;
-        }
-        while carry > 0 {
-            bytes.push((carry & 0xff) as u8);
-            carry >>= 8;
-        }
-    }
-    let mut out = vec![0u8; zeros];
-    out.extend(bytes.iter().rev());
-    Some(out)
-}
-
 /// The LTO `keyId` for a public key: its 32 bytes in base58.
 #[must_use]
 pub fn lto_key_id(key: &VerifyingKey) -> String {
-    base58_encode(key.as_bytes())
+    accord_crypto::base58::encode(key.as_bytes())
 }
 
 /// Decodes an LTO `keyId` (base58 of a 32-byte Ed25519 public key).
@@ -2202,7 +2149,8 @@ pub fn lto_key_id(key: &VerifyingKey) -> String {
 /// self-identified key is acceptable.
 #[must_use]
 pub fn lto_verifying_key(key_id: &str) -> Option<VerifyingKey> {
-    let bytes: [u8; 32] = base58_decode(key_id)?.try_into().ok()?;
+    // Fixed size: text longer than any encoding of 32 bytes is refused before decoding.
+    let bytes: [u8; 32] = accord_crypto::base58::decode_array(key_id).ok()?;
     VerifyingKey::from_bytes(&bytes).ok()
 }
 
@@ -3262,7 +3210,7 @@ mod tests {
     const LTO_ISO_DATE: &str = "2018-04-01T12:00:00.000Z";
 
     fn lto_key() -> SigningKey {
-        let bytes: [u8; 64] = base58_decode(LTO_SECRET).unwrap().try_into().unwrap();
+        let bytes: [u8; 64] = accord_crypto::base58::decode_array(LTO_SECRET).unwrap();
         SigningKey::from_keypair_bytes(&bytes).unwrap()
     }
 
@@ -3289,11 +3237,9 @@ mod tests {
         assert_eq!(lto_verifying_key(LTO_PUBLIC), Some(key.verifying_key()));
 
         // Key pair from ltonetwork/lto-api.php tests/Account/SignCallbackTest.php.
-        let secret: [u8; 64] = base58_decode(
+        let secret: [u8; 64] = accord_crypto::base58::decode_array(
             "4zsR9xoFpxfnNwLcY4hdRUarwf5xWtLj6FpKGDFBgscPxecPj2qgRNx4kJsFCpe9YDxBRNoeBWTh2SDAdwTySomS",
         )
-        .unwrap()
-        .try_into()
         .unwrap();
         let key = SigningKey::from_keypair_bytes(&secret).unwrap();
         assert_eq!(
@@ -3301,10 +3247,12 @@ mod tests {
             "GjSacB6a5DFNEHjDSmn724QsrRStKYzkahPH67wyrhAY"
         );
 
-        assert_eq!(base58_encode(&[0, 0, 1]), "112");
-        assert_eq!(base58_decode("112"), Some(vec![0, 0, 1]));
-        assert_eq!(base58_decode(""), Some(vec![]));
-        assert_eq!(base58_decode("0OIl"), None);
+        // The one base58 of Accord (`accord_crypto::base58`), as key ids use it.
+        use accord_crypto::base58;
+        assert_eq!(base58::encode(&[0, 0, 1]), "112");
+        assert_eq!(base58::decode("112").ok(), Some(vec![0, 0, 1]));
+        assert_eq!(base58::decode("").ok(), Some(vec![]));
+        assert_eq!(base58::decode("0OIl").ok(), None);
         assert_eq!(lto_verifying_key("1111"), None);
         assert_eq!(lto_verifying_key(&"z".repeat(200)), None);
     }
