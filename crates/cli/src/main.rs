@@ -1,5 +1,5 @@
-//! `accord`: the one binary. Keys, event chains and benchmarks for now; the node, scenarios,
-//! the ledger and the rest arrive as their crates do.
+//! `accord`: the one binary. Keys, event chains, scenarios (check, draw, run), processes, the
+//! node and a devnet of nodes, and the benchmarks; the ledger arrives as its crate does.
 //!
 //! Exit codes, decided here and nowhere else: 0 success; 1 a chain is not valid (or is not a
 //! chain at all, or is a partial copy where a whole one is asked for); 2 a usage or input error
