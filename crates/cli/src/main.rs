@@ -22,6 +22,7 @@ mod chain;
 mod devnet;
 mod io;
 mod keys;
+mod load;
 mod node;
 mod process;
 mod run;

@@ -223,8 +223,8 @@ fn random_id() -> Result<String> {
 
 /// `accord scenario push`: check locally, then store on the node.
 pub fn push(file: &Path, client: &NodeClientArgs) -> Result<Outcome> {
-    let text = crate::scenario::read_text(file)?;
-    let format = crate::scenario::format_of(file, &text, None);
+    let text = crate::load::read_text(file)?;
+    let format = crate::load::format_of(file, &text, None);
     let content_type = match format {
         accord_scenario::Format::Yaml => "application/yaml",
         accord_scenario::Format::Json => "application/json",
@@ -348,7 +348,7 @@ fn start(
     let (c, me) = args.connect()?;
     let rt = runtime()?;
     let doc = if Path::new(scenario).exists() {
-        let (_, text, format) = crate::scenario::load_checked(&PathBuf::from(scenario))?;
+        let (_, text, format) = crate::load::load_checked(&PathBuf::from(scenario))?;
         accord_scenario::doc::parse(&text, format).map_err(|e| anyhow!("{scenario}: {e}"))?
     } else {
         rt.block_on(c.get(&format!("/scenarios/{scenario}")))
@@ -586,7 +586,7 @@ fn parse_data(data: Option<&str>) -> Result<Value> {
         return Ok(Value::Null);
     };
     let text = match text.strip_prefix('@') {
-        Some(path) => crate::scenario::read_text(Path::new(path))?,
+        Some(path) => crate::load::read_text(Path::new(path))?,
         None => text.to_string(),
     };
     serde_json::from_str(&text).map_err(|e| {

@@ -18,7 +18,7 @@ use accord_scenario::model::IsoDuration;
 
 use crate::Outcome;
 use crate::io::write_output;
-use crate::scenario::{format_of, load_checked, read_text};
+use crate::load::{format_of, load_checked, read_text};
 
 const V: &str = "https://specs.livecontracts.io/v0.2.0/";
 /// 2026-01-01T00:00:00Z: runs start at a fixed time, so they are reproducible.
