@@ -96,17 +96,17 @@ pub fn start<S: Store>(
     store: Arc<S>,
     links: Arc<dyn Links>,
     peers: Arc<Peers>,
-    wake: Arc<Notify>,
+    outbox: Arc<Notify>,
     settings: Settings,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(store, links, peers, wake, settings))
+    tokio::spawn(run(store, links, peers, outbox, settings))
 }
 
 async fn run<S: Store>(
     store: Arc<S>,
     links: Arc<dyn Links>,
     peers: Arc<Peers>,
-    wake: Arc<Notify>,
+    outbox: Arc<Notify>,
     settings: Settings,
 ) {
     let settings = Arc::new(settings);
@@ -149,7 +149,7 @@ async fn run<S: Store>(
         if claimed.is_empty() {
             drop(permits);
             // Woken by a commit that raised rows, or a replay; else look again for retries.
-            let _ = tokio::time::timeout(Duration::from_millis(250), wake.notified()).await;
+            let _ = tokio::time::timeout(Duration::from_millis(250), outbox.notified()).await;
             continue;
         }
         for row in claimed {
@@ -173,13 +173,13 @@ async fn run<S: Store>(
             let Some(slot) = permits.pop() else {
                 break;
             };
-            let (store, links, peers, settings, busy, wake) = (
+            let (store, links, peers, settings, busy, outbox) = (
                 store.clone(),
                 links.clone(),
                 peers.clone(),
                 settings.clone(),
                 busy.clone(),
-                wake.clone(),
+                outbox.clone(),
             );
             tokio::spawn(async move {
                 // The whole attempt, reads included, within the lease.
@@ -224,7 +224,7 @@ async fn run<S: Store>(
                 // The row may be due again at once (events committed during the attempt: the
                 // commit's wake-up found it leased), and its peer may have been skipped as
                 // busy: look again now, not when the 250 ms wait runs out.
-                wake.notify_one();
+                outbox.notify_one();
             });
         }
     }

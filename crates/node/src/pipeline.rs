@@ -269,7 +269,7 @@ impl Pipeline {
         key: Arc<KeyPair>,
         metrics: Arc<Metrics>,
         peers: Arc<Peers>,
-        delivered: Arc<tokio::sync::Notify>,
+        outbox: Arc<tokio::sync::Notify>,
         queued: Arc<tokio::sync::Notify>,
         skew_ms: u64,
     ) -> (Pipeline, tokio::task::JoinHandle<()>) {
@@ -281,10 +281,10 @@ impl Pipeline {
             key,
             metrics,
             peers,
-            delivered,
+            outbox,
             queued,
             live: HashMap::new(),
-            clock: 0,
+            recency: 0,
             heads: heads.clone(),
             skew: skew_ms,
         };
@@ -451,11 +451,12 @@ struct Writer<S> {
     metrics: Arc<Metrics>,
     peers: Arc<Peers>,
     /// Woken after a commit that raised outbox rows.
-    delivered: Arc<tokio::sync::Notify>,
+    outbox: Arc<tokio::sync::Notify>,
     /// Woken after a commit that queued work (system actions, timers).
     queued: Arc<tokio::sync::Notify>,
     live: HashMap<String, Live>,
-    clock: u64,
+    /// A counter of uses, not time: the chain used longest ago is dropped from `live` first.
+    recency: u64,
     /// Told the new heads after each commit.
     heads: Arc<HeadWaiters>,
     /// The clock difference allowed on event timestamps, in milliseconds.
@@ -466,7 +467,7 @@ impl<S: Store> Writer<S> {
     async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            self.process(std::mem::take(&mut batch)).await;
+            self.commit_batch(std::mem::take(&mut batch)).await;
         }
     }
 
@@ -556,7 +557,9 @@ impl<S: Store> Writer<S> {
         Ok(self.store.find_event(id, hash).await?.is_some())
     }
 
-    async fn process(&mut self, batch: Vec<Submission>) {
+    /// Places, applies and commits a batch of submissions in one transaction, then answers
+    /// each submitter.
+    async fn commit_batch(&mut self, batch: Vec<Submission>) {
         let mut pending: Vec<Pending> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut answers: Vec<(Submission, Outcome)> = Vec::with_capacity(batch.len());
@@ -677,7 +680,7 @@ impl<S: Store> Writer<S> {
             self.metrics.batch_size.observe(appends.len() as f64);
             self.heads.committed(appends.iter().map(|a| &a.head));
             if appends.iter().any(|a| !a.deliveries.is_empty()) {
-                self.delivered.notify_one();
+                self.outbox.notify_one();
             }
             if appends.iter().any(|a| !a.work.is_empty()) {
                 self.queued.notify_one();
@@ -775,10 +778,10 @@ impl<S: Store> Writer<S> {
         now: u64,
     ) -> Result<Placed, Problem> {
         self.load(id).await?;
-        self.clock += 1;
+        self.recency += 1;
         let (tip, length) = {
             let live = self.live.get_mut(id).expect("loaded above");
-            live.used = self.clock;
+            live.used = self.recency;
             (live.head.tip, live.head.length)
         };
         let chain = match &sub.work {

@@ -61,9 +61,9 @@ pub fn start<S: Store>(
     pipeline: Pipeline,
     key: Arc<KeyPair>,
     settings: System,
-    wake: Arc<Notify>,
+    queued: Arc<Notify>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(store, pipeline, key, Arc::new(settings), wake))
+    tokio::spawn(run(store, pipeline, key, Arc::new(settings), queued))
 }
 
 async fn run<S: Store>(
@@ -71,7 +71,7 @@ async fn run<S: Store>(
     pipeline: Pipeline,
     key: Arc<KeyPair>,
     settings: Arc<System>,
-    wake: Arc<Notify>,
+    queued: Arc<Notify>,
 ) {
     let slots = Arc::new(Semaphore::new(16));
     loop {
@@ -97,7 +97,7 @@ async fn run<S: Store>(
         }
         if claimed.is_empty() {
             drop(permits);
-            let _ = tokio::time::timeout(Duration::from_millis(250), wake.notified()).await;
+            let _ = tokio::time::timeout(Duration::from_millis(250), queued.notified()).await;
             continue;
         }
         for row in claimed {
