@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::api::App;
+use crate::app::App;
 use crate::links::{PullError, PullLimits, pull};
 use crate::now_ms;
 use crate::problem::Problem;

@@ -6,6 +6,7 @@
 //! `accord-engine`) are driven, never the other way round.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod client;
 pub mod config;
@@ -160,7 +161,7 @@ fn node_key(config: &Config, path: &Path) -> Result<(KeyPair, Seed), StartError>
 /// A node put together but not yet serving or delivering: [`start`] adds the listener and
 /// the delivery and system-action tasks; the simulation tests drive delivery themselves.
 pub(crate) struct Opened {
-    pub(crate) app: Arc<api::App>,
+    pub(crate) app: Arc<app::App>,
     pub(crate) store: Arc<SqlStore>,
     queued: Arc<tokio::sync::Notify>,
 }
@@ -250,7 +251,7 @@ pub(crate) async fn open(
     );
     let mut admins: HashSet<String> = config.admins.iter().cloned().collect();
     admins.insert(node_key.clone());
-    let app = Arc::new(api::App {
+    let app = Arc::new(app::App {
         store: store.clone(),
         pipeline,
         key,
@@ -265,7 +266,7 @@ pub(crate) async fn open(
         ),
         identity_writes: tokio::sync::Mutex::new(()),
         config: Arc::new(config),
-        facts: api::Facts::default(),
+        facts: app::Facts::default(),
         custody,
         peers,
         outbox,

@@ -271,7 +271,7 @@ struct Node {
     /// How it is opened again after a restart.
     config: Config,
     links: Arc<SimLinks>,
-    app: Arc<crate::api::App>,
+    app: Arc<crate::app::App>,
     router: Router,
     /// Signs this node's requests.
     client: Client,
