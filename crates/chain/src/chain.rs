@@ -440,17 +440,13 @@ impl VerifiedChain {
         keys: &KeyPair,
         timestamp: u64,
     ) -> Result<&VerifiedEvent, AppendError> {
-        let mut event = Event {
+        let (event, _) = Event::signed_on(
+            draft,
+            self.latest_hash(),
             timestamp,
-            previous: self.latest_hash(),
-            sign_key: None,
-            signature: None,
-            hash: None,
-            media_type: draft.media_type,
-            data: draft.data,
-            attachments: draft.attachments,
-        };
-        event.sign(self.id.version(), keys)?;
+            self.id.version(),
+            keys,
+        )?;
         // Check it as any other event: this catches a genesis event signed by someone other
         // than the creator, which signing alone would not.
         self.append(event)

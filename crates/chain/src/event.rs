@@ -246,6 +246,29 @@ impl Event {
         })
     }
 
+    /// A new event holding `draft`, on `previous` (the tip it follows), stamped `timestamp`
+    /// (milliseconds) and signed with `keys`; with its hash. The one way Accord makes an event.
+    pub fn signed_on(
+        draft: Draft,
+        previous: [u8; 32],
+        timestamp: u64,
+        version: Version,
+        keys: &KeyPair,
+    ) -> Result<(Event, [u8; 32]), EncodeError> {
+        let mut event = Event {
+            timestamp,
+            previous,
+            sign_key: None,
+            signature: None,
+            hash: None,
+            media_type: draft.media_type,
+            data: draft.data,
+            attachments: draft.attachments,
+        };
+        let hash = event.sign(version, keys)?;
+        Ok((event, hash))
+    }
+
     /// Sets the sign key, signs the binary form with `keys` and records the hash.
     pub fn sign(&mut self, version: Version, keys: &KeyPair) -> Result<[u8; 32], EncodeError> {
         self.sign_key = Some(*keys.public_key());

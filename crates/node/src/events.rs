@@ -85,19 +85,7 @@ pub fn next_event(
     key: &KeyPair,
     timestamp: u64,
 ) -> Result<Chain, String> {
-    let draft = Draft::json(body);
-    let mut event = Event {
-        timestamp,
-        previous: tip,
-        sign_key: None,
-        signature: None,
-        hash: None,
-        media_type: draft.media_type,
-        data: draft.data,
-        attachments: draft.attachments,
-    };
-    event
-        .sign(chain.version(), key)
+    let (event, _) = Event::signed_on(Draft::json(body), tip, timestamp, chain.version(), key)
         .map_err(|e| format!("cannot sign the event: {e}"))?;
     Ok(Chain {
         id: *chain,

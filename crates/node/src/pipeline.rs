@@ -1080,20 +1080,8 @@ fn build(
     key: &KeyPair,
     now: u64,
 ) -> Result<(Event, [u8; 32]), Problem> {
-    let mut event = Event {
-        timestamp: now,
-        previous: tip,
-        sign_key: None,
-        signature: None,
-        hash: None,
-        media_type: "application/json".into(),
-        data: body.to_string().into_bytes(),
-        attachments: Vec::new(),
-    };
-    let hash = event
-        .sign(version, key)
-        .map_err(|e| Problem::internal(format!("cannot sign the event: {e}")))?;
-    Ok((event, hash))
+    Event::signed_on(accord_chain::Draft::json(body), tip, now, version, key)
+        .map_err(|e| Problem::internal(format!("cannot sign the event: {e}")))
 }
 
 /// The projection rows of every process on a chain: the main one with its sub-processes'
