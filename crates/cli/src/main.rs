@@ -15,9 +15,6 @@ macro_rules! outln {
 }
 
 mod bench;
-mod bench_devnet;
-mod bench_node;
-mod bench_scenario;
 mod chain;
 mod devnet;
 mod io;

@@ -29,8 +29,8 @@ pub struct ScenarioArgs {
     json: bool,
 }
 
-const BIOMASS: &str = include_str!("../../../examples/scenarios/biomass.json");
-const PARTIAL: &str = include_str!("../../../examples/scenarios/biomass-partial-delivery.json");
+const BIOMASS: &str = include_str!("../../../../examples/scenarios/biomass.json");
+const PARTIAL: &str = include_str!("../../../../examples/scenarios/biomass-partial-delivery.json");
 const ACTORS: [&str; 5] = ["buyer", "supplier", "logistics", "landowner", "company"];
 
 fn compile(text: &str) -> Result<Arc<Compiled>> {

@@ -28,7 +28,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::Outcome;
-use crate::bench_node::{
+use crate::bench::node::{
     BIOMASS, Mode, PAPER_PER_SECOND, Step, Walk, b32, key, response_event, row_line, steps, summary,
 };
 
@@ -94,7 +94,7 @@ impl Net {
             b'T',
             &Nonce::from_text(&pid),
             &signed,
-            crate::bench_node::wall_ms(),
+            crate::bench::node::wall_ms(),
         )
         .map_err(|e| anyhow!(e))?;
         let out = at_home
@@ -365,7 +365,7 @@ pub fn run(args: DevnetBenchArgs) -> Result<Outcome> {
         bail!("--clients needs at least one count, each above 0");
     }
     let (devnet, checked) = measure_devnet(&args.clients, args.actions)?;
-    let single = crate::bench_node::measure(None, &[Mode::Live], &args.clients, args.actions)?;
+    let single = crate::bench::node::measure(None, &[Mode::Live], &args.clients, args.actions)?;
     if args.json {
         outln!(
             "{}",

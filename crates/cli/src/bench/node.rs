@@ -69,8 +69,8 @@ impl std::fmt::Display for Mode {
     }
 }
 
-pub(crate) const BIOMASS: &str = include_str!("../../../examples/scenarios/biomass.json");
-const STEPS: &str = include_str!("../../../examples/steps/biomass.yaml");
+pub(crate) const BIOMASS: &str = include_str!("../../../../examples/scenarios/biomass.json");
+const STEPS: &str = include_str!("../../../../examples/steps/biomass.yaml");
 /// The ID-Service paper's throughput for the same kind of request: 180–200 a minute.
 pub(crate) const PAPER_PER_SECOND: f64 = 190.0 / 60.0;
 

@@ -6,6 +6,10 @@
 //! (c) Accord's signature check alone (batched) over the same prepared inputs; and (d) the
 //! reference client (`EventChain.from(json).validate()` in Node.js) on the same file.
 
+pub mod devnet;
+pub mod node;
+pub mod scenario;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -26,14 +30,14 @@ pub enum BenchCommand {
     Chain(ChainArgs),
     /// The engine: biomass processes stepped per second, and replay of long histories (the
     /// cost of a step as the history grows).
-    Scenario(crate::bench_scenario::ScenarioArgs),
+    Scenario(crate::bench::scenario::ScenarioArgs),
     /// One node's HTTP API: biomass actions per second and latency, sequential and with
     /// concurrent clients, beside the signature floor and the ID-Service paper's figure.
-    Node(crate::bench_node::NodeBenchArgs),
+    Node(crate::bench::node::NodeBenchArgs),
     /// Three nodes on loopback: biomass actions per second applied on all three, and the
     /// latency until the last holds each, beside one node alone and the ID-Service paper's
     /// figure.
-    Devnet(crate::bench_devnet::DevnetBenchArgs),
+    Devnet(crate::bench::devnet::DevnetBenchArgs),
 }
 
 #[derive(Args)]
@@ -192,9 +196,9 @@ fn run_reference(dir: &Path, file: &Path) -> Result<ReferenceResult> {
 pub fn run(command: BenchCommand) -> Result<Outcome> {
     match command {
         BenchCommand::Chain(args) => chain(args),
-        BenchCommand::Scenario(args) => crate::bench_scenario::run(args),
-        BenchCommand::Node(args) => crate::bench_node::run(args),
-        BenchCommand::Devnet(args) => crate::bench_devnet::run(args),
+        BenchCommand::Scenario(args) => crate::bench::scenario::run(args),
+        BenchCommand::Node(args) => crate::bench::node::run(args),
+        BenchCommand::Devnet(args) => crate::bench::devnet::run(args),
     }
 }
 
