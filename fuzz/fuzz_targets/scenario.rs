@@ -1,6 +1,6 @@
-//! The scenario reader and checker on any text, as JSON and as YAML: never a panic, always an
-//! answer. A scenario that checks clean also draws, and whatever parses as JSON parses the same
-//! when written back out and read again.
+//! The scenario reader, checker and the engine's verdict on any text, as JSON and as YAML:
+//! never a panic, always an answer. A scenario that checks clean also draws, and whatever
+//! parses as JSON parses the same when written back out and read again.
 #![no_main]
 
 use accord_scenario::{Format, check_text, doc, graph};
@@ -19,6 +19,13 @@ fuzz_target!(|data: &[u8]| {
             let _ = graph::to_mermaid(&g);
         } else {
             assert!(checked.has_errors(), "no scenario without an error to say why");
+        }
+        // The engine's verdict (schemas, defaults, a trial start) never panics, takes a
+        // scenario exactly when it has no error, and takes nothing the model's check refuses.
+        let verdict = accord_engine::judge_text(text, format);
+        assert_eq!(verdict.compiled.is_some(), !verdict.has_errors());
+        if checked.scenario.is_none() {
+            assert!(verdict.compiled.is_none());
         }
         if let Ok(value) = doc::parse(text, format) {
             let again = doc::parse_json(&serde_json::to_string(&value).expect("a value writes"))
