@@ -1550,50 +1550,19 @@ pub fn add_duration(ms: u64, d: model::IsoDuration) -> u64 {
     let rem = ms % 1000;
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
+    use accord_scenario::calendar::{civil_from_days, days_from_civil, days_in_month};
     let (y, m, dd) = civil_from_days(days);
-    let months = m as i64 - 1 + d.months as i64 + 12 * d.years as i64;
+    let months = m - 1 + d.months as i64 + 12 * d.years as i64;
     let y = y + months.div_euclid(12);
     if y > 300_000 {
         return LIMIT;
     }
-    let m = (months.rem_euclid(12) + 1) as u32;
+    let m = months.rem_euclid(12) + 1;
     let day = dd.min(days_in_month(y, m));
     let days = days_from_civil(y, m, day) + d.days as i64;
     let total = (days as i128) * 86_400 + sod as i128 + d.seconds as i128;
     let total_ms = total.max(0) * 1000 + rem as i128;
     total_ms.min(LIMIT as i128) as u64
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// What a step changed, to put back if it is rejected: whole second-level entries

@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod calendar;
 pub mod check;
 pub mod diag;
 pub mod doc;
