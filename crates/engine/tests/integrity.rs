@@ -2,78 +2,12 @@
 //! state from. (Regression tests for the review of accord-engine; the scenarios are the
 //! reviewer's reproducers, with the assertions turned into the behaviour now required.)
 
-use accord_engine::{Applied, EventIn, Refusal, Rejection, Replay, canonical};
+use accord_engine::{Applied, Refusal, Rejection, canonical};
 use serde_json::{Value, json};
 
-const V: &str = "https://specs.livecontracts.io/v0.2.0/";
+mod common;
 
-struct R {
-    r: Replay,
-    n: u64,
-}
-
-impl R {
-    fn new() -> R {
-        R {
-            r: Replay::new(Some("chain".into())),
-            n: 0,
-        }
-    }
-    fn apply(&mut self, signer: &str, body: Value) -> Applied {
-        self.apply_at(signer, body, None)
-    }
-    fn apply_at(&mut self, signer: &str, body: Value, ts: Option<u64>) -> Applied {
-        self.n += 1;
-        let hash = format!("h{}", self.n);
-        let ts = ts.unwrap_or(1_000 * self.n);
-        self.r.apply(EventIn {
-            hash: &hash,
-            timestamp: ts,
-            signer,
-            body: &body,
-        })
-    }
-    fn bytes(&self) -> Vec<u8> {
-        self.r.to_json().map(|j| canonical(&j)).unwrap_or_default()
-    }
-    fn ok(&mut self, signer: &str, body: Value) {
-        let a = self.apply(signer, body);
-        assert!(!matches!(a, Applied::Rejected(_)), "{a:?}");
-    }
-    /// Applies an event that must be refused, asserts the projection is byte-identical after,
-    /// and returns the refusal.
-    fn refused(&mut self, signer: &str, body: Value, ts: Option<u64>) -> Refusal {
-        let before = self.bytes();
-        let a = self.apply_at(signer, body, ts);
-        let Applied::Rejected(why) = a else {
-            panic!("expected a refusal: {a:?}");
-        };
-        let after = self.bytes();
-        assert_eq!(
-            String::from_utf8_lossy(&before),
-            String::from_utf8_lossy(&after),
-            "the refusal ({why}) changed the projection"
-        );
-        why
-    }
-    fn json(&self) -> Value {
-        self.r.to_json().unwrap()
-    }
-}
-
-fn scenario(mut s: Value) -> Value {
-    s["$schema"] = json!(format!("{V}scenario/schema.json#"));
-    s
-}
-fn identity(id: &str, key: &str) -> Value {
-    json!({"$schema": format!("{V}identity/schema.json#"), "id": id, "signkeys": {"user": key}})
-}
-fn process(scenario: &str, actors: Value) -> Value {
-    json!({"$schema": format!("{V}process/schema.json#"), "id": "p", "scenario": scenario, "actors": actors})
-}
-fn response(action: &str, data: Value) -> Value {
-    json!({"$schema": format!("{V}response/schema.json#"), "action": action, "data": data})
-}
+use common::chain::{R, V, identity, process, response, scenario};
 
 /// Review 2.1: a refused response whose first update created a new top-level key (`info`)
 /// left `info: {}` behind.

@@ -1,55 +1,13 @@
 //! The second review of issue 15's change: each finding's reproducer, with the assertion turned
 //! into the behaviour now required (each failed before its fix).
 
-use accord_engine::{Applied, EventIn, Replay, canonical, judge};
+use accord_engine::{Applied, canonical, judge};
 use serde_json::{Value, json};
 
-const V: &str = "https://specs.livecontracts.io/v0.2.0/";
+mod common;
 
-struct R {
-    r: Replay,
-    n: u64,
-}
+use common::chain::{R, V, identity, process, response, scenario};
 
-impl R {
-    fn new() -> R {
-        R {
-            r: Replay::new(Some("chain".into())),
-            n: 0,
-        }
-    }
-    fn apply(&mut self, signer: &str, body: Value) -> Applied {
-        self.n += 1;
-        let hash = format!("h{}", self.n);
-        self.r.apply(EventIn {
-            hash: &hash,
-            timestamp: 1_000 * self.n,
-            signer,
-            body: &body,
-        })
-    }
-    fn ok(&mut self, signer: &str, body: Value) {
-        let a = self.apply(signer, body);
-        assert!(!matches!(a, Applied::Rejected(_)), "{a:?}");
-    }
-    fn json(&self) -> Value {
-        self.r.to_json().unwrap()
-    }
-}
-
-fn scenario(mut s: Value) -> Value {
-    s["$schema"] = json!(format!("{V}scenario/schema.json#"));
-    s
-}
-fn identity(id: &str, key: &str) -> Value {
-    json!({"$schema": format!("{V}identity/schema.json#"), "id": id, "signkeys": {"user": key}})
-}
-fn process(scenario: &str, actors: Value) -> Value {
-    json!({"$schema": format!("{V}process/schema.json#"), "id": "p", "scenario": scenario, "actors": actors})
-}
-fn response(action: &str, data: Value) -> Value {
-    json!({"$schema": format!("{V}response/schema.json#"), "action": action, "data": data})
-}
 fn errors(v: &accord_engine::Verdict) -> String {
     v.errors()
 }

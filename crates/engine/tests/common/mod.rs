@@ -2,6 +2,8 @@
 //! actor (its key is `key-<actor>`), act as an actor, and carry out system requests.
 #![allow(dead_code)]
 
+pub mod chain;
+
 use std::sync::Arc;
 
 use accord_engine::{Candidate, Compiled, Identity, Process, Rejection, Request, Start};
