@@ -298,3 +298,18 @@ fn math_functions_give_the_same_bits_everywhere() {
     assert_eq!(m("round(0.0004, 3)"), 0.0);
     assert_eq!(m("round(0.0005, 3)"), 0.001);
 }
+
+/// One evaluation is held to `MAX_EVALUATION` in all: a list of many `<ref>`s to one large
+/// value (each within the per-instruction budget) would otherwise build gigabytes out of a
+/// small document (a 350 KB scenario took 1 GB to check before).
+#[test]
+fn one_evaluation_produces_a_bounded_amount_in_all() {
+    use accord_scenario::instr::{MAX_EVALUATION, MAX_RESULT};
+    let big = "x".repeat(MAX_RESULT / 4);
+    let source = json!({ "big": big });
+    let refs = |n: usize| Value::Array((0..n).map(|_| json!({"<ref>": "big"})).collect());
+    let fits = MAX_EVALUATION / (MAX_RESULT / 4) - 1;
+    assert!(eval_with(refs(fits), &source).is_ok());
+    let err = eval_with(refs(fits + 2), &source).unwrap_err();
+    assert!(err.contains("in all"), "{err}");
+}

@@ -1091,7 +1091,14 @@ pub struct Scope<'a> {
     /// `<eval>`s of one evaluation: converting a large field again for every `<eval>` made a
     /// state with many of them cost the product of the two.
     roots: std::cell::RefCell<Vec<(String, jmespath::Rcvar)>>,
+    /// Bytes the instructions of this evaluation have produced so far (`MAX_EVALUATION`).
+    spent: std::cell::Cell<usize>,
 }
+
+/// What one evaluation may produce in all, its instructions' results summed (a result inside
+/// another counts in both): each instruction is held to [`MAX_RESULT`], and this holds a list
+/// of thousands of them (`[{<ref>: big}, …]`) from building gigabytes out of a small document.
+pub const MAX_EVALUATION: usize = 8 * MAX_RESULT;
 
 impl<'a> Scope<'a> {
     /// A scope reading `source`, with `target` as `@`.
@@ -1100,7 +1107,20 @@ impl<'a> Scope<'a> {
             source,
             target,
             roots: std::cell::RefCell::new(Vec::new()),
+            spent: std::cell::Cell::new(0),
         }
+    }
+
+    /// Counts what an instruction produced against [`MAX_EVALUATION`].
+    fn charge(&self, v: &Value) -> Result<(), String> {
+        let left = MAX_EVALUATION.saturating_sub(self.spent.get());
+        let size = size_within(v, left).ok_or_else(|| {
+            format!(
+                "the instructions of one evaluation produce more than {MAX_EVALUATION} bytes in all"
+            )
+        })?;
+        self.spent.set(self.spent.get() + size);
+        Ok(())
     }
 
     /// The top-level field `name` of the source as a JMESPath variable, converted once.
@@ -1146,7 +1166,14 @@ pub fn evaluate(instr: &Instruction, scope: &Scope) -> Result<Value, EvalError> 
             }
             Ok(Value::Object(m))
         }
-        Instruction::Node(node) => evaluate_node(node, scope),
+        Instruction::Node(node) => {
+            let v = evaluate_node(node, scope)?;
+            scope.charge(&v).map_err(|message| EvalError {
+                pointer: node.pointer.clone(),
+                message,
+            })?;
+            Ok(v)
+        }
     }
 }
 
@@ -1399,7 +1426,13 @@ fn ref_path(prepared: &Prepared, arg: &Value) -> Result<RefPath, String> {
 
 /// Whether `v` written as JSON takes at most about `budget` bytes (counted as
 /// [`result_to_json`] counts), found without recursion and without reading past the budget.
-fn within(v: &Value, mut budget: usize) -> bool {
+fn within(v: &Value, budget: usize) -> bool {
+    size_within(v, budget).is_some()
+}
+
+/// About how many bytes `v` takes written as JSON, if at most `budget` ([`within`]).
+fn size_within(v: &Value, limit: usize) -> Option<usize> {
+    let mut budget = limit;
     let mut spend = |cost: usize| match budget.checked_sub(cost) {
         Some(left) => {
             budget = left;
@@ -1430,10 +1463,10 @@ fn within(v: &Value, mut budget: usize) -> bool {
             }
         };
         if !fits {
-            return false;
+            return None;
         }
     }
-    true
+    Some(limit - budget)
 }
 
 fn read_ref<'a>(r: &RefPath, scope: &Scope<'a>) -> Option<&'a Value> {
