@@ -518,8 +518,9 @@ impl VerifiedChain {
         }
     }
 
-    /// Merges another copy of this chain (whole, or partial with a stub) by position: events
-    /// both hold must be the same; events only the other holds are verified and appended.
+    /// Merges another copy of this chain (whole, or partial with a stub), placed as
+    /// [`place`](crate::place) decides: events both hold must be the same; events only the
+    /// other holds are verified and appended.
     /// Returns how many events were added. On a conflict or an invalid event nothing is added.
     pub fn merge(&mut self, other: &Chain) -> Result<usize, MergeError> {
         if other.id != self.id {
@@ -529,43 +530,52 @@ impl VerifiedChain {
             });
         }
         let version = self.id.version();
-        // Where this copy starts: the stub's hash, or the initial hash.
-        let our_start = self
-            .start
-            .map_or_else(|| self.id.initial_hash(), |s| s.hash);
-        // Find where the other copy's events go on this one. Its stub (or, for a whole copy, the
-        // initial hash) is our start, or one of our events, or it lies before our start: then
-        // its events up to our start are skipped.
+        let held = crate::place::Held {
+            start: self
+                .start
+                .map_or_else(|| self.id.initial_hash(), |s| s.hash),
+            tip: self.latest_hash(),
+            length: self.events.len() as u64,
+            initial: self.id.initial_hash(),
+        };
         let their_start = other
             .start
             .map_or_else(|| self.id.initial_hash(), |start| start.hash);
-        let (theirs, offset) = if their_start == our_start {
-            (&other.events[..], 0)
-        } else if let Some(found) = self.events.iter().position(|e| e.hash == their_start) {
-            (&other.events[..], found + 1)
-        } else {
-            let skip = other
-                .events
+        let hashes: Vec<[u8; 32]> = other
+            .events
+            .iter()
+            .map(|event| event.label_hash(version).unwrap_or_default())
+            .collect();
+        let placement = crate::place::place_now(&held, their_start, &hashes, |hash| {
+            self.events
                 .iter()
-                .position(|event| event.label_hash(version) == Some(our_start))
-                .ok_or(MergeError::NotFound(Hash(their_start)))?;
-            (&other.events[skip + 1..], 0)
-        };
-
-        let overlap = self.events.len().saturating_sub(offset).min(theirs.len());
-        for (n, their) in theirs[..overlap].iter().enumerate() {
-            let ours = &self.events[offset + n];
-            let their_hash = their.label_hash(version).unwrap_or_default();
-            if their_hash != ours.hash {
-                return Err(MergeError::Conflict(Box::new(MergeConflict {
-                    position: offset + n,
-                    ours: ours.clone(),
-                    theirs: their.clone(),
-                    theirs_hash: their_hash,
-                })));
+                .position(|event| event.hash == *hash)
+                .map(|at| at as u64)
+        });
+        let skip = match placement {
+            crate::place::Placement::Extends { skip } => skip,
+            crate::place::Placement::Duplicate => return Ok(0),
+            crate::place::Placement::Fork {
+                position, theirs, ..
+            } => {
+                let ours = self.events.get(position as usize);
+                let at = hashes.iter().position(|hash| *hash == theirs);
+                return Err(match (ours, at) {
+                    (Some(ours), Some(at)) => MergeError::Conflict(Box::new(MergeConflict {
+                        position: position as usize,
+                        ours: ours.clone(),
+                        theirs: other.events[at].clone(),
+                        theirs_hash: theirs,
+                    })),
+                    _ => MergeError::NotFound(Hash(their_start)),
+                });
             }
-        }
-        let new = &theirs[overlap..];
+            crate::place::Placement::MissingEvents { .. }
+            | crate::place::Placement::UnknownChain => {
+                return Err(MergeError::NotFound(Hash(their_start)));
+            }
+        };
+        let new = &other.events[skip..];
         if new.is_empty() {
             return Ok(0);
         }

@@ -10,6 +10,8 @@
 //!   copies, merging by position with a typed [`MergeConflict`].
 //! - [`legacy`]: reading and verifying the `0x40` chains of the 2018–2021 servers.
 //! - [`AnyChain`]: a chain of any of these formats, told apart by its id.
+//! - [`place`]: where a copy of a chain's events goes on the copy one holds (extends, duplicate,
+//!   missing events, fork, unknown chain): the one decision for merging and for a node's writer.
 //! - [`time`]: when an event's timestamp may be believed: the rules a node applies before
 //!   it places an event (never before the event it follows; never from the future).
 //!
@@ -25,6 +27,7 @@ pub mod event;
 pub mod id;
 pub mod json;
 pub mod legacy;
+pub mod place;
 pub mod problem;
 pub mod time;
 
@@ -36,6 +39,7 @@ pub use event::{Attachment, BinaryError, Draft, EncodeError, Event};
 pub use id::{ChainId, DerivedId, IdError, Nonce, Version};
 pub use json::JsonError;
 pub use legacy::{LegacyChain, LegacyChainId, LegacyEvent};
+pub use place::{Held, Placement};
 pub use problem::{Hash, Problem, Report};
 
 use serde::Deserialize;

@@ -29,13 +29,13 @@ use std::time::Duration;
 
 use accord_chain::PartialStart;
 use accord_store::{Delivered, Delivery, MAX_PAGE, Store};
-use serde_json::Value;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::client::Answer;
 use crate::links::Links;
 use crate::now_ms;
 use crate::peers::Peers;
+use crate::sync::{PeerAnswer, PeerProblem};
 
 /// The most event JSON one delivery carries (a peer's default body limit is 4 MiB).
 const PAGE_BYTES: usize = 1 << 20;
@@ -332,38 +332,31 @@ pub(crate) fn judge(
     if (200..300).contains(&answer.status) {
         return Delivered::Reached { length: upto };
     }
-    let problem: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-    let kind = problem
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .rsplit(':')
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let detail = problem.get("detail").and_then(Value::as_str).map_or_else(
-        || {
+    let problem = PeerAnswer::read(&answer.body);
+    let kind = problem.as_ref().map_or(PeerProblem::Other, |p| p.kind);
+    let detail = problem
+        .as_ref()
+        .and_then(|p| p.detail.clone())
+        .unwrap_or_else(|| {
             String::from_utf8_lossy(&answer.body)
                 .chars()
                 .take(300)
                 .collect()
-        },
-        String::from,
-    );
+        });
     let error = format!("{url} answered {}: {detail}", answer.status);
-    match (answer.status, kind.as_str()) {
-        (409, "missing-events") => {
-            let theirs = problem.get("length").and_then(Value::as_u64).unwrap_or(0);
+    match (answer.status, kind) {
+        (409, PeerProblem::MissingEvents) => {
+            let theirs = problem.and_then(|p| p.length).unwrap_or(0);
             if theirs < row.sent {
                 Delivered::Reached { length: theirs }
             } else {
                 retry(settings, row, error, now, jitter)
             }
         }
-        (409, "unknown-chain") if row.sent > 0 => Delivered::Reached { length: 0 },
+        (409, PeerProblem::UnknownChain) if row.sent > 0 => Delivered::Reached { length: 0 },
         // Rate-limited, or events stamped ahead of the peer's clock (it takes them once its
         // clock is there): after the peer's Retry-After.
-        (429, _) | (503, "too-early") => {
+        (429, _) | (503, PeerProblem::TooEarly) => {
             // The peer's Retry-After, at most the longest backoff.
             let asked = answer
                 .header("retry-after")

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod peers;
 pub mod pipeline;
 pub mod problem;
+pub mod sync;
 pub mod system;
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ pub struct Submission {
     /// Where it comes from.
     pub origin: Origin,
     /// Where the answer goes.
-    pub reply: oneshot::Sender<Result<Outcome, Problem>>,
+    pub reply: oneshot::Sender<Result<Outcome, Refused>>,
     /// When the handler queued it.
     pub queued: Instant,
 }
@@ -144,17 +144,89 @@ impl Live {
     }
 }
 
-/// 403: an event signed by a key that holds no identity on the chain.
-fn no_identity(chain: &str, signer: &str, event: Option<&str>) -> Problem {
-    let what = event.map_or_else(|| "the event".to_string(), |hash| format!("event {hash}"));
-    let problem = Problem::forbidden(format!(
-        "{what} is signed by key {signer}, which holds no identity on chain {chain} (it was replaced, spent as an invitation key, or never named): nothing was stored"
-    ))
-    .with("chain", chain)
-    .with("signer", signer);
-    match event {
-        Some(hash) => problem.with("event", hash),
-        None => problem,
+/// Why the pipeline took nothing of a submission: the writer's decisions, typed. The HTTP
+/// edge (`problem.rs`) says them as problems; the peer protocol (`sync`) acts on them.
+#[derive(Clone, Debug)]
+pub enum Refused {
+    /// The events do not go on the chain where this node holds it (missing events, a fork,
+    /// or a chain it does not hold sent from past its start).
+    NotPlaced(Box<NotPlaced>),
+    /// The node is asked to sign an event on a chain it does not hold.
+    NotHeld {
+        /// The chain (base58).
+        chain: String,
+    },
+    /// A user of this node starts a process whose id the node holds on another chain.
+    ProcessExists {
+        /// The chain of the submission (base58).
+        chain: String,
+        /// The process id.
+        process: String,
+    },
+    /// An event is signed by a key that holds no identity on the chain.
+    NoIdentity {
+        /// The chain (base58).
+        chain: String,
+        /// The signing key (base58).
+        signer: String,
+        /// The event's hash (base58), when the event exists yet.
+        event: Option<String>,
+    },
+    /// An event's timestamp cannot be believed (`accord_chain::time`), or is early.
+    Timestamp {
+        /// The chain (base58).
+        chain: String,
+        /// The event's hash (base58).
+        event: String,
+        /// Its place among the submission's new events, from 1.
+        nth: usize,
+        /// Its timestamp.
+        timestamp: u64,
+        /// Why it cannot be placed.
+        why: time::TimestampError,
+        /// How the event reached this node.
+        receipt: time::Receipt,
+        /// This node's clock when it looked.
+        now: u64,
+    },
+    /// Anything else: the store, the pipeline stopped, an internal error.
+    Failed(Problem),
+}
+
+/// A placement that puts nothing on the chain, and where this node stands.
+#[derive(Clone, Debug)]
+pub struct NotPlaced {
+    /// The chain (base58).
+    pub chain: String,
+    /// The decision: never `Extends` or `Duplicate`.
+    pub placement: accord_chain::Placement,
+    /// This node's tip of the chain.
+    pub tip: [u8; 32],
+    /// How many events of it this node holds.
+    pub length: u64,
+}
+
+impl From<NotPlaced> for Refused {
+    fn from(not: NotPlaced) -> Refused {
+        Refused::NotPlaced(Box::new(not))
+    }
+}
+
+impl From<Problem> for Refused {
+    fn from(problem: Problem) -> Refused {
+        Refused::Failed(problem)
+    }
+}
+
+impl From<accord_store::StoreError> for Refused {
+    fn from(err: accord_store::StoreError) -> Refused {
+        Refused::Failed(Problem::from(err))
+    }
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", Problem::from(self.clone()))
     }
 }
 
@@ -298,7 +370,7 @@ impl Pipeline {
         chain: VerifiedChain,
         from: String,
         origin: Origin,
-    ) -> Result<Outcome, Problem> {
+    ) -> Result<Outcome, Refused> {
         self.queue(Work::Chain(chain), from, origin).await
     }
 
@@ -308,7 +380,7 @@ impl Pipeline {
         work: Work,
         from: String,
         origin: Origin,
-    ) -> Result<Outcome, Problem> {
+    ) -> Result<Outcome, Refused> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Submission {
@@ -544,17 +616,17 @@ impl<S: Store> Writer<S> {
         Ok(())
     }
 
-    /// Whether an event is on the chain: in the store, or earlier in this batch.
-    async fn known(
+    /// Where an event is on the chain: in the store, or earlier in this batch.
+    async fn position(
         &self,
         id: &str,
         pending: Option<&Pending>,
-        hash: &[u8; 32],
-    ) -> Result<bool, Problem> {
-        if pending.is_some_and(|p| p.append.events.iter().any(|e| e.hash == *hash)) {
-            return Ok(true);
+        hash: [u8; 32],
+    ) -> Result<Option<u64>, Problem> {
+        if let Some(row) = pending.and_then(|p| p.append.events.iter().find(|e| e.hash == hash)) {
+            return Ok(Some(row.seq));
         }
-        Ok(self.store.find_event(id, hash).await?.is_some())
+        Ok(self.store.find_event(id, &hash).await?)
     }
 
     /// Places, applies and commits a batch of submissions in one transaction, then answers
@@ -568,9 +640,9 @@ impl<S: Store> Writer<S> {
             let id = sub.work.chain_id().to_base58();
             let slot = index.get(&id).copied();
             match self.place(&id, &sub, slot.map(|i| &pending[i]), now).await {
-                Err(problem) => {
-                    tracing::debug!(chain = %id, from = %sub.from, %problem, "submission refused");
-                    let _ = sub.reply.send(Err(problem));
+                Err(refused) => {
+                    tracing::debug!(chain = %id, from = %sub.from, %refused, "submission refused");
+                    let _ = sub.reply.send(Err(refused));
                 }
                 Ok(Placed::Duplicates(n)) => {
                     let live = &self.live[&id];
@@ -588,11 +660,11 @@ impl<S: Store> Writer<S> {
                 }
                 Ok(Placed::New { skip }) => {
                     if sub.origin == Origin::Local
-                        && let Err(problem) =
+                        && let Err(refused) =
                             self.refuse_taken_ids(&id, &sub.work, skip, &pending).await
                     {
-                        tracing::debug!(chain = %id, from = %sub.from, %problem, "submission refused");
-                        let _ = sub.reply.send(Err(problem));
+                        tracing::debug!(chain = %id, from = %sub.from, %refused, "submission refused");
+                        let _ = sub.reply.send(Err(refused));
                         continue;
                     }
                     let i = *index.entry(id.clone()).or_insert_with(|| {
@@ -649,7 +721,7 @@ impl<S: Store> Writer<S> {
                                     self.apply(&id, new, &mut pending[i], how)
                                 }
                                 Err(problem) => {
-                                    let _ = sub.reply.send(Err(problem));
+                                    let _ = sub.reply.send(Err(problem.into()));
                                     continue;
                                 }
                             }
@@ -710,7 +782,7 @@ impl<S: Store> Writer<S> {
                         .observe(sub.queued.elapsed().as_secs_f64());
                     Ok(outcome)
                 }
-                Err(p) => Err(p.clone()),
+                Err(p) => Err(Refused::Failed(p.clone())),
             };
             let _ = sub.reply.send(reply);
         }
@@ -732,7 +804,7 @@ impl<S: Store> Writer<S> {
         work: &Work,
         skip: usize,
         pending: &[Pending],
-    ) -> Result<(), Problem> {
+    ) -> Result<(), Refused> {
         let started: Vec<String> = match work {
             Work::Chain(chain) => chain.events()[skip..]
                 .iter()
@@ -756,112 +828,82 @@ impl<S: Store> Writer<S> {
                     .iter()
                     .any(|c| c != id)
             {
-                return Err(Problem::conflict(
-                    "process-exists",
-                    format!(
-                        "this node holds a process {process} on another chain already, so nothing of chain {id} was stored: start the process under another id"
-                    ),
-                )
-                .with("process", process)
-                .with("chain", id));
+                return Err(Refused::ProcessExists {
+                    chain: id.to_string(),
+                    process,
+                });
             }
         }
         Ok(())
     }
 
-    /// Decides where a submission's events go, changing nothing.
+    /// Decides where a submission's events go (`accord_chain::place`), changing nothing.
     async fn place(
         &mut self,
         id: &str,
         sub: &Submission,
         pending: Option<&Pending>,
         now: u64,
-    ) -> Result<Placed, Problem> {
+    ) -> Result<Placed, Refused> {
         self.load(id).await?;
         self.recency += 1;
-        let (tip, length) = {
+        let head = {
             let live = self.live.get_mut(id).expect("loaded above");
             live.used = self.recency;
-            (live.head.tip, live.head.length)
+            live.head.clone()
         };
         let chain = match &sub.work {
             Work::Chain(chain) => chain,
-            Work::Build { .. } if length == 0 => {
-                return Err(Problem::conflict(
-                    "unknown-chain",
-                    format!("this node does not hold chain {id}"),
-                )
-                .with("chain", id));
+            Work::Build { .. } if head.length == 0 => {
+                return Err(Refused::NotHeld {
+                    chain: id.to_string(),
+                });
             }
             Work::Build { key, .. } => {
                 // A key the node holds for a user signs only while it holds an identity on
                 // the chain (the node's own key signs its error events and system answers).
                 let signer = key.public_key().to_base58();
                 if signer != self.own && !self.live[id].holds_identity(&signer) {
-                    return Err(no_identity(id, &signer, None));
+                    return Err(Refused::NoIdentity {
+                        chain: id.to_string(),
+                        signer,
+                        event: None,
+                    });
                 }
                 return Ok(Placed::New { skip: 0 });
             }
         };
-        let start = chain
-            .start()
-            .map_or_else(|| chain.id().initial_hash(), |s: &PartialStart| s.hash);
+        let initial = chain.id().initial_hash();
+        let held = accord_chain::Held {
+            start: head.start.map_or(initial, |(hash, _)| hash),
+            tip: head.tip,
+            length: head.length,
+            initial,
+        };
+        let start = chain.start().map_or(initial, |s: &PartialStart| s.hash);
         let events = chain.events();
-        let mut skip = 0;
-        if start != tip {
-            while skip < events.len() && self.known(id, pending, &events[skip].hash()).await? {
-                skip += 1;
-            }
-            if skip == events.len() {
-                return Ok(Placed::Duplicates(skip));
-            }
-            let previous = if skip == 0 {
-                start
-            } else {
-                events[skip - 1].hash()
-            };
-            if previous != tip {
-                let first = base58::encode(&events[skip].hash());
-                let after = base58::encode(&previous);
-                if length == 0 {
-                    return Err(Problem::conflict(
-                        "unknown-chain",
-                        format!(
-                            "this node does not hold chain {id}: send it from its genesis event"
-                        ),
-                    )
-                    .with("chain", id));
+        let hashes: Vec<[u8; 32]> = events.iter().map(|e| e.hash()).collect();
+        let this = &*self;
+        let placement = accord_chain::place::place(&held, start, &hashes, |hash| {
+            this.position(id, pending, hash)
+        })
+        .await?;
+        let skip = match placement {
+            accord_chain::Placement::Extends { skip } => skip,
+            accord_chain::Placement::Duplicate => return Ok(Placed::Duplicates(events.len())),
+            placement => {
+                return Err(NotPlaced {
+                    chain: id.to_string(),
+                    placement,
+                    tip: head.tip,
+                    length: head.length,
                 }
-                if previous == chain.id().initial_hash()
-                    || self.known(id, pending, &previous).await?
-                {
-                    return Err(Problem::conflict(
-                        "fork",
-                        format!(
-                            "event {first} follows {after}, but this node's chain {id} continues differently after it (its tip is {})",
-                            base58::encode(&tip)
-                        ),
-                    )
-                    .with("chain", id)
-                    .with("event", first)
-                    .with("previous", after)
-                    .with("tip", base58::encode(&tip)));
-                }
-                return Err(Problem::conflict(
-                    "missing-events",
-                    format!(
-                        "event {first} follows {after}, which this node does not hold: send the events after {} first",
-                        base58::encode(&tip)
-                    ),
-                )
-                .with("chain", id)
-                .with("tip", base58::encode(&tip))
-                .with("length", length));
+                .into());
             }
-        }
+        };
         let new = &events[skip..];
         self.check_times(id, new, sub.origin, now)?;
-        if sub.origin == Origin::Local && length > 0 {
+        if sub.origin == Origin::Local && head.length > 0 {
             self.check_signers(id, new)?;
         }
         Ok(Placed::New { skip })
@@ -876,7 +918,7 @@ impl<S: Store> Writer<S> {
         new: &[accord_chain::VerifiedEvent],
         origin: Origin,
         now: u64,
-    ) -> Result<(), Problem> {
+    ) -> Result<(), Refused> {
         let receipt = match origin {
             Origin::Local => time::Receipt::Author,
             Origin::Peer => time::Receipt::Relay,
@@ -886,33 +928,15 @@ impl<S: Store> Writer<S> {
         for (n, event) in new.iter().enumerate() {
             let timestamp = event.event().timestamp;
             if let Err(why) = time::check(timestamp, previous, now, self.skew, receipt) {
-                let hash = base58::encode(&event.hash());
-                let detail = format!(
-                    "event {hash} (new event {} of the submission) cannot be placed on chain {id}: {why}",
-                    n + 1
-                );
-                let problem = if why.is_early(receipt) {
-                    // Not wrong, only early: the sender tries again once this clock is there.
-                    let wait = why.taken_from().unwrap_or(now).saturating_sub(now);
-                    Problem::new(
-                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                        "too-early",
-                        "An event is stamped ahead of this node's clock",
-                        detail,
-                    )
-                    .with("retryAfter", wait.div_ceil(1000).max(1))
-                } else {
-                    Problem::new(
-                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid-timestamp",
-                        "An event's timestamp cannot be believed",
-                        detail,
-                    )
-                };
-                return Err(problem
-                    .with("chain", id)
-                    .with("event", hash)
-                    .with("timestamp", timestamp));
+                return Err(Refused::Timestamp {
+                    chain: id.to_string(),
+                    event: base58::encode(&event.hash()),
+                    nth: n + 1,
+                    timestamp,
+                    why,
+                    receipt,
+                    now,
+                });
             }
             previous = Some(timestamp);
         }
@@ -927,7 +951,7 @@ impl<S: Store> Writer<S> {
     /// rule): one the process would refuse (another's identity, a key held already) names no
     /// one, and one that replaces a key spends it for the events after it. This node's own key
     /// is exempt.
-    fn check_signers(&self, id: &str, new: &[accord_chain::VerifiedEvent]) -> Result<(), Problem> {
+    fn check_signers(&self, id: &str, new: &[accord_chain::VerifiedEvent]) -> Result<(), Refused> {
         let live = &self.live[id];
         // The chain's identities as the process will hold them before each event, copied
         // only once the submission holds an identity event with events after it.
@@ -939,11 +963,11 @@ impl<S: Store> Writer<S> {
                 None => live.holds_identity(&signer),
             };
             if signer != self.own && !holds {
-                return Err(no_identity(
-                    id,
-                    &signer,
-                    Some(&base58::encode(&event.hash())),
-                ));
+                return Err(Refused::NoIdentity {
+                    chain: id.to_string(),
+                    signer,
+                    event: Some(base58::encode(&event.hash())),
+                });
             }
             // An identity event changes who signs the events after it (read only when some
             // follow), as the process would take it: an I-JSON body it does not refuse.

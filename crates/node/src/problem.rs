@@ -260,6 +260,135 @@ impl IntoResponse for Problem {
     }
 }
 
+impl From<crate::pipeline::Refused> for Problem {
+    fn from(refused: crate::pipeline::Refused) -> Problem {
+        use crate::pipeline::Refused;
+        use crate::sync::PeerProblem;
+        use accord_chain::Placement;
+        use accord_crypto::base58::encode;
+        match refused {
+            Refused::NotPlaced(not) => {
+                let crate::pipeline::NotPlaced {
+                    chain,
+                    placement,
+                    tip,
+                    length,
+                } = *not;
+                match placement {
+                Placement::Fork { theirs, after, .. } => Problem::conflict(
+                    PeerProblem::Fork.kind(),
+                    format!(
+                        "event {} follows {}, but this node's chain {chain} continues differently after it (its tip is {})",
+                        encode(&theirs),
+                        encode(&after),
+                        encode(&tip)
+                    ),
+                )
+                .with("chain", chain)
+                .with("event", encode(&theirs))
+                .with("previous", encode(&after))
+                .with("tip", encode(&tip)),
+                Placement::MissingEvents { event, after } => Problem::conflict(
+                    PeerProblem::MissingEvents.kind(),
+                    match event {
+                        Some(event) => format!(
+                            "event {} follows {}, which this node does not hold: send the events after {} first",
+                            encode(&event),
+                            encode(&after),
+                            encode(&tip)
+                        ),
+                        None => format!(
+                            "the chain sent starts after {}, which this node does not hold: send the events after {} first",
+                            encode(&after),
+                            encode(&tip)
+                        ),
+                    },
+                )
+                .with("chain", chain)
+                .with("tip", encode(&tip))
+                .with("length", length),
+                Placement::UnknownChain | Placement::Extends { .. } | Placement::Duplicate => {
+                    Problem::conflict(
+                        PeerProblem::UnknownChain.kind(),
+                        format!(
+                            "this node does not hold chain {chain}: send it from its genesis event"
+                        ),
+                    )
+                    .with("chain", chain)
+                }
+                }
+            }
+            Refused::NotHeld { chain } => Problem::conflict(
+                PeerProblem::UnknownChain.kind(),
+                format!("this node does not hold chain {chain}"),
+            )
+            .with("chain", chain),
+            Refused::ProcessExists { chain, process } => Problem::conflict(
+                "process-exists",
+                format!(
+                    "this node holds a process {process} on another chain already, so nothing of chain {chain} was stored: start the process under another id"
+                ),
+            )
+            .with("process", process)
+            .with("chain", chain),
+            Refused::NoIdentity {
+                chain,
+                signer,
+                event,
+            } => {
+                let what = event
+                    .as_ref()
+                    .map_or_else(|| "the event".to_string(), |hash| format!("event {hash}"));
+                let problem = Problem::forbidden(format!(
+                    "{what} is signed by key {signer}, which holds no identity on chain {chain} (it was replaced, spent as an invitation key, or never named): nothing was stored"
+                ))
+                .with("chain", chain)
+                .with("signer", signer);
+                match event {
+                    Some(hash) => problem.with("event", hash),
+                    None => problem,
+                }
+            }
+            Refused::Timestamp {
+                chain,
+                event,
+                nth,
+                timestamp,
+                why,
+                receipt,
+                now,
+            } => {
+                let detail = format!(
+                    "event {event} (new event {nth} of the submission) cannot be placed on chain {chain}: {why}"
+                );
+                let problem = if why.is_early(receipt) {
+                    // Not wrong, only early: the sender tries again once this clock is there.
+                    let wait = why.taken_from().unwrap_or(now).saturating_sub(now);
+                    Problem::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        PeerProblem::TooEarly.kind(),
+                        "An event is stamped ahead of this node's clock",
+                        detail,
+                    )
+                    .with("retryAfter", wait.div_ceil(1000).max(1))
+                } else {
+                    Problem::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid-timestamp",
+                        "An event's timestamp cannot be believed",
+                        detail,
+                    )
+                };
+                problem
+                    .with("chain", chain)
+                    .with("event", event)
+                    .with("timestamp", timestamp)
+            }
+            Refused::Failed(problem) => problem,
+        }
+    }
+}
+
 impl From<accord_store::StoreError> for Problem {
     fn from(err: accord_store::StoreError) -> Problem {
         match err {

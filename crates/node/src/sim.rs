@@ -736,7 +736,8 @@ async fn run(seed: u64, p: &Params) -> Stats {
                     }
                     let flight = nodes[to].in_flight.remove(&row).unwrap();
                     if answer.status == 409
-                        && answer.body.windows(14).any(|w| w == b"missing-events")
+                        && crate::sync::PeerAnswer::read(&answer.body)
+                            .is_some_and(|a| a.kind == crate::sync::PeerProblem::MissingEvents)
                     {
                         stats.missing_events += 1;
                     }

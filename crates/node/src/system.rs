@@ -350,8 +350,14 @@ async fn build_event(
             Ok(())
         }
         Ok(_) => Ok(()),
-        Err(p) if p.status.as_u16() == 503 => Err(None),
-        Err(p) => Err(Some(p.detail)),
+        Err(refused) => {
+            let p = crate::problem::Problem::from(refused);
+            if p.status.as_u16() == 503 {
+                Err(None)
+            } else {
+                Err(Some(p.detail))
+            }
+        }
     }
 }
 
