@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use accord_chain::{
     AnyChain, Chain, ChainId, Draft, LegacyChain, Nonce, Problem, VerifiedChain, Version,
@@ -223,10 +223,10 @@ fn draft(args: &AddArgs) -> Result<Draft> {
 }
 
 fn now_ms() -> Result<u64> {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("the system clock is before 1970")?;
-    Ok(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+    match accord_node::clock::Clock::system().now_ms() {
+        0 => bail!("the system clock is before 1970"),
+        ms => Ok(ms),
+    }
 }
 
 /// Reads a v1/v2 chain and verifies it, for adding to. An empty chain is fine here.

@@ -210,9 +210,7 @@ async fn register_self(c: &Client, me: &KeyPair) -> Result<(), ClientError> {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    accord_node::clock::Clock::system().now_ms()
 }
 
 fn random_id() -> Result<String> {

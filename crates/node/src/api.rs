@@ -25,7 +25,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{self, Caller};
-use crate::now_ms;
 use crate::pipeline::{Origin, Outcome};
 use crate::problem::{Problem, parse_json};
 
@@ -171,9 +170,7 @@ impl FromRequest<Arc<App>> for Signed {
         let body = axum::body::to_bytes(body, limit)
             .await
             .map_err(|_| Problem::too_large(limit))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = app.clock.now_secs();
         let authenticated = auth::authenticate(
             &parts.method,
             &parts.uri,
@@ -714,7 +711,10 @@ async fn post_scenario(State(app): Shared, req: Request) -> Result<Response, Pro
     // Storing a scenario again changes nothing, but spending is cheap here and keeps the rule
     // plain: only chain submissions are not spent.
     signed.spend(&app).await?;
-    let created = app.store.put_scenario(&id, &json, now_ms()).await?;
+    let created = app
+        .store
+        .put_scenario(&id, &json, app.clock.now_ms())
+        .await?;
     Ok(json_response(
         if created {
             StatusCode::CREATED
@@ -1177,7 +1177,7 @@ async fn post_custody(State(app): Shared, signed: Signed) -> Result<Response, Pr
         parse_json(body)?
     };
     signed.spend(&app).await?;
-    let entry = app.custody.create(new.controllers, now_ms())?;
+    let entry = app.custody.create(new.controllers, app.clock.now_ms())?;
     tracing::info!(key = %entry.key, by = %signed.caller.key, "created a custodial key");
     Ok(json_response(StatusCode::CREATED, &entry))
 }
@@ -1300,7 +1300,7 @@ async fn replay_outbox(
 ) -> Result<Response, Problem> {
     app.admin_only(&signed.caller.key)?;
     signed.spend(&app).await?;
-    if !app.store.replay_delivery(id, now_ms()).await? {
+    if !app.store.replay_delivery(id, app.clock.now_ms()).await? {
         return Err(Problem::not_found(format!(
             "there is no dead outbox row {id}"
         )));
@@ -1506,7 +1506,7 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
                 .into_iter()
                 .collect::<Vec<_>>(),
             admin,
-            now_ms(),
+            app.clock.now_ms(),
         )
         .await?;
     tracing::info!(identity = %id, by = %caller, created, "registered an identity");

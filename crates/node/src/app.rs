@@ -55,6 +55,8 @@ pub struct App {
     pub outbox: Arc<tokio::sync::Notify>,
     /// Requests to peers (catch-up).
     pub links: Arc<dyn crate::links::Links>,
+    /// The node's clock: every time of day a handler needs.
+    pub clock: crate::clock::Clock,
 }
 
 /// Remembered facts, each only ever true once stored (so they never go stale).

@@ -111,6 +111,8 @@ pub struct Client {
     /// what it asks, e.g. to being named by an identity it registers.
     cosigners: Vec<(Arc<ed25519_dalek::SigningKey>, String)>,
     http: reqwest::Client,
+    /// When its signatures are made (the system's clock, unless a node hands it its own).
+    clock: crate::clock::Clock,
 }
 
 /// The ed25519 signing key of a key pair, for request signatures.
@@ -148,7 +150,14 @@ impl Client {
             key_id: key.public_key().to_base58(),
             cosigners: Vec::new(),
             http,
+            clock: crate::clock::Clock::system(),
         })
+    }
+
+    /// The same client, dating its signatures by `clock` (a node's own, when it is virtual).
+    pub fn with_clock(mut self, clock: crate::clock::Clock) -> Client {
+        self.clock = clock;
+        self
     }
 
     /// The same client, with every request also signed by `keys` (one signature each, over
@@ -225,9 +234,7 @@ impl Client {
             components.push("content-digest");
             components.push("content-type");
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = self.clock.now_secs();
         // ed25519 is deterministic: without a nonce, the same request signed twice in one
         // second would carry the same signature, and a node takes a signature once.
         let mut random = [0u8; 16];

@@ -32,8 +32,8 @@ use accord_store::{Delivered, Delivery, MAX_PAGE, Store};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::client::Answer;
+use crate::clock::Clock;
 use crate::links::Links;
-use crate::now_ms;
 use crate::peers::Peers;
 use crate::sync::{PeerAnswer, PeerProblem};
 
@@ -98,8 +98,9 @@ pub fn start<S: Store>(
     peers: Arc<Peers>,
     outbox: Arc<Notify>,
     settings: Settings,
+    clock: Clock,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(store, links, peers, outbox, settings))
+    tokio::spawn(run(store, links, peers, outbox, settings, clock))
 }
 
 async fn run<S: Store>(
@@ -108,6 +109,7 @@ async fn run<S: Store>(
     peers: Arc<Peers>,
     outbox: Arc<Notify>,
     settings: Settings,
+    clock: Clock,
 ) {
     let settings = Arc::new(settings);
     let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
@@ -123,7 +125,7 @@ async fn run<S: Store>(
         let Some(mut permits) = free_slots(&slots).await else {
             return;
         };
-        let now = now_ms();
+        let now = clock.now_ms();
         let skip: Vec<String> = {
             let busy = busy.lock().unwrap_or_else(|e| e.into_inner());
             busy.iter()
@@ -173,19 +175,20 @@ async fn run<S: Store>(
             let Some(slot) = permits.pop() else {
                 break;
             };
-            let (store, links, peers, settings, busy, outbox) = (
+            let (store, links, peers, settings, busy, outbox, clock) = (
                 store.clone(),
                 links.clone(),
                 peers.clone(),
                 settings.clone(),
                 busy.clone(),
                 outbox.clone(),
+                clock.clone(),
             );
             tokio::spawn(async move {
                 // The whole attempt, reads included, within the lease.
                 let outcome = tokio::time::timeout(
                     settings.timeout + Duration::from_secs(2),
-                    attempt(&*store, &*links, &peers, &settings, &row),
+                    attempt(&*store, &*links, &peers, &settings, &row, &clock),
                 )
                 .await
                 .unwrap_or_else(|_| {
@@ -193,7 +196,7 @@ async fn run<S: Store>(
                         &settings,
                         &row,
                         "the attempt took longer than its time-out".into(),
-                        now_ms(),
+                        clock.now_ms(),
                         jitter(),
                     )
                 });
@@ -208,7 +211,7 @@ async fn run<S: Store>(
                         tracing::warn!(peer = %row.peer, chain = %row.chain, %error, "delivery is dead until replayed (POST /outbox/{}/replay)", row.id)
                     }
                 }
-                if let Err(e) = store.finish_delivery(&row, &outcome, now_ms()).await {
+                if let Err(e) = store.finish_delivery(&row, &outcome, clock.now_ms()).await {
                     tracing::warn!(error = %e, id = row.id, "cannot record a delivery; it is tried again when its lease ends");
                 }
                 {
@@ -278,6 +281,7 @@ async fn attempt<S: Store>(
     peers: &Peers,
     settings: &Settings,
     row: &Delivery,
+    clock: &Clock,
 ) -> Delivered {
     let Some(url) = peers.url(&row.peer) else {
         return Delivered::Dead {
@@ -295,7 +299,7 @@ async fn attempt<S: Store>(
                 settings,
                 row,
                 format!("cannot read the chain: {e}"),
-                now_ms(),
+                clock.now_ms(),
                 jitter(),
             );
         }
@@ -311,7 +315,7 @@ async fn attempt<S: Store>(
             settings.timeout
         ))
     });
-    judge(settings, row, upto, url, reply, now_ms(), jitter())
+    judge(settings, row, upto, url, reply, clock.now_ms(), jitter())
 }
 
 /// What an attempt that sent the row's events up to `upto` comes to, from the peer's answer

@@ -25,7 +25,6 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::links::{PullError, PullLimits, pull};
-use crate::now_ms;
 use crate::problem::Problem;
 
 /// An invitation handed to this node by its invitee.
@@ -199,7 +198,7 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
     // the chain holds already): try it here first, and say why.
     if let Applied::Rejected(why) = replay.apply(EventIn {
         hash: "",
-        timestamp: now_ms(),
+        timestamp: app.clock.now_ms(),
         signer: &one_time_key,
         body: &identity,
     }) {
@@ -217,7 +216,7 @@ pub(crate) async fn accept(app: &App, caller: &str, a: Acceptance) -> Result<Acc
         // Never before the event it follows, which the inviting node may have stamped with a
         // clock ahead of this one.
         accord_chain::time::stamp(
-            now_ms(),
+            app.clock.now_ms(),
             verified.events().last().map_or(0, |e| e.event().timestamp),
         ),
     )

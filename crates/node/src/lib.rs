@@ -9,6 +9,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod custody;
 pub mod deliver;
@@ -38,13 +39,6 @@ use accord_store::{SqlStore, Store};
 use tokio::sync::oneshot;
 
 pub use config::Config;
-
-/// Milliseconds since the epoch, by the system clock (0 before 1970).
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +168,7 @@ pub(crate) async fn open(
     config: Config,
     links: Option<Arc<dyn links::Links>>,
     bound: Option<SocketAddr>,
+    clock: clock::Clock,
 ) -> Result<Opened, StartError> {
     config.check().map_err(|e| StartError(e.0))?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
@@ -205,7 +200,7 @@ pub(crate) async fn open(
     );
     // Deliveries the last run had under way died with it: due now, not when their leases end.
     let released = store
-        .release_delivery_leases(now_ms())
+        .release_delivery_leases(clock.now_ms())
         .await
         .map_err(|e| StartError(format!("database {url}: {e}")))?;
     if released > 0 {
@@ -213,7 +208,7 @@ pub(crate) async fn open(
     }
     // Signatures recorded by earlier runs that can no longer pass the time checks.
     store
-        .forget_signatures(now_ms())
+        .forget_signatures(clock.now_ms())
         .await
         .map_err(|e| StartError(format!("database {url}: {e}")))?;
     let authorities =
@@ -237,8 +232,13 @@ pub(crate) async fn open(
             .as_deref()
             .map(|url| (url, node_key.as_str())),
     ));
-    let links =
-        links.unwrap_or_else(|| Arc::new(links::HttpLinks::new(key.clone(), peers.clone())));
+    let links = links.unwrap_or_else(|| {
+        Arc::new(links::HttpLinks::new(
+            key.clone(),
+            peers.clone(),
+            clock.clone(),
+        ))
+    });
     let outbox = Arc::new(tokio::sync::Notify::new());
     let queued = Arc::new(tokio::sync::Notify::new());
     let (pipeline, _writer) = pipeline::Pipeline::start(
@@ -246,9 +246,12 @@ pub(crate) async fn open(
         key.clone(),
         metrics.clone(),
         peers.clone(),
-        outbox.clone(),
-        queued.clone(),
+        pipeline::Wakes {
+            outbox: outbox.clone(),
+            queued: queued.clone(),
+        },
         config.max_clock_skew.saturating_mul(1000),
+        clock.clone(),
     );
     let mut admins: HashSet<String> = config.admins.iter().cloned().collect();
     admins.insert(node_key.clone());
@@ -272,6 +275,7 @@ pub(crate) async fn open(
         peers,
         outbox,
         links,
+        clock,
     });
     Ok(Opened { app, store, queued })
 }
@@ -288,13 +292,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = listener
         .local_addr()
         .map_err(|e| StartError(format!("cannot read the listening address: {e}")))?;
-    let Opened { app, store, queued } = open(config, None, Some(addr)).await?;
+    let Opened { app, store, queued } =
+        open(config, None, Some(addr), clock::Clock::system()).await?;
     let system = system::start(
         store.clone(),
         app.pipeline.clone(),
         app.key.clone(),
         app.config.system.clone(),
         queued,
+        app.clock.clone(),
     );
     let delivery = deliver::start(
         store.clone(),
@@ -302,8 +308,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         app.peers.clone(),
         app.outbox.clone(),
         deliver::Settings::from(&app.config.delivery),
+        app.clock.clone(),
     );
-    let forgetting = tokio::spawn(forget_signatures(store.clone()));
+    let forgetting = tokio::spawn(forget_signatures(store.clone(), app.clock.clone()));
     let url = app.config.database_url();
     let node_key = app.node_key.clone();
     let (router, _doc) = api::router(app);
@@ -331,12 +338,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
 /// Every minute, removes from the store the signatures that expired (the memory sweeps its own
 /// as requests come).
-async fn forget_signatures(store: Arc<SqlStore>) {
+async fn forget_signatures(store: Arc<SqlStore>, clock: clock::Clock) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        match store.forget_signatures(now_ms()).await {
+        match store.forget_signatures(clock.now_ms()).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(forgotten = n, "expired request signatures forgotten"),
             Err(e) => tracing::warn!(error = %e, "cannot forget expired request signatures"),

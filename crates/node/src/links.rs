@@ -50,15 +50,17 @@ pub struct HttpLinks {
     key: Arc<KeyPair>,
     peers: Arc<Peers>,
     clients: Mutex<HashMap<String, Client>>,
+    clock: crate::clock::Clock,
 }
 
 impl HttpLinks {
-    /// Links signing with `key` to the configured `peers`.
-    pub fn new(key: Arc<KeyPair>, peers: Arc<Peers>) -> HttpLinks {
+    /// Links signing with `key` to the configured `peers`, dating signatures by `clock`.
+    pub fn new(key: Arc<KeyPair>, peers: Arc<Peers>, clock: crate::clock::Clock) -> HttpLinks {
         HttpLinks {
             key,
             peers,
             clients: Mutex::default(),
+            clock,
         }
     }
 
@@ -69,6 +71,7 @@ impl HttpLinks {
                 .url(peer)
                 .ok_or_else(|| format!("no URL is configured for node {peer}"))?;
             return Client::new(url, signer)
+                .map(|c| c.with_clock(self.clock.clone()))
                 .map_err(|e| format!("cannot make a client for {url}: {e}"));
         }
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
@@ -80,7 +83,8 @@ impl HttpLinks {
             .url(peer)
             .ok_or_else(|| format!("no URL is configured for node {peer}"))?;
         let client = Client::new(url, &self.key)
-            .map_err(|e| format!("cannot make a client for {url}: {e}"))?;
+            .map_err(|e| format!("cannot make a client for {url}: {e}"))?
+            .with_clock(self.clock.clone());
         clients.insert(peer.to_string(), client.clone());
         Ok(client)
     }

@@ -35,8 +35,8 @@ use accord_store::{Append, EventRow, Head, NewWork, ProcessRow, Store};
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::now_ms;
 use crate::peers::{Peers, is_key};
 use crate::problem::Problem;
 
@@ -333,6 +333,14 @@ impl Drop for Waiting {
     }
 }
 
+/// The tasks the writer wakes after a commit.
+pub struct Wakes {
+    /// Delivery, after a commit that raised outbox rows.
+    pub outbox: Arc<tokio::sync::Notify>,
+    /// System actions, after a commit that queued work (system actions, timers).
+    pub queued: Arc<tokio::sync::Notify>,
+}
+
 impl Pipeline {
     /// Starts the writer task. `skew_ms` is the clock difference allowed on event timestamps
     /// (`max_clock_skew`; see `accord_chain::time`).
@@ -341,10 +349,11 @@ impl Pipeline {
         key: Arc<KeyPair>,
         metrics: Arc<Metrics>,
         peers: Arc<Peers>,
-        outbox: Arc<tokio::sync::Notify>,
-        queued: Arc<tokio::sync::Notify>,
+        wakes: Wakes,
         skew_ms: u64,
+        clock: Clock,
     ) -> (Pipeline, tokio::task::JoinHandle<()>) {
+        let Wakes { outbox, queued } = wakes;
         let (tx, rx) = mpsc::channel(4096);
         let heads = Arc::new(HeadWaiters::default());
         let writer = Writer {
@@ -359,6 +368,7 @@ impl Pipeline {
             recency: 0,
             heads: heads.clone(),
             skew: skew_ms,
+            clock,
         };
         let task = tokio::spawn(writer.run(rx));
         (Pipeline { tx, heads }, task)
@@ -533,6 +543,8 @@ struct Writer<S> {
     heads: Arc<HeadWaiters>,
     /// The clock difference allowed on event timestamps, in milliseconds.
     skew: u64,
+    /// The node's clock: the time each batch is placed and stamped at.
+    clock: Clock,
 }
 
 impl<S: Store> Writer<S> {
@@ -635,7 +647,7 @@ impl<S: Store> Writer<S> {
         let mut pending: Vec<Pending> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut answers: Vec<(Submission, Outcome)> = Vec::with_capacity(batch.len());
-        let now = now_ms();
+        let now = self.clock.now_ms();
         for sub in batch {
             let id = sub.work.chain_id().to_base58();
             let slot = index.get(&id).copied();

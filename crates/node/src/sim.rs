@@ -38,10 +38,11 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::client::{Answer, Client};
+use crate::clock::Clock;
 use crate::config::{Config, Peer};
 use crate::deliver::{self, Settings};
+use crate::events;
 use crate::links::{Links, Sending};
-use crate::{events, now_ms};
 
 /// splitmix64: small, fast, and the same everywhere.
 struct Rng(u64);
@@ -231,6 +232,8 @@ struct SimLinks {
     net: Arc<Mutex<Net>>,
     own: String,
     client: Client,
+    /// The network's one virtual clock.
+    clock: Clock,
 }
 
 impl Links for SimLinks {
@@ -258,7 +261,9 @@ impl Links for SimLinks {
                 }
             };
             let client = match signer {
-                Some(key) => Client::new(&base, key).map_err(|e| e.to_string())?,
+                Some(key) => Client::new(&base, key)
+                    .map_err(|e| e.to_string())?
+                    .with_clock(self.clock.clone()),
                 None => self.client.at(&base),
             };
             Ok(call(&router, &client, method, target, body).await)
@@ -355,6 +360,10 @@ const SETTINGS: Settings = Settings {
 /// Runs one seed; panics with the seed when the nodes do not converge.
 async fn run(seed: u64, p: &Params) -> Stats {
     let tag = format!("seed {seed} ({p:?})");
+    // Every node, client and event of the network runs on one virtual clock, moved a step
+    // each tick.
+    let start = Clock::system().now_ms() + 86_400_000;
+    let clock = Clock::at(start);
     let dir = tempfile::tempdir().unwrap();
     let pass = dir.path().join("passphrase");
     std::fs::write(&pass, "sim").unwrap();
@@ -402,13 +411,16 @@ async fn run(seed: u64, p: &Params) -> Stats {
             rate_burst: 1_000_000,
             ..Config::default()
         };
-        let client = Client::new(&url_of(n), pair).unwrap();
+        let client = Client::new(&url_of(n), pair)
+            .unwrap()
+            .with_clock(clock.clone());
         let links = Arc::new(SimLinks {
             net: net.clone(),
             own: key_of[n].clone(),
             client: client.clone(),
+            clock: clock.clone(),
         });
-        let opened = crate::open(config.clone(), Some(links.clone()), None)
+        let opened = crate::open(config.clone(), Some(links.clone()), None, clock.clone())
             .await
             .expect("a sim node opens");
         let (router, _) = crate::api::router(opened.app.clone());
@@ -417,7 +429,9 @@ async fn run(seed: u64, p: &Params) -> Stats {
             .routers
             .insert(key_of[n].clone(), router.clone());
         let user = KeyPair::from_seed_phrase(&format!("sim user {n}"), 0);
-        let user_client = Client::new(&url_of(n), &user).unwrap();
+        let user_client = Client::new(&url_of(n), &user)
+            .unwrap()
+            .with_clock(clock.clone());
         let identity =
             events::identity_at(&format!("u{n}"), &user.public_key().to_base58(), &key_of[n]);
         let answer = call(
@@ -455,7 +469,6 @@ async fn run(seed: u64, p: &Params) -> Stats {
     let mut attempts = 0u64;
     // Deliveries (by attempt) a copy of which reached the receiver.
     let mut reached: HashSet<u64> = HashSet::new();
-    let start = now_ms() + 86_400_000;
     let mut t = start;
     let step = 5;
     // Actions spread over this many ticks; then the network heals and drains.
@@ -467,6 +480,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
     loop {
         tick += 1;
         t += step;
+        clock.set(t);
         if p.outage != Outage::None && tick == outage_from {
             net.lock().unwrap().down.insert(key_of[outage_node].clone());
             if p.outage == Outage::Restart {
@@ -478,9 +492,14 @@ async fn run(seed: u64, p: &Params) -> Stats {
         if p.outage != Outage::None && tick == outage_to {
             if p.outage == Outage::Restart {
                 let node = &mut nodes[outage_node];
-                let opened = crate::open(node.config.clone(), Some(node.links.clone()), None)
-                    .await
-                    .unwrap_or_else(|e| panic!("{tag}: reopening n{outage_node}: {e}"));
+                let opened = crate::open(
+                    node.config.clone(),
+                    Some(node.links.clone()),
+                    None,
+                    clock.clone(),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{tag}: reopening n{outage_node}: {e}"));
                 let (router, _) = crate::api::router(opened.app.clone());
                 node.app = opened.app;
                 node.router = router.clone();
@@ -525,9 +544,14 @@ async fn run(seed: u64, p: &Params) -> Stats {
                     let signer = &nodes[creator].user;
                     let signed: Vec<(&Value, &KeyPair)> =
                         bodies.iter().map(|b| (b, signer)).collect();
-                    let chain =
-                        events::new_chain(signer, b'T', &Nonce::from_text(&pid), &signed, now_ms())
-                            .unwrap();
+                    let chain = events::new_chain(
+                        signer,
+                        b'T',
+                        &Nonce::from_text(&pid),
+                        &signed,
+                        clock.now_ms(),
+                    )
+                    .unwrap();
                     let answer = call(
                         &nodes[creator].router,
                         &nodes[creator].user_client,
@@ -578,7 +602,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
                         head.state,
                         &body,
                         &nodes[n].user,
-                        accord_chain::time::stamp(now_ms(), head.timestamp),
+                        accord_chain::time::stamp(clock.now_ms(), head.timestamp),
                     )
                     .unwrap();
                     let answer = call(

@@ -41,9 +41,9 @@ use accord_store::{Store, WorkRow};
 use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, Semaphore};
 
+use crate::clock::Clock;
 use crate::config::{Accept, System};
 use crate::events;
-use crate::now_ms;
 use crate::pipeline::{Origin, Pipeline, Work};
 
 /// The kinds of work this task runs.
@@ -62,8 +62,9 @@ pub fn start<S: Store>(
     key: Arc<KeyPair>,
     settings: System,
     queued: Arc<Notify>,
+    clock: Clock,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(store, pipeline, key, Arc::new(settings), queued))
+    tokio::spawn(run(store, pipeline, key, Arc::new(settings), queued, clock))
 }
 
 async fn run<S: Store>(
@@ -72,6 +73,7 @@ async fn run<S: Store>(
     key: Arc<KeyPair>,
     settings: Arc<System>,
     queued: Arc<Notify>,
+    clock: Clock,
 ) {
     let slots = Arc::new(Semaphore::new(16));
     loop {
@@ -80,7 +82,7 @@ async fn run<S: Store>(
         let Some(mut permits) = crate::deliver::free_slots(&slots).await else {
             return;
         };
-        let now = now_ms();
+        let now = clock.now_ms();
         let mut claimed = Vec::new();
         for kind in KINDS {
             let free = permits.len().saturating_sub(claimed.len()) as u32;
