@@ -20,7 +20,7 @@ use crate::Outcome;
 use crate::io::write_output;
 use crate::load::{format_of, load_checked, read_text};
 
-const V: &str = "https://specs.livecontracts.io/v0.2.0/";
+use accord_engine::bodies::LC as V;
 /// 2026-01-01T00:00:00Z: runs start at a fixed time, so they are reproducible.
 const EPOCH_MS: u64 = 1_767_225_600_000;
 
@@ -217,7 +217,7 @@ pub fn run(
     });
     let applied = local.emit(&start, &node)?;
     let mut requests = match applied {
-        Applied::Started(r) => r,
+        Applied::Started(moved) => requests_of(moved),
         Applied::Rejected(why) => bail!("the process did not start: {why}"),
         other => bail!("the process did not start: {other:?}"),
     };
@@ -292,7 +292,7 @@ pub fn run(
                     );
                     failed = true;
                 }
-                requests = r;
+                requests = requests_of(r);
                 show(&local, &format!("step {n}: {what}"), &requests);
                 // Nop system actions run by themselves, as the node holding the key would.
                 while let Some(Request::Nop {
@@ -308,7 +308,7 @@ pub fn run(
                     let body = json!({"$schema": format!("{V}response/schema.json#"), "action": action, "key": response, "data": data});
                     match local.emit(&body, &keys_for(&actor))? {
                         Applied::Stepped(r) => {
-                            requests = r;
+                            requests = requests_of(r);
                             show(
                                 &local,
                                 &format!("        {actor}: {action}.{response} (system)"),
@@ -346,6 +346,11 @@ pub fn run(
     } else {
         Outcome::Success
     })
+}
+
+/// The requests a step made, without who carries them out (here, this run does them all).
+fn requests_of(moved: accord_engine::replay::Moved) -> Vec<Request> {
+    moved.requests.into_iter().map(|a| a.request).collect()
 }
 
 fn show(local: &Local, label: &str, requests: &[Request]) {

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bodies;
 pub mod canonical;
 pub mod deviation;
 pub mod patch;

@@ -11,10 +11,7 @@ use crate::deviation::{self, Deviation, UPDATE_PREFIX};
 use crate::patch::{self, PatchError};
 use crate::schema::Schema;
 
-/// `$schema` of a process projection.
-pub const PROCESS_SCHEMA: &str = "https://specs.livecontracts.io/v0.2.0/process/schema.json#";
-/// `$schema` of a response.
-pub const RESPONSE_SCHEMA: &str = "https://specs.livecontracts.io/v0.2.0/response/schema.json#";
+pub use crate::bodies::{PROCESS_SCHEMA, RESPONSE_SCHEMA};
 
 /// A scenario made ready to run: its schemas compiled.
 #[derive(Debug)]
@@ -157,6 +154,110 @@ impl Identity {
     pub fn has_key(&self, key: &str) -> bool {
         self.signkeys.iter().any(|(_, k)| k == key)
     }
+
+    /// Its sign key for `role` (`user`, `system`, …).
+    pub fn key(&self, role: &str) -> Option<&str> {
+        self.signkeys
+            .iter()
+            .find(|(r, _)| r == role)
+            .map(|(_, k)| k.as_str())
+    }
+
+    /// Its sign keys as a JSON object of keys by role.
+    pub fn signkeys_json(&self) -> Value {
+        Value::Object(
+            self.signkeys
+                .iter()
+                .map(|(role, key)| (role.clone(), Value::from(key.clone())))
+                .collect(),
+        )
+    }
+
+    /// The sign keys an identity document names (`signkeys`: an object of base58 keys by
+    /// role; a null key is no key), as (role, key) in the document's order.
+    pub fn signkeys_of(body: &Value) -> Result<Vec<(String, String)>, String> {
+        let mut signkeys = Vec::new();
+        match body.get("signkeys") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => {
+                for (role, key) in m {
+                    match key {
+                        Value::String(k) => signkeys.push((role.clone(), k.clone())),
+                        Value::Null => {}
+                        _ => return Err(format!("`signkeys.{role}` must be a base58 public key")),
+                    }
+                }
+            }
+            Some(_) => return Err("`signkeys` must be an object of keys by role".into()),
+        }
+        Ok(signkeys)
+    }
+
+    /// Reads an identity document: `id` (text), `node` and `encryptkey` (text or null),
+    /// `signkeys` (an object of base58 keys by role; a null key is no key). The one reader of
+    /// identities, for identity events and for the identities a projection binds to actors.
+    /// The error names the field that is wrong.
+    pub fn from_json(body: &Value) -> Result<Identity, String> {
+        let id = match body.get("id") {
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err("`id` must be text".into()),
+            None => return Err("`id` is missing".into()),
+        };
+        let signkeys = Identity::signkeys_of(body)?;
+        let text = |f: &str| -> Result<Option<String>, String> {
+            match body.get(f) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(format!("`{f}` must be text")),
+            }
+        };
+        Ok(Identity {
+            id,
+            node: text("node")?,
+            signkeys,
+            encryptkey: text("encryptkey")?,
+        })
+    }
+}
+
+/// The identity a projection `doc` binds to `actor` (`actors.<actor>.identity`), read as
+/// [`Identity::from_json`] reads one; `None` when there is none, or it is not one.
+pub fn actor_identity(doc: &Map<String, Value>, actor: &str) -> Option<Identity> {
+    let identity = doc.get("actors")?.get(actor)?.get("identity")?;
+    Identity::from_json(identity).ok()
+}
+
+/// The first actor by name, in a projection `doc`, whose identity has a `system` key.
+pub fn first_system_actor(doc: &Map<String, Value>) -> Option<&str> {
+    let Some(Value::Object(actors)) = doc.get("actors") else {
+        return None;
+    };
+    let mut names: Vec<&String> = actors.keys().collect();
+    names.sort();
+    names
+        .into_iter()
+        .find(|a| actor_identity(doc, a).is_some_and(|i| i.key("system").is_some()))
+        .map(String::as_str)
+}
+
+/// Who must carry out a [`Request`]: the actor it is done for, and the identity bound to it
+/// (the node whose key is the identity's `system` key runs it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Carrier {
+    /// The actor.
+    pub actor: String,
+    /// The identity bound to it when the request was made.
+    pub identity: Identity,
+}
+
+/// A request and who must carry it out (`None`: no actor's identity is named for it, as for a
+/// broken step whose action is not known).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assigned {
+    /// The work.
+    pub request: Request,
+    /// Who carries it out.
+    pub carrier: Option<Carrier>,
 }
 
 /// How a process starts.
@@ -391,6 +492,52 @@ fn obj(v: &mut Value) -> &mut Map<String, Value> {
 }
 
 impl Process {
+    /// The process's id (its projection's `id`).
+    pub fn id(&self) -> &str {
+        self.doc
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The identity bound to `actor` now, as the projection holds it.
+    pub fn actor_identity(&self, actor: &str) -> Option<Identity> {
+        actor_identity(&self.doc, actor)
+    }
+
+    /// The first actor by name whose identity has a `system` key: its node runs the
+    /// process's time-outs.
+    pub fn first_system_actor(&self) -> Option<&str> {
+        first_system_actor(&self.doc)
+    }
+
+    /// Who must carry out `request`: its actor's identity; for a time-out, the first actor's
+    /// (by name) that has a `system` key; none for a broken step with no actor.
+    pub fn carrier(&self, request: &Request) -> Option<Carrier> {
+        let actor = match request {
+            Request::Http { actor, .. }
+            | Request::Nop { actor, .. }
+            | Request::Event { actor, .. }
+            | Request::Broken { actor, .. } => actor.as_str(),
+            Request::Timer { .. } => self.first_system_actor()?,
+        };
+        Some(Carrier {
+            actor: actor.to_string(),
+            identity: self.actor_identity(actor)?,
+        })
+    }
+
+    /// Each request with who must carry it out.
+    pub fn assign(&self, requests: Vec<Request>) -> Vec<Assigned> {
+        requests
+            .into_iter()
+            .map(|request| Assigned {
+                carrier: self.carrier(&request),
+                request,
+            })
+            .collect()
+    }
+
     /// Starts a process in the `initial` state.
     pub fn start(
         compiled: Arc<Compiled>,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::process::{Candidate, Compiled, Identity, Process, Rejection, Request, Start};
+use crate::process::{Assigned, Candidate, Compiled, Identity, Process, Rejection, Start};
 
 /// What kind of document an event carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,9 +94,9 @@ pub enum Applied {
     /// An identity was added or changed.
     Identity(String),
     /// The process started; the node is asked for this work.
-    Started(Vec<Request>),
-    /// A response moved the process; the node is asked for this work.
-    Stepped(Vec<Request>),
+    Started(Moved),
+    /// A response moved a process; the node is asked for this work.
+    Stepped(Moved),
     /// A comment was logged.
     Comment,
     /// A node's error event: recorded on the chain, inert for the process.
@@ -105,6 +105,15 @@ pub enum Applied {
     Deviation(bool),
     /// The event was refused; nothing changed.
     Rejected(Refusal),
+}
+
+/// Which process an event moved, and what it asks of whom.
+#[derive(Debug)]
+pub struct Moved {
+    /// The process's id (a main process or a sub-process on the chain).
+    pub process: String,
+    /// The work it asks for, each with who must carry it out.
+    pub requests: Vec<Assigned>,
 }
 
 /// Why an event changed nothing.
@@ -163,42 +172,7 @@ fn text(body: &Value, field: &str) -> Result<String, Refusal> {
 }
 
 fn identity_of(body: &Value) -> Result<Identity, Refusal> {
-    let id = text(body, "id")?;
-    let mut signkeys = Vec::new();
-    match body.get("signkeys") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(m)) => {
-            for (role, key) in m {
-                match key {
-                    Value::String(k) => signkeys.push((role.clone(), k.clone())),
-                    Value::Null => {}
-                    _ => {
-                        return Err(Refusal::Malformed(format!(
-                            "`signkeys.{role}` must be a base58 public key"
-                        )));
-                    }
-                }
-            }
-        }
-        Some(_) => {
-            return Err(Refusal::Malformed(
-                "`signkeys` must be an object of keys by role".into(),
-            ));
-        }
-    }
-    let opt = |f: &str| -> Result<Option<String>, Refusal> {
-        match body.get(f) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Refusal::Malformed(format!("`{f}` must be text"))),
-        }
-    };
-    Ok(Identity {
-        id,
-        node: opt("node")?,
-        signkeys,
-        encryptkey: opt("encryptkey")?,
-    })
+    Identity::from_json(body).map_err(Refusal::Malformed)
 }
 
 /// Takes an identity event (its JSON `body`, signed by `signer`) into a chain's `identities`
@@ -468,8 +442,12 @@ impl Replay {
                     }
                 }
                 let (p, requests) = Process::start(compiled, start)?;
+                let moved = Moved {
+                    process: p.id().to_string(),
+                    requests: p.assign(requests),
+                };
                 self.processes.push(p);
-                Ok(Applied::Started(requests))
+                Ok(Applied::Started(moved))
             }
             Kind::Response => {
                 let p = self.target(e.body)?;
@@ -495,7 +473,11 @@ impl Replay {
                     timestamp: e.timestamp,
                     hash: e.hash.to_string(),
                 };
-                Ok(Applied::Stepped(p.step(&c)?))
+                let requests = p.step(&c)?;
+                Ok(Applied::Stepped(Moved {
+                    process: p.id().to_string(),
+                    requests: p.assign(requests),
+                }))
             }
             Kind::Deviation | Kind::Acceptance => {
                 let update = if kind == Kind::Deviation {

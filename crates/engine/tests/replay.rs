@@ -470,3 +470,69 @@ fn any_version_of_a_live_contracts_schema_names_its_kind() {
         assert_eq!(Kind::of(schema), kind, "{schema}");
     }
 }
+
+/// A step says which process it moved and, for each request, who carries it out: the actor's
+/// identity (whose `system` key names the node), for a time-out the first actor by name with
+/// a `system` key.
+#[test]
+fn a_step_names_the_process_it_moved_and_who_carries_out_each_request() {
+    let scenario = json!({
+        "$schema": format!("{V}scenario/schema.json#"),
+        "id": "carriers",
+        "title": "Carriers",
+        "actors": {"user": {}, "service": {}},
+        "actions": {
+            "ask": {"actor": "user", "responses": {"ok": {}}},
+            "answer": {"$schema": format!("{V}action/nop/schema.json#"), "actor": "service", "trigger_response": "ok", "responses": {"ok": {}}}
+        },
+        "states": {
+            "initial": {"action": "ask", "transition": "answering"},
+            "answering": {"action": "answer", "timeout": "PT1H", "transition": ":success"}
+        }
+    });
+    let mut c = Chain::new();
+    assert!(matches!(c.apply("node", scenario), Applied::Scenario(_)));
+    c.identity("node", "u", "key-u");
+    c.apply(
+        "node",
+        json!({"$schema": format!("{V}identity/schema.json#"), "id": "s", "signkeys": {"user": "key-s", "system": "node-s"}}),
+    );
+    let start = |id: &str| json!({"$schema": format!("{V}process/schema.json#"), "id": id, "scenario": "carriers", "actors": {"user": "u", "service": "s"}});
+    let mut sub = start("second");
+    sub["parent"] = json!("main");
+    match c.apply("node", start("main")) {
+        Applied::Started(moved) => {
+            assert_eq!(moved.process, "main");
+            assert!(moved.requests.is_empty(), "{moved:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(c.apply("node", sub), Applied::Started(m) if m.process == "second"));
+    // The user of the sub-process asks: the sub-process moves, not the main one.
+    let ask = json!({"$schema": format!("{V}response/schema.json#"), "process": "second", "action": "ask", "key": "ok"});
+    let moved = match c.apply("key-u", ask) {
+        Applied::Stepped(moved) => moved,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(moved.process, "second");
+    assert_eq!(c.r.process_by_id("main").unwrap().state(), "initial");
+    let nop = moved
+        .requests
+        .iter()
+        .find(|a| matches!(a.request, accord_engine::Request::Nop { .. }))
+        .expect("the service's nop action is asked for");
+    let carrier = nop.carrier.as_ref().expect("the service carries it out");
+    assert_eq!(carrier.actor, "service");
+    assert_eq!(carrier.identity.id, "s");
+    assert_eq!(carrier.identity.key("system"), Some("node-s"));
+    let timer = moved
+        .requests
+        .iter()
+        .find(|a| matches!(a.request, accord_engine::Request::Timer { .. }))
+        .expect("the state's time-out is asked for");
+    // The only actor with a system key runs the time-out.
+    assert_eq!(
+        timer.carrier.as_ref().map(|c| c.actor.as_str()),
+        Some("service")
+    );
+}

@@ -1575,27 +1575,22 @@ async fn self_registration_allowed(app: &App) -> Result<(), Problem> {
 /// The sign keys of an identity document, as (role, base58 key) in the document's order, each
 /// checked.
 fn identity_keys(body: &Value) -> Result<Vec<(String, String)>, Problem> {
-    let mut keys = Vec::new();
-    match body.get("signkeys") {
-        Some(Value::Object(m)) => {
-            for (role, key) in m {
-                let key = key.as_str().ok_or_else(|| {
-                    Problem::invalid(format!("`signkeys.{role}` must be a base58 public key"))
-                })?;
-                if base58::decode(key).ok().is_none_or(|k| k.len() != 32) {
-                    return Err(Problem::invalid(format!(
-                        "`signkeys.{role}` is not a base58 ed25519 public key: {key:?}"
-                    )));
-                }
-                keys.push((role.clone(), key.to_string()));
-            }
-        }
-        None | Some(Value::Null) => {}
-        Some(_) => {
-            return Err(Problem::invalid(
-                "`signkeys` must be an object of keys by role",
-            ));
-        }
+    // The process takes a null key as no key; an identity registered here names only keys.
+    if let Some(Value::Object(m)) = body.get("signkeys")
+        && let Some((role, _)) = m.iter().find(|(_, key)| key.is_null())
+    {
+        return Err(Problem::invalid(format!(
+            "`signkeys.{role}` must be a base58 public key"
+        )));
+    }
+    let keys = accord_engine::process::Identity::signkeys_of(body).map_err(Problem::invalid)?;
+    if let Some((role, key)) = keys
+        .iter()
+        .find(|(_, key)| base58::decode(key).ok().is_none_or(|k| k.len() != 32))
+    {
+        return Err(Problem::invalid(format!(
+            "`signkeys.{role}` is not a base58 ed25519 public key: {key:?}"
+        )));
     }
     Ok(keys)
 }

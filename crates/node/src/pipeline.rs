@@ -29,10 +29,10 @@ use accord_chain::chain::next_state;
 use accord_chain::time;
 use accord_chain::{ChainId, Event, PartialStart, VerifiedChain};
 use accord_crypto::{KeyPair, base58};
-use accord_engine::process::{Process, Request};
+use accord_engine::process::{Assigned, Request};
 use accord_engine::replay::{Applied, EventIn, Replay};
 use accord_store::{Append, EventRow, Head, NewWork, ProcessRow, Store};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
@@ -40,8 +40,9 @@ use crate::metrics::Metrics;
 use crate::peers::{Peers, is_key};
 use crate::problem::Problem;
 
-/// The `$schema` of the error event a node writes when the process refuses events.
-pub const ERROR_SCHEMA: &str = "https://specs.livecontracts.io/v0.2.0/error/schema.json#";
+/// The `$schema` of the error event a node writes when the process refuses events
+/// (`accord_engine::bodies`).
+pub use accord_engine::bodies::ERROR_SCHEMA;
 
 /// Submissions taken into one transaction at most.
 const MAX_BATCH: usize = 256;
@@ -1028,7 +1029,7 @@ impl<S: Store> Writer<S> {
             let hash58 = base58::encode(&hash);
             push(live, pending, event, hash, &signer);
             if let Some(reason) = apply_one(live, pending, id, event, &hash58, &signer, &ctx) {
-                refused_hashes.push(Value::from(hash58.clone()));
+                refused_hashes.push(hash58.clone());
                 refused.push(RefusedEvent {
                     hash: hash58.clone(),
                     reason,
@@ -1038,11 +1039,10 @@ impl<S: Store> Writer<S> {
         }
         let mut error_event = None;
         if !refused.is_empty() && origin == Origin::Local {
-            let body = json!({
-                "$schema": ERROR_SCHEMA,
-                "message": refused.iter().map(|r| Value::from(r.reason.clone())).collect::<Vec<_>>(),
-                "events": refused_hashes,
-            });
+            let body = accord_engine::bodies::error(
+                refused.iter().map(|r| r.reason.clone()).collect(),
+                refused_hashes,
+            );
             let at = time::stamp(now, live.head.timestamp);
             match build(&body, live.head.tip, version, &self.key, at) {
                 Ok((event, hash)) => {
@@ -1198,10 +1198,6 @@ fn apply_one(
         Ok(body) => body,
         Err(reason) => return Some(reason),
     };
-    let process = body
-        .get("process")
-        .and_then(|p| p.as_str().or_else(|| p.get("id").and_then(Value::as_str)))
-        .map(String::from);
     match live.replay.apply(EventIn {
         hash,
         timestamp: event.timestamp,
@@ -1209,35 +1205,20 @@ fn apply_one(
         body: &body,
     }) {
         Applied::Rejected(r) => Some(r.to_string()),
-        applied @ (Applied::Started(_) | Applied::Stepped(_)) => {
-            let started = matches!(applied, Applied::Started(_));
-            let (Applied::Started(requests) | Applied::Stepped(requests)) = applied else {
-                return None;
-            };
-            // A start's requests are the new process's (the last); a response's are the one it
-            // names, or the main process's.
-            let pid = if started {
-                body.get("id").and_then(Value::as_str).map(String::from)
-            } else {
-                process
-            }
-            .or_else(|| {
-                let procs = live.replay.processes();
-                let p = if started { procs.last() } else { procs.first() };
-                p.and_then(|p| p.doc().get("id").and_then(Value::as_str).map(String::from))
-            })
-            .unwrap_or_default();
+        Applied::Started(moved) | Applied::Stepped(moved) => {
             // Only what this node runs is queued here: every node applies the same events.
-            let process = live.replay.process_by_id(&pid);
-            for r in requests
-                .iter()
-                .filter(|r| process.is_some_and(|p| runs_here(p, r, ctx)))
-            {
-                let keys = process.map_or(Value::Null, |p| acting_signkeys(p, r));
-                pending
-                    .append
-                    .work
-                    .push(work_for(chain, &pid, r, keys, ctx.now));
+            for assigned in moved.requests.iter().filter(|a| runs_here(a, ctx)) {
+                let keys = assigned
+                    .carrier
+                    .as_ref()
+                    .map_or(Value::Null, |c| c.identity.signkeys_json());
+                pending.append.work.push(work_for(
+                    chain,
+                    &moved.process,
+                    &assigned.request,
+                    keys,
+                    ctx.now,
+                ));
             }
             None
         }
@@ -1255,72 +1236,16 @@ struct Ctx<'a> {
     own: &'a str,
 }
 
-/// The sign keys of the identity bound to `actor` in a process's projection `doc`.
-pub(crate) fn actor_signkeys<'d>(doc: &'d Map<String, Value>, actor: &str) -> Option<&'d Value> {
-    doc.get("actors")?
-        .get(actor)?
-        .get("identity")?
-        .get("signkeys")
-}
-
-/// The system key of the identity bound to `actor` in a process.
-fn system_key<'p>(process: &'p Process, actor: &str) -> Option<&'p str> {
-    actor_signkeys(process.doc(), actor)?
-        .get("system")?
-        .as_str()
-}
-
-/// The sign keys of the identity a request is carried out for: its actor's, or for a
-/// time-out the first actor's (by name) that has a system key; `null` when there is none.
-fn acting_signkeys(process: &Process, request: &Request) -> Value {
-    let actor = match request {
-        Request::Http { actor, .. }
-        | Request::Nop { actor, .. }
-        | Request::Event { actor, .. }
-        | Request::Broken { actor, .. } => Some(actor.as_str()),
-        Request::Timer { .. } => first_system_actor(process.doc()),
-    };
-    actor
-        .and_then(|a| actor_signkeys(process.doc(), a))
-        .cloned()
-        .unwrap_or(Value::Null)
-}
-
-/// The first actor by name, in a process's projection `doc`, whose identity has a system key
-/// (its node runs the time-outs).
-pub(crate) fn first_system_actor(doc: &Map<String, Value>) -> Option<&str> {
-    let Some(Value::Object(actors)) = doc.get("actors") else {
-        return None;
-    };
-    let mut names: Vec<&String> = actors.keys().collect();
-    names.sort();
-    names
-        .into_iter()
-        .find(|a| {
-            actor_signkeys(doc, a)
-                .and_then(|k| k.get("system"))
-                .is_some_and(Value::is_string)
-        })
-        .map(String::as_str)
-}
-
 /// Whether this node runs a request of the engine. An actor's system actions are run by the
 /// node whose key is that actor's identity's `system` key; a time-out by the node whose key is
 /// the system key of the first actor (by name) that has one; a broken step with no actor by
 /// the node that took the event. Every node applies the same events, so each decides the same,
 /// and exactly one runs each request.
-fn runs_here(process: &Process, request: &Request, ctx: &Ctx<'_>) -> bool {
-    match request {
-        Request::Http { actor, .. } | Request::Nop { actor, .. } | Request::Event { actor, .. } => {
-            system_key(process, actor) == Some(ctx.own)
-        }
-        Request::Broken { actor, .. } if !actor.is_empty() => {
-            system_key(process, actor) == Some(ctx.own)
-        }
-        Request::Broken { .. } => ctx.origin == Origin::Local,
-        Request::Timer { .. } => first_system_actor(process.doc())
-            .and_then(|a| system_key(process, a))
-            .is_some_and(|k| k == ctx.own),
+fn runs_here(assigned: &Assigned, ctx: &Ctx<'_>) -> bool {
+    match (&assigned.request, &assigned.carrier) {
+        (Request::Broken { actor, .. }, _) if actor.is_empty() => ctx.origin == Origin::Local,
+        (_, Some(carrier)) => carrier.identity.key("system") == Some(ctx.own),
+        (_, None) => false,
     }
 }
 

@@ -251,13 +251,12 @@ async fn acting_keys<S: Store>(
     let empty = Map::new();
     let doc = doc.as_object().unwrap_or(&empty);
     let actor = if row.kind == "timer" {
-        crate::pipeline::first_system_actor(doc).unwrap_or_default()
+        accord_engine::process::first_system_actor(doc).unwrap_or_default()
     } else {
         text(payload, "actor")
     };
-    Ok(crate::pipeline::actor_signkeys(doc, actor)
-        .and_then(Value::as_object)
-        .cloned()
+    Ok(accord_engine::process::actor_identity(doc, actor)
+        .and_then(|identity| identity.signkeys_json().as_object().cloned())
         .unwrap_or_default())
 }
 

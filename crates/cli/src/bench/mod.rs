@@ -96,7 +96,7 @@ pub fn build_chain(events: usize, signers: usize) -> Result<VerifiedChain> {
     let start = 1_700_000_000_000u64;
     for i in 0..events {
         let payload = json!({
-            "$schema": "https://specs.livecontracts.io/v0.2.0/response/schema.json#",
+            "$schema": accord_engine::bodies::RESPONSE_SCHEMA,
             "action": {"key": "review"},
             "key": "ok",
             "actor": {"key": format!("party{}", i % keys.len())},
