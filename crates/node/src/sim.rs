@@ -459,193 +459,293 @@ async fn run(seed: u64, p: &Params) -> Stats {
             in_flight: HashMap::new(),
         });
     }
-    let scenario = events::scenario(scenario(p.nodes), "accord-sim-talk");
     let mut rng = Rng(seed);
-    let mut procs: Vec<Proc> = Vec::new();
-    let mut queue: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::new();
-    let mut messages: BTreeMap<u64, Message> = BTreeMap::new();
-    let mut stats = Stats::default();
-    let mut seq = 0u64;
-    let mut attempts = 0u64;
-    // Deliveries (by attempt) a copy of which reached the receiver.
-    let mut reached: HashSet<u64> = HashSet::new();
-    let mut t = start;
-    let step = 5;
+    let outage_node = rng.below(p.nodes as u64) as usize;
+    let mut world = World {
+        tag,
+        p,
+        seed,
+        key_of,
+        net,
+        clock,
+        nodes,
+        scenario: events::scenario(scenario(p.nodes), "accord-sim-talk"),
+        outage_node,
+        rng,
+        procs: Vec::new(),
+        queue: BinaryHeap::new(),
+        messages: BTreeMap::new(),
+        stats: Stats::default(),
+        seq: 0,
+        attempts: 0,
+        reached: HashSet::new(),
+        start,
+        t: start,
+        made: 0,
+    };
     // Actions spread over this many ticks; then the network heals and drains.
     let acting = (p.actions as u64 * 2).max(200);
-    let (outage_from, outage_to) = (acting / 4, acting / 2);
-    let outage_node = rng.below(p.nodes as u64) as usize;
-    let mut made = 0usize;
     let mut tick = 0u64;
     loop {
         tick += 1;
-        t += step;
-        clock.set(t);
-        if p.outage != Outage::None && tick == outage_from {
-            net.lock().unwrap().down.insert(key_of[outage_node].clone());
+        world.t += STEP;
+        world.clock.set(world.t);
+        world.faults(tick, acting).await;
+        if tick < acting {
+            world.act(tick).await;
+        }
+        world.send().await;
+        world.receive().await;
+        world.time_out().await;
+        if tick > acting && world.drained().await {
+            break;
+        }
+        assert!(
+            world.t - world.start < 3_600_000,
+            "{}: not converged after an hour of virtual time",
+            world.tag
+        );
+    }
+    world.stats.catch_ups = world.net.lock().unwrap().catch_ups;
+    world.converged().await;
+    for node in world.nodes {
+        node.app.store.close().await;
+    }
+    eprintln!("SEED {}: {:?}", world.seed, world.stats);
+    world.stats
+}
+
+/// The virtual milliseconds a tick moves the clock.
+const STEP: u64 = 5;
+
+/// A run under way: the network, its nodes and processes, the messages in flight, the clock.
+struct World<'p> {
+    tag: String,
+    p: &'p Params,
+    seed: u64,
+    /// The node the outage takes down.
+    outage_node: usize,
+    key_of: Vec<String>,
+    net: Arc<Mutex<Net>>,
+    clock: Clock,
+    nodes: Vec<Node>,
+    /// The scenario every process follows (its event body).
+    scenario: Value,
+    rng: Rng,
+    procs: Vec<Proc>,
+    /// Messages by arrival time, then by their number in `messages`.
+    queue: BinaryHeap<Reverse<(u64, u64)>>,
+    messages: BTreeMap<u64, Message>,
+    stats: Stats,
+    seq: u64,
+    attempts: u64,
+    /// Deliveries (by attempt) a copy of which reached the receiver.
+    reached: HashSet<u64>,
+    start: u64,
+    t: u64,
+    /// Responses the users made.
+    made: usize,
+}
+
+impl World<'_> {
+    fn is_down(&self, n: usize) -> bool {
+        self.net.lock().unwrap().down.contains(&self.key_of[n])
+    }
+
+    /// Takes one node down between a quarter and a half of the acting ticks (and, for a
+    /// restart, closes its store and opens it again); stops losing messages once the users
+    /// are done.
+    async fn faults(&mut self, tick: u64, acting: u64) {
+        let p = self.p;
+        let (from, to) = (acting / 4, acting / 2);
+        let n = self.outage_node;
+        if p.outage != Outage::None && tick == from {
+            self.net.lock().unwrap().down.insert(self.key_of[n].clone());
             if p.outage == Outage::Restart {
-                let node = &mut nodes[outage_node];
+                let node = &mut self.nodes[n];
                 node.in_flight.clear();
                 node.app.store.close().await;
             }
         }
-        if p.outage != Outage::None && tick == outage_to {
+        if p.outage != Outage::None && tick == to {
             if p.outage == Outage::Restart {
-                let node = &mut nodes[outage_node];
+                let node = &mut self.nodes[n];
                 let opened = crate::open(
                     node.config.clone(),
                     Some(node.links.clone()),
                     None,
-                    clock.clone(),
+                    self.clock.clone(),
                 )
                 .await
-                .unwrap_or_else(|e| panic!("{tag}: reopening n{outage_node}: {e}"));
+                .unwrap_or_else(|e| panic!("{}: reopening n{n}: {e}", self.tag));
                 let (router, _) = crate::api::router(opened.app.clone());
                 node.app = opened.app;
                 node.router = router.clone();
-                net.lock().unwrap().routers.insert(node.key.clone(), router);
-                stats.restarts += 1;
+                self.net
+                    .lock()
+                    .unwrap()
+                    .routers
+                    .insert(node.key.clone(), router);
+                self.stats.restarts += 1;
             }
-            net.lock().unwrap().down.remove(&key_of[outage_node]);
+            self.net.lock().unwrap().down.remove(&self.key_of[n]);
         }
         if tick == acting {
-            net.lock().unwrap().loss = 0.0;
+            self.net.lock().unwrap().loss = 0.0;
         }
-        let is_down = |n: usize| net.lock().unwrap().down.contains(&key_of[n]);
-        // Users act: start processes first, then respond where the tip is held.
-        if tick < acting {
-            if procs.len() < p.processes && rng.chance(0.2) {
-                let creator = rng.below(p.nodes as u64) as usize;
-                if !is_down(creator) {
-                    let mut parties = vec![creator];
-                    for n in 0..p.nodes {
-                        if n != creator && rng.chance(0.6) {
-                            parties.push(n);
-                        }
-                    }
-                    if parties.len() == 1 {
-                        parties.push((creator + 1) % p.nodes);
-                    }
-                    parties.sort_unstable();
-                    let pid = format!("sim-{seed}-{}", procs.len());
-                    let mut bodies = vec![scenario.clone()];
-                    let mut bindings = Vec::new();
-                    for (n, node) in nodes.iter().enumerate() {
-                        let id = format!("u{n}");
-                        let key = node.user.public_key().to_base58();
-                        bodies.push(if parties.contains(&n) {
-                            events::identity_at(&id, &key, &node.key)
-                        } else {
-                            events::identity(&id, &key, None)
-                        });
-                        bindings.push((format!("p{n}"), id));
-                    }
-                    bodies.push(events::process(&pid, "accord-sim-talk", &bindings));
-                    let signer = &nodes[creator].user;
-                    let signed: Vec<(&Value, &KeyPair)> =
-                        bodies.iter().map(|b| (b, signer)).collect();
-                    let chain = events::new_chain(
-                        signer,
-                        b'T',
-                        &Nonce::from_text(&pid),
-                        &signed,
-                        clock.now_ms(),
-                    )
-                    .unwrap();
-                    let answer = call(
-                        &nodes[creator].router,
-                        &nodes[creator].user_client,
-                        "POST",
-                        "/event-chains",
-                        Some(chain.to_json().into_bytes()),
-                    )
-                    .await;
-                    assert_eq!(
-                        answer.status,
-                        200,
-                        "{tag}: starting {pid} at n{creator}: {}",
-                        String::from_utf8_lossy(&answer.body)
-                    );
-                    procs.push(Proc {
-                        id: pid,
-                        chain: *chain.id(),
-                        parties,
-                        length: bodies.len() as u64,
-                    });
-                }
-            }
-            if made < p.actions && !procs.is_empty() && rng.chance(0.5) {
-                let which = rng.below(procs.len() as u64) as usize;
-                let proc = &mut procs[which];
-                let chain = proc.chain.to_base58();
-                let mut holders = Vec::new();
-                for &n in &proc.parties {
-                    if is_down(n) {
-                        continue;
-                    }
-                    if let Some(h) = nodes[n].app.store.head(&chain).await.unwrap()
-                        && h.length == proc.length
-                    {
-                        holders.push((n, h));
-                    }
-                }
-                if !holders.is_empty() {
-                    let (n, head) = holders.swap_remove(rng.below(holders.len() as u64) as usize);
-                    let body = events::response(
-                        &format!("say{n}"),
-                        None,
-                        json!({"seq": made, "tick": tick}),
-                    );
-                    let partial = events::next_event(
-                        &proc.chain,
-                        head.tip,
-                        head.state,
-                        &body,
-                        &nodes[n].user,
-                        accord_chain::time::stamp(clock.now_ms(), head.timestamp),
-                    )
-                    .unwrap();
-                    let answer = call(
-                        &nodes[n].router,
-                        &nodes[n].user_client,
-                        "POST",
-                        &format!("/processes/{}/responses", proc.id),
-                        Some(partial.to_json().into_bytes()),
-                    )
-                    .await;
-                    assert_eq!(
-                        answer.status,
-                        200,
-                        "{tag}: u{n} on {}: {}",
-                        proc.id,
-                        String::from_utf8_lossy(&answer.body)
-                    );
-                    proc.length += 1;
-                    made += 1;
-                    stats.actions += 1;
-                }
+    }
+
+    /// Users act: start processes first, then respond where the tip is held.
+    async fn act(&mut self, tick: u64) {
+        let p = self.p;
+        if self.procs.len() < p.processes && self.rng.chance(0.2) {
+            let creator = self.rng.below(p.nodes as u64) as usize;
+            if !self.is_down(creator) {
+                self.start_process(creator).await;
             }
         }
-        // Each node that is up claims its due rows and sends them.
+        if self.made < p.actions && !self.procs.is_empty() && self.rng.chance(0.5) {
+            self.respond(tick).await;
+        }
+    }
+
+    /// A user of node `creator` starts a process with some of the other nodes' users.
+    async fn start_process(&mut self, creator: usize) {
+        let p = self.p;
+        let mut parties = vec![creator];
         for n in 0..p.nodes {
-            if is_down(n) {
+            if n != creator && self.rng.chance(0.6) {
+                parties.push(n);
+            }
+        }
+        if parties.len() == 1 {
+            parties.push((creator + 1) % p.nodes);
+        }
+        parties.sort_unstable();
+        let pid = format!("sim-{}-{}", self.seed, self.procs.len());
+        let mut bodies = vec![self.scenario.clone()];
+        let mut bindings = Vec::new();
+        for (n, node) in self.nodes.iter().enumerate() {
+            let id = format!("u{n}");
+            let key = node.user.public_key().to_base58();
+            bodies.push(if parties.contains(&n) {
+                events::identity_at(&id, &key, &node.key)
+            } else {
+                events::identity(&id, &key, None)
+            });
+            bindings.push((format!("p{n}"), id));
+        }
+        bodies.push(events::process(&pid, "accord-sim-talk", &bindings));
+        let signer = &self.nodes[creator].user;
+        let signed: Vec<(&Value, &KeyPair)> = bodies.iter().map(|b| (b, signer)).collect();
+        let chain = events::new_chain(
+            signer,
+            b'T',
+            &Nonce::from_text(&pid),
+            &signed,
+            self.clock.now_ms(),
+        )
+        .unwrap();
+        let answer = call(
+            &self.nodes[creator].router,
+            &self.nodes[creator].user_client,
+            "POST",
+            "/event-chains",
+            Some(chain.to_json().into_bytes()),
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            200,
+            "{}: starting {pid} at n{creator}: {}",
+            self.tag,
+            String::from_utf8_lossy(&answer.body)
+        );
+        self.procs.push(Proc {
+            id: pid,
+            chain: *chain.id(),
+            parties,
+            length: bodies.len() as u64,
+        });
+    }
+
+    /// A user of a node that holds a process's tip says something on it.
+    async fn respond(&mut self, tick: u64) {
+        let which = self.rng.below(self.procs.len() as u64) as usize;
+        let chain = self.procs[which].chain.to_base58();
+        let mut holders = Vec::new();
+        for &n in &self.procs[which].parties {
+            if self.is_down(n) {
+                continue;
+            }
+            if let Some(h) = self.nodes[n].app.store.head(&chain).await.unwrap()
+                && h.length == self.procs[which].length
+            {
+                holders.push((n, h));
+            }
+        }
+        if holders.is_empty() {
+            return;
+        }
+        let (n, head) = holders.swap_remove(self.rng.below(holders.len() as u64) as usize);
+        let proc = &mut self.procs[which];
+        let body = events::response(
+            &format!("say{n}"),
+            None,
+            json!({"seq": self.made, "tick": tick}),
+        );
+        let partial = events::next_event(
+            &proc.chain,
+            head.tip,
+            head.state,
+            &body,
+            &self.nodes[n].user,
+            accord_chain::time::stamp(self.clock.now_ms(), head.timestamp),
+        )
+        .unwrap();
+        let answer = call(
+            &self.nodes[n].router,
+            &self.nodes[n].user_client,
+            "POST",
+            &format!("/processes/{}/responses", proc.id),
+            Some(partial.to_json().into_bytes()),
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            200,
+            "{}: u{n} on {}: {}",
+            self.tag,
+            proc.id,
+            String::from_utf8_lossy(&answer.body)
+        );
+        proc.length += 1;
+        self.made += 1;
+        self.stats.actions += 1;
+    }
+
+    /// Each node that is up claims its due rows and sends them.
+    async fn send(&mut self) {
+        let t = self.t;
+        for n in 0..self.p.nodes {
+            if self.is_down(n) {
                 continue;
             }
             let lease = t + 2 * SETTINGS.timeout.as_millis() as u64 + 5_000;
             let free = SETTINGS
                 .concurrency
-                .saturating_sub(nodes[n].in_flight.len()) as u32;
+                .saturating_sub(self.nodes[n].in_flight.len()) as u32;
             if free == 0 {
                 continue;
             }
-            let claimed = nodes[n]
+            let claimed = self.nodes[n]
                 .app
                 .store
                 .claim_deliveries(t, free, lease, &[])
                 .await
                 .unwrap();
             for row in claimed {
-                let store = &*nodes[n].app.store;
+                let store = &*self.nodes[n].app.store;
                 let Some((json, upto)) = deliver::partial_chain(store, &row).await.unwrap() else {
                     let length = row.sent;
                     store
@@ -654,39 +754,34 @@ async fn run(seed: u64, p: &Params) -> Stats {
                         .unwrap();
                     continue;
                 };
-                let to = key_of
+                let to = self
+                    .key_of
                     .iter()
                     .position(|k| *k == row.peer)
-                    .unwrap_or_else(|| panic!("{tag}: a row for an unknown node {}", row.peer));
-                attempts += 1;
+                    .unwrap_or_else(|| {
+                        panic!("{}: a row for an unknown node {}", self.tag, row.peer)
+                    });
+                self.attempts += 1;
                 let message = Message::Request {
                     from: n,
                     to,
                     row: row.id,
-                    attempt: attempts,
+                    attempt: self.attempts,
                     wire: sign(
-                        &nodes[n].client.at(&url_of(to)),
+                        &self.nodes[n].client.at(&url_of(to)),
                         "POST",
                         "/event-chains",
                         Some(json.into_bytes()),
                     ),
                 };
-                stats.sent += 1;
-                post(
-                    &mut net.lock().unwrap(),
-                    &mut queue,
-                    &mut messages,
-                    &mut seq,
-                    &mut stats,
-                    t,
-                    p,
-                    message,
-                );
+                self.stats.sent += 1;
+                self.post(message);
                 let deadline = t + SETTINGS.timeout.as_millis() as u64;
-                nodes[n].in_flight.insert(
+                let attempt = self.attempts;
+                self.nodes[n].in_flight.insert(
                     row.id,
                     InFlight {
-                        attempt: attempts,
+                        attempt,
                         upto,
                         deadline,
                         row,
@@ -694,13 +789,17 @@ async fn run(seed: u64, p: &Params) -> Stats {
                 );
             }
         }
-        // Messages that have arrived.
-        while let Some(Reverse((at, id))) = queue.peek().copied() {
-            if at > t {
+    }
+
+    /// Messages that have arrived: requests are answered by their receiver, answers judged by
+    /// their sender.
+    async fn receive(&mut self) {
+        while let Some(Reverse((at, id))) = self.queue.peek().copied() {
+            if at > self.t {
                 break;
             }
-            queue.pop();
-            let message = messages.remove(&id).expect("a queued message");
+            self.queue.pop();
+            let message = self.messages.remove(&id).expect("a queued message");
             match message {
                 Message::Request {
                     from,
@@ -708,95 +807,97 @@ async fn run(seed: u64, p: &Params) -> Stats {
                     row,
                     attempt,
                     wire,
-                } => {
-                    if is_down(to) {
-                        stats.lost += 1;
-                        continue;
-                    }
-                    let answer = deliver(&nodes[to].router, wire).await;
-                    if !reached.insert(attempt) {
-                        // A copy of a request that reached the receiver already: it adds
-                        // nothing (the events are held), and nobody hears the answer.
-                        let added = serde_json::from_slice::<serde_json::Value>(&answer.body)
-                            .ok()
-                            .and_then(|v| v.get("added").and_then(|a| a.as_array()).map(Vec::len));
-                        if answer.status == 200 && added == Some(0) {
-                            stats.copies_added_nothing += 1;
-                        }
-                        continue;
-                    }
-                    let reply = Message::Reply {
-                        to: from,
-                        row,
-                        attempt,
-                        answer,
-                    };
-                    post(
-                        &mut net.lock().unwrap(),
-                        &mut queue,
-                        &mut messages,
-                        &mut seq,
-                        &mut stats,
-                        t,
-                        p,
-                        reply,
-                    );
-                }
+                } => self.answer(from, to, row, attempt, wire).await,
                 Message::Reply {
                     to,
                     row,
                     attempt,
                     answer,
-                } => {
-                    if is_down(to) {
-                        stats.lost += 1;
-                        continue;
-                    }
-                    let Some(flight) = nodes[to].in_flight.get(&row) else {
-                        continue;
-                    };
-                    if flight.attempt != attempt {
-                        continue;
-                    }
-                    let flight = nodes[to].in_flight.remove(&row).unwrap();
-                    if answer.status == 409
-                        && crate::sync::PeerAnswer::read(&answer.body)
-                            .is_some_and(|a| a.kind == crate::sync::PeerProblem::MissingEvents)
-                    {
-                        stats.missing_events += 1;
-                    }
-                    let outcome = deliver::judge(
-                        &SETTINGS,
-                        &flight.row,
-                        flight.upto,
-                        &format!("node n{to}'s peer"),
-                        Ok(answer),
-                        t,
-                        rng.unit(),
-                    );
-                    if let Delivered::Dead { error } = &outcome {
-                        panic!("{tag}: a delivery died: {error}");
-                    }
-                    nodes[to]
-                        .app
-                        .store
-                        .finish_delivery(&flight.row, &outcome, t)
-                        .await
-                        .unwrap();
-                }
+                } => self.judge(to, row, attempt, answer).await,
             }
         }
-        // Attempts that got no answer in time.
-        for node in &mut nodes {
-            let late: Vec<i64> = node
+    }
+
+    /// Node `to` answers a delivery from node `from`; the answer goes back over the network.
+    async fn answer(&mut self, from: usize, to: usize, row: i64, attempt: u64, wire: Wire) {
+        if self.is_down(to) {
+            self.stats.lost += 1;
+            return;
+        }
+        let answer = deliver(&self.nodes[to].router, wire).await;
+        if !self.reached.insert(attempt) {
+            // A copy of a request that reached the receiver already: it adds nothing (the
+            // events are held), and nobody hears the answer.
+            let added = serde_json::from_slice::<serde_json::Value>(&answer.body)
+                .ok()
+                .and_then(|v| v.get("added").and_then(|a| a.as_array()).map(Vec::len));
+            if answer.status == 200 && added == Some(0) {
+                self.stats.copies_added_nothing += 1;
+            }
+            return;
+        }
+        self.post(Message::Reply {
+            to: from,
+            row,
+            attempt,
+            answer,
+        });
+    }
+
+    /// Node `to` hears the answer to its attempt `attempt` on outbox row `row`.
+    async fn judge(&mut self, to: usize, row: i64, attempt: u64, answer: Answer) {
+        if self.is_down(to) {
+            self.stats.lost += 1;
+            return;
+        }
+        let Some(flight) = self.nodes[to].in_flight.get(&row) else {
+            return;
+        };
+        if flight.attempt != attempt {
+            return;
+        }
+        let flight = self.nodes[to].in_flight.remove(&row).unwrap();
+        if answer.status == 409
+            && crate::sync::PeerAnswer::read(&answer.body)
+                .is_some_and(|a| a.kind == crate::sync::PeerProblem::MissingEvents)
+        {
+            self.stats.missing_events += 1;
+        }
+        let outcome = deliver::judge(
+            &SETTINGS,
+            &flight.row,
+            flight.upto,
+            &format!("node n{to}'s peer"),
+            Ok(answer),
+            self.t,
+            self.rng.unit(),
+        );
+        if let Delivered::Dead { error } = &outcome {
+            panic!("{}: a delivery died: {error}", self.tag);
+        }
+        self.nodes[to]
+            .app
+            .store
+            .finish_delivery(&flight.row, &outcome, self.t)
+            .await
+            .unwrap();
+    }
+
+    /// Attempts that got no answer in time.
+    async fn time_out(&mut self) {
+        let t = self.t;
+        for node in &mut self.nodes {
+            // In row order, so that a seed draws its jitters in the same order every run.
+            let mut late: Vec<i64> = node
                 .in_flight
                 .iter()
                 .filter(|(_, f)| f.deadline <= t)
                 .map(|(id, _)| *id)
                 .collect();
+            late.sort_unstable();
             for id in late {
                 let flight = node.in_flight.remove(&id).unwrap();
-                stats.timeouts += 1;
+                self.stats.timeouts += 1;
                 let outcome = deliver::judge(
                     &SETTINGS,
                     &flight.row,
@@ -804,7 +905,7 @@ async fn run(seed: u64, p: &Params) -> Stats {
                     "a peer",
                     Err("no answer in time".into()),
                     t,
-                    rng.unit(),
+                    self.rng.unit(),
                 );
                 node.app
                     .store
@@ -813,109 +914,103 @@ async fn run(seed: u64, p: &Params) -> Stats {
                     .unwrap();
             }
         }
-        if tick > acting && queue.is_empty() && nodes.iter().all(|n| n.in_flight.is_empty()) {
-            let mut pending = 0;
-            for node in &nodes {
-                for (_, state, count) in node.app.store.outbox_counts().await.unwrap() {
-                    if state == "pending" {
-                        pending += count;
-                    }
-                    assert_ne!(state, "dead", "{tag}: a dead delivery");
-                }
-            }
-            if pending == 0 {
-                break;
-            }
-        }
-        assert!(
-            t - start < 3_600_000,
-            "{tag}: not converged after an hour of virtual time"
-        );
     }
-    stats.catch_ups = net.lock().unwrap().catch_ups;
-    // Every party holds every event, the same; projections are byte-identical.
-    for proc in &procs {
-        let chain = proc.chain.to_base58();
-        let mut first: Option<(Vec<String>, Vec<u8>)> = None;
-        for (n, node) in nodes.iter().enumerate() {
-            let head = node.app.store.head(&chain).await.unwrap();
-            if !proc.parties.contains(&n) {
-                assert!(head.is_none(), "{tag}: n{n} holds {chain}, not a party");
-                continue;
-            }
-            let head = head.unwrap_or_else(|| panic!("{tag}: party n{n} lacks {}", proc.id));
-            assert_eq!(
-                head.length, proc.length,
-                "{tag}: n{n}'s length of {}",
-                proc.id
-            );
-            let events: Vec<String> = node
-                .app
-                .store
-                .events(&chain, 0, u32::try_from(proc.length).unwrap())
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|e| e.json)
-                .collect();
-            let projection = call(
-                &node.router,
-                &node.user_client,
-                "GET",
-                &format!("/processes/{}?chain={chain}", proc.id),
-                None,
-            )
-            .await;
-            assert_eq!(
-                projection.status, 200,
-                "{tag}: n{n}'s projection of {}",
-                proc.id
-            );
-            match &first {
-                None => first = Some((events, projection.body)),
-                Some((e, b)) => {
-                    assert!(*e == events, "{tag}: n{n}'s events of {} differ", proc.id);
-                    assert!(
-                        *b == projection.body,
-                        "{tag}: n{n}'s projection of {} differs",
-                        proc.id
-                    );
-                }
-            }
-        }
-    }
-    for node in nodes {
-        node.app.store.close().await;
-    }
-    stats
-}
 
-/// Puts a message on the network: lost, or arriving after a delay, perhaps twice.
-#[allow(clippy::too_many_arguments)]
-fn post(
-    net: &mut Net,
-    queue: &mut BinaryHeap<Reverse<(u64, u64)>>,
-    messages: &mut BTreeMap<u64, Message>,
-    seq: &mut u64,
-    stats: &mut Stats,
-    now: u64,
-    p: &Params,
-    message: Message,
-) {
-    let loss = net.loss;
-    if net.rng.chance(loss) {
-        stats.lost += 1;
-        return;
+    /// Whether nothing is on its way and no node owes a delivery (none died).
+    async fn drained(&self) -> bool {
+        if !self.queue.is_empty() || self.nodes.iter().any(|n| !n.in_flight.is_empty()) {
+            return false;
+        }
+        let mut pending = 0;
+        for node in &self.nodes {
+            for (_, state, count) in node.app.store.outbox_counts().await.unwrap() {
+                if state == "pending" {
+                    pending += count;
+                }
+                assert_ne!(state, "dead", "{}: a dead delivery", self.tag);
+            }
+        }
+        pending == 0
     }
-    let copies = if net.rng.chance(p.duplication) { 2 } else { 1 };
-    if copies == 2 {
-        stats.duplicated += 1;
+
+    /// Every party holds every event, the same; projections are byte-identical; no one else
+    /// holds the chain.
+    async fn converged(&self) {
+        let tag = &self.tag;
+        for proc in &self.procs {
+            let chain = proc.chain.to_base58();
+            let mut first: Option<(Vec<String>, Vec<u8>)> = None;
+            for (n, node) in self.nodes.iter().enumerate() {
+                let head = node.app.store.head(&chain).await.unwrap();
+                if !proc.parties.contains(&n) {
+                    assert!(head.is_none(), "{tag}: n{n} holds {chain}, not a party");
+                    continue;
+                }
+                let head = head.unwrap_or_else(|| panic!("{tag}: party n{n} lacks {}", proc.id));
+                assert_eq!(
+                    head.length, proc.length,
+                    "{tag}: n{n}'s length of {}",
+                    proc.id
+                );
+                let events: Vec<String> = node
+                    .app
+                    .store
+                    .events(&chain, 0, u32::try_from(proc.length).unwrap())
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|e| e.json)
+                    .collect();
+                let projection = call(
+                    &node.router,
+                    &node.user_client,
+                    "GET",
+                    &format!("/processes/{}?chain={chain}", proc.id),
+                    None,
+                )
+                .await;
+                assert_eq!(
+                    projection.status, 200,
+                    "{tag}: n{n}'s projection of {}",
+                    proc.id
+                );
+                match &first {
+                    None => first = Some((events, projection.body)),
+                    Some((e, b)) => {
+                        assert!(*e == events, "{tag}: n{n}'s events of {} differ", proc.id);
+                        assert!(
+                            *b == projection.body,
+                            "{tag}: n{n}'s projection of {} differs",
+                            proc.id
+                        );
+                    }
+                }
+            }
+        }
     }
-    for _ in 0..copies {
-        let at = now + 1 + net.rng.below(p.max_delay);
-        *seq += 1;
-        messages.insert(*seq, message.clone());
-        queue.push(Reverse((at, *seq)));
+
+    /// Puts a message on the network: lost, or arriving after a delay, perhaps twice.
+    fn post(&mut self, message: Message) {
+        let mut net = self.net.lock().unwrap();
+        let loss = net.loss;
+        if net.rng.chance(loss) {
+            self.stats.lost += 1;
+            return;
+        }
+        let copies = if net.rng.chance(self.p.duplication) {
+            2
+        } else {
+            1
+        };
+        if copies == 2 {
+            self.stats.duplicated += 1;
+        }
+        for _ in 0..copies {
+            let at = self.t + 1 + net.rng.below(self.p.max_delay);
+            self.seq += 1;
+            self.messages.insert(self.seq, message.clone());
+            self.queue.push(Reverse((at, self.seq)));
+        }
     }
 }
 
