@@ -79,6 +79,7 @@
 
 use std::fmt::Write as _;
 
+use accord_crypto::calendar;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_PAD_INDIFFERENT};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
@@ -2163,47 +2164,15 @@ const MONTHS: [&str; 12] = [
 ];
 const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 /// Formats Unix seconds as an IMF-fixdate, e.g.
 /// `Tue, 20 Apr 2021 02:07:55 GMT`, for a `Date` header.
 #[must_use]
 pub fn http_date(unix_secs: i64) -> String {
     let days = unix_secs.div_euclid(86_400);
     let secs = unix_secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = calendar::civil_from_days(days);
     let weekday = WEEKDAYS
-        .get(usize::try_from((days + 4).rem_euclid(7)).unwrap_or(0))
+        .get(usize::try_from(calendar::weekday(days)).unwrap_or(0))
         .copied()
         .unwrap_or("Sun");
     let month_name = MONTHS
@@ -2228,11 +2197,11 @@ fn digits(s: &str, n: usize) -> Option<i64> {
 
 fn to_unix(year: i64, month: i64, day: i64, h: i64, m: i64, s: i64) -> Option<i64> {
     let valid = (1..=12).contains(&month)
-        && (1..=days_in_month(year, month)).contains(&day)
+        && (1..=calendar::days_in_month(year, month)).contains(&day)
         && (0..24).contains(&h)
         && (0..60).contains(&m)
         && (0..=60).contains(&s);
-    valid.then(|| days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
+    valid.then(|| calendar::days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
 }
 
 fn parse_hms(s: &str) -> Option<(i64, i64, i64)> {
