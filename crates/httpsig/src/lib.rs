@@ -17,7 +17,6 @@
 //!   plus the RFC 3230 `Digest` header ([`digest_header`],
 //!   [`verify_digest_header`]) and base58 key ids ([`lto_key_id`],
 //!   [`lto_verifying_key`]).
-//!
 //! * HTTP dates ([`http_date`], [`parse_http_date`]) on Accord's one calendar,
 //!   `accord_crypto::calendar`.
 //!
@@ -31,6 +30,32 @@
 //! (components, signature base, signing and verifying, the time checks),
 //! `digest` (RFC 9530 and RFC 3230), `cavage` (draft-cavage and LTO key ids),
 //! `date`; this root holds the [`Request`] description and [`HttpSigError`].
+//!
+//! # ed25519
+//!
+//! Signing is ed25519-dalek's (RFC 8032, deterministic). Verifying is Accord's one ed25519
+//! rule, the one events are verified by: `accord_crypto::ed25519::verify`, written down in
+//! `docs/design/signatures.md`. A signature `R ‖ s` by key `A` is valid when `A` and `R` are
+//! canonical encodings, `A` is not of small order, `s < ℓ`, and the cofactored equation
+//! `[8]([s]B − R − [k]A) = 0` holds.
+//!
+//! Until Accord had one rule, this code used ed25519-dalek's `verify_strict`, which checks the
+//! cofactorless equation (`R` compared as encoded) and refuses a small-order `R`. The two
+//! rules agree on every signature an honest signer makes and on every change a third party can
+//! make to one. They differ only on signatures that take the key's secret to make, on purpose:
+//! an `R` with a small-torsion component, an `R` of small order, a key `A` with a
+//! small-torsion component (refused by `verify_strict`, the last unless `k` is a multiple of
+//! the torsion's order; taken by Accord's rule); and on a non-canonical encoding of a key
+//! (decoded by ed25519-dalek, refused by Accord's rule; no one can sign for one, as its
+//! discrete log is unknown). The test `ed25519_is_accords_one_rule` shows each case.
+//!
+//! Accord's rule is the right one here because it is the rule: a key and a signature get one
+//! answer in a request and in a chain, and its cofactored equation is what RFC 8032 gives and
+//! what lets batches agree with single checks. What it takes beyond `verify_strict` needs the
+//! secret key, so it opens no forgery; and no one but the signer can turn a valid signature
+//! into another for the same message and key (`s < ℓ`, and a canonical `R`, which `k`
+//! hashes), so a signature's bytes still name it ([`Verified::signature`]) for the node's
+//! record of spent signatures.
 //!
 //! # How the LTO ecosystem uses draft-cavage signatures
 //!
@@ -112,7 +137,8 @@ pub use rfc9421::{
 };
 pub use sfv::MAX_STRUCTURED_FIELD_LEN;
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use accord_crypto::{Signature, ed25519};
+use ed25519_dalek::VerifyingKey;
 use thiserror::Error;
 
 /// Default tolerated clock difference, in seconds.
@@ -390,8 +416,9 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Verifies strictly (canonical `s`, no small-order `R` or key, `R` compared as encoded), so
-/// one message and key have no second valid encoding of a signature; the signature's bytes.
+/// Verifies by Accord's one ed25519 rule (`accord_crypto::ed25519::verify`; see "ed25519" in
+/// the crate's documentation) and returns the signature's bytes. The key is taken as it was
+/// encoded (`key.as_bytes()`), so a non-canonical encoding is refused here, not repaired.
 fn verify_ed25519(
     key: &VerifyingKey,
     message: &[u8],
@@ -400,9 +427,11 @@ fn verify_ed25519(
     let bytes: [u8; 64] = signature
         .try_into()
         .map_err(|_| HttpSigError::SignatureLength(signature.len()))?;
-    key.verify_strict(message, &Signature::from_bytes(&bytes))
-        .map_err(|_| HttpSigError::BadSignature)?;
-    Ok(bytes)
+    if ed25519::verify(key.as_bytes(), message, &Signature::new(bytes)) {
+        Ok(bytes)
+    } else {
+        Err(HttpSigError::BadSignature)
+    }
 }
 
 #[cfg(test)]
@@ -410,6 +439,12 @@ mod tests {
     use super::*;
     use crate::sfv;
     use crate::testutil::*;
+    use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
+    use curve25519_dalek::edwards::EdwardsPoint;
+    use curve25519_dalek::scalar::Scalar;
+    use curve25519_dalek::traits::{Identity as _, IsIdentity as _};
+    use ed25519_dalek::Signer as _;
+    use sha2::{Digest as _, Sha512};
 
     /// A small deterministic generator (xorshift) for fuzz-style inputs.
     struct Rng(u64);
@@ -533,5 +568,179 @@ mod tests {
         }
         let _ = http_date(i64::MAX);
         let _ = http_date(i64::MIN);
+    }
+
+    // ----- ed25519: one rule ---------------------------------------------------
+
+    /// A signature by the key whose secret scalar is `a` (its public key encoded as `public`),
+    /// made by hand: `R = [r]B + extra`, `s = r + k·a`. With `extra` the identity and a random
+    /// `r`, it is what every signer makes.
+    fn crafted(
+        a: &Scalar,
+        public: &[u8; 32],
+        message: &[u8],
+        r: Scalar,
+        extra: EdwardsPoint,
+    ) -> [u8; 64] {
+        let big_r = (ED25519_BASEPOINT_POINT * r + extra).compress().to_bytes();
+        let k = challenge(&big_r, public, message);
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(&big_r);
+        out[32..].copy_from_slice((r + k * a).as_bytes());
+        out
+    }
+
+    /// `k = SHA-512(R ‖ A ‖ M) mod ℓ`.
+    fn challenge(big_r: &[u8], public: &[u8; 32], message: &[u8]) -> Scalar {
+        Scalar::from_hash(
+            Sha512::new()
+                .chain_update(big_r)
+                .chain_update(public)
+                .chain_update(message),
+        )
+    }
+
+    /// The rule this crate verified with before it took Accord's: ed25519-dalek's
+    /// `verify_strict`.
+    fn strict(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+        VerifyingKey::from_bytes(public).is_ok_and(|key| {
+            key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature))
+                .is_ok()
+        })
+    }
+
+    /// Accord's rule, as [`verify`] and [`cavage_verify`] apply it to the key a lookup gives.
+    fn accord(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+        VerifyingKey::from_bytes(public)
+            .is_ok_and(|key| verify_ed25519(&key, message, signature).is_ok())
+    }
+
+    /// Request signatures are verified by `accord_crypto::ed25519::verify`, as events are. The
+    /// rule it replaced, `verify_strict`, agrees on every signature a signer makes and on every
+    /// change a third party can make to one; it differs on signatures only the key's owner
+    /// can make, on purpose, and on keys nobody can sign for. Accord's rule is the right one
+    /// here because it is the rule: a key and a signature get one answer in a request and in
+    /// a chain; its cofactored equation is what RFC 8032 §5.1.7 gives, and what makes batches
+    /// agree with single checks; and what it takes in addition needs the secret key, so it
+    /// opens no forgery, and no one but the signer can make a second signature from one (the
+    /// replay record names signatures by their bytes).
+    #[test]
+    fn ed25519_is_accords_one_rule() {
+        let owner = key(7);
+        let a = owner.to_scalar();
+        let public = owner.verifying_key().to_bytes();
+        let message = b"\"@method\": POST";
+        let nonce = Scalar::from_bytes_mod_order([42; 32]);
+
+        // Agreed: what signers make verifies under both rules.
+        let honest = owner.sign(message).to_bytes();
+        assert!(accord(&public, message, &honest));
+        assert!(strict(&public, message, &honest));
+        let by_hand = crafted(&a, &public, message, nonce, EdwardsPoint::identity());
+        assert!(accord(&public, message, &by_hand));
+        assert!(strict(&public, message, &by_hand));
+
+        // Agreed: a changed bit, another message, another key are refused by both.
+        let mut flipped = honest;
+        flipped[40] ^= 1;
+        assert!(!accord(&public, message, &flipped) && !strict(&public, message, &flipped));
+        assert!(!accord(&public, b"other", &honest) && !strict(&public, b"other", &honest));
+        let other = key(8).verifying_key().to_bytes();
+        assert!(!accord(&other, message, &honest) && !strict(&other, message, &honest));
+
+        // Agreed: `s + ℓ` (the one change anyone can make to a signature) is refused by both.
+        let ell: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut malleated = honest;
+        let mut carry = 0u16;
+        for (byte, l) in malleated[32..].iter_mut().zip(ell) {
+            let sum = u16::from(*byte) + u16::from(l) + carry;
+            *byte = sum.to_le_bytes()[0];
+            carry = sum >> 8;
+        }
+        assert!(!accord(&public, message, &malleated));
+        assert!(!strict(&public, message, &malleated));
+
+        // Agreed: a small-order key, with which `R` = identity and `s` = 0 would "sign" every
+        // message, is refused by both.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut universal = [0u8; 64];
+        universal[0] = 1;
+        assert!(!accord(&identity, message, &universal));
+        assert!(!strict(&identity, message, &universal));
+
+        // Different: an `R` with a small-torsion component. The cofactorless equation is off
+        // by it, the cofactored one holds.
+        for (t, torsion) in EIGHT_TORSION.iter().enumerate().skip(1) {
+            let sig = crafted(&a, &public, message, nonce, *torsion);
+            assert!(accord(&public, message, &sig), "torsion {t} in R");
+            assert!(!strict(&public, message, &sig), "torsion {t} in R");
+        }
+        // Different: an `R` of small order (the nonce is 0): `verify_strict` refuses it
+        // outright, even when the cofactorless equation holds too (`R` = identity).
+        for (t, torsion) in EIGHT_TORSION.iter().enumerate() {
+            let sig = crafted(&a, &public, message, Scalar::ZERO, *torsion);
+            assert!(accord(&public, message, &sig), "R = torsion {t}");
+            assert!(!strict(&public, message, &sig), "R = torsion {t}");
+        }
+        // Different: a key with a small-torsion component, `A = [a]B + T` (T of order 8),
+        // which its owner made so. Signing as usual leaves `[k]T` in the cofactorless
+        // equation, so `verify_strict` takes such a signature only when `[k]T` is the
+        // identity (`k` a multiple of 8, one message in eight); the cofactored one holds.
+        let mixed = (ED25519_BASEPOINT_POINT * a + EIGHT_TORSION[1])
+            .compress()
+            .to_bytes();
+        let mut refused = 0;
+        for n in 0..32u8 {
+            let message = [n; 4];
+            let sig = crafted(&a, &mixed, &message, nonce, EdwardsPoint::identity());
+            let k = challenge(&sig[..32], &mixed, &message);
+            assert!(accord(&mixed, &message, &sig), "message {n}");
+            let off = !(EIGHT_TORSION[1] * k).is_identity();
+            assert_eq!(strict(&mixed, &message, &sig), !off, "message {n}");
+            refused += usize::from(off);
+        }
+        assert!(refused > 16, "{refused} of 32");
+
+        // Different, with no signature to show it: a non-canonical encoding of a key (here
+        // y = p + 3, the point y = 3). ed25519-dalek decodes it, so the lookup hands it over,
+        // and Accord's rule refuses it. No one can sign for it: its discrete log is unknown.
+        let mut non_canonical = [0xffu8; 32];
+        non_canonical[0] = 0xf0;
+        non_canonical[31] = 0x7f;
+        let decoded = VerifyingKey::from_bytes(&non_canonical).unwrap();
+        assert!(!decoded.is_weak());
+        assert_eq!(lto_verifying_key(&lto_key_id(&decoded)), Some(decoded));
+        assert!(!accord(&non_canonical, message, &honest));
+        assert!(!strict(&non_canonical, message, &honest));
+    }
+
+    /// End to end: an RFC 9421 signature whose `R` has a torsion component verifies, as it
+    /// would on an event (`PublicKey::verify`); `verify_strict` refused it.
+    #[test]
+    fn a_request_signature_gets_the_answer_an_event_signature_gets() {
+        let owner = key(7);
+        let params = full_params();
+        let mut req = signed_request(b"{\"x\":1}", &params);
+        let base = req.with(|r| signature_base(r, &params)).unwrap();
+        let public = owner.verifying_key().to_bytes();
+        let sig = crafted(
+            &owner.to_scalar(),
+            &public,
+            base.as_bytes(),
+            Scalar::from_bytes_mod_order([9; 32]),
+            EIGHT_TORSION[3],
+        );
+        req.set_header("Signature", &format!("sig1={}", sfv::serialize_bytes(&sig)));
+        let verified = check(&req, NOW, &VerifyPolicy::default()).unwrap();
+        assert_eq!(verified.signature, sig);
+        assert!(
+            accord_crypto::PublicKey::ed25519(public)
+                .verify(base.as_bytes(), &accord_crypto::Signature::new(sig))
+        );
+        assert!(!strict(&public, base.as_bytes(), &sig));
     }
 }

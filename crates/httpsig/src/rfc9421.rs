@@ -340,8 +340,9 @@ pub struct Verified {
     pub nonce: Option<String>,
     /// `tag` parameter.
     pub tag: Option<String>,
-    /// The signature's bytes (ed25519 signatures verified strictly are not malleable, so
-    /// these bytes identify the signature).
+    /// The signature's bytes. Accord's ed25519 rule takes only `s < ℓ` and a canonical `R`, so
+    /// no one but the signer can make another valid signature from this one: these bytes
+    /// identify the signature.
     pub signature: [u8; 64],
     /// The last second (Unix time) at which this signature passes the time checks of the
     /// policy it was verified with: `min(created, expires) + max_skew` of those present
