@@ -1,12 +1,9 @@
-//! Request signatures (`accord-node`'s `auth::httpsig`, included from its source): arbitrary
-//! methods, paths, header values and bodies through RFC 9421 and draft-cavage verification,
-//! the digest checks and the date parser. Never panics; nothing forged verifies.
+//! Request signatures (`accord-httpsig`): arbitrary methods, paths, header values and bodies
+//! through RFC 9421 and draft-cavage verification, the digest checks and the date parser.
+//! Never panics; nothing forged verifies.
 #![no_main]
 
-#[path = "../../crates/node/src/auth/httpsig.rs"]
-#[allow(dead_code)]
-mod httpsig;
-
+use accord_httpsig as httpsig;
 use libfuzzer_sys::fuzz_target;
 
 // Splits the input into fields at 0xFF bytes: method, path, query, body, then header

@@ -3,6 +3,9 @@
 //! A tour:
 //! - [`hash`]: SHA-256, BLAKE2b-256 and LTO's `secureHash` (SHA-256 of BLAKE2b-256).
 //! - [`base58`]: the Bitcoin alphabet, with errors that name the bad character and where.
+//! - [`calendar`]: the proleptic Gregorian calendar on day counts, the one calendar of the
+//!   scenarios' date formats, the engine's durations and the HTTP dates of request signatures.
+//!   It is here, with base58, because this is the crate all of them depend on.
 //! - [`KeyType`], [`PublicKey`], [`Signature`], [`KeyPair`]: ed25519, secp256k1 and
 //!   secp256r1 keys. A `KeyPair` comes from an LTO seed phrase (ed25519), a BIP-39 mnemonic
 //!   (secp256k1) or private key bytes; it is zeroized on drop and its `Debug` hides the secret.
@@ -22,6 +25,7 @@
 
 pub mod address;
 pub mod base58;
+pub mod calendar;
 pub mod ed25519;
 pub mod encrypt;
 pub mod hash;

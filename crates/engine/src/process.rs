@@ -1697,7 +1697,7 @@ pub fn add_duration(ms: u64, d: model::IsoDuration) -> u64 {
     let rem = ms % 1000;
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
-    use accord_scenario::calendar::{civil_from_days, days_from_civil, days_in_month};
+    use accord_crypto::calendar::{civil_from_days, days_from_civil, days_in_month};
     let (y, m, dd) = civil_from_days(days);
     let months = m - 1 + d.months as i64 + 12 * d.years as i64;
     let y = y + months.div_euclid(12);

@@ -8,8 +8,6 @@ use accord_crypto::{KeyPair, KeyType};
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::auth::httpsig;
-
 /// The largest answer read: a page of 1,000 events of the largest size a node takes.
 pub const MAX_ANSWER: usize = 96 << 20;
 
@@ -223,7 +221,7 @@ impl Client {
             headers.push(("content-type".into(), content_type.to_string()));
             headers.push((
                 "content-digest".into(),
-                httpsig::content_digest(&bytes, httpsig::DigestAlgorithm::Sha256),
+                accord_httpsig::content_digest(&bytes, accord_httpsig::DigestAlgorithm::Sha256),
             ));
         }
         let mut components = vec!["@method", "@authority", "@path"];
@@ -245,7 +243,7 @@ impl Client {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        let request = httpsig::Request {
+        let request = accord_httpsig::Request {
             method,
             scheme: parsed.scheme(),
             authority: &authority,
@@ -260,11 +258,11 @@ impl Client {
             .chain(self.cosigners.iter().map(|(k, id)| (k, id)));
         for (n, (key, key_id)) in signers.enumerate() {
             let label = format!("sig{}", n + 1);
-            let params = httpsig::SignParams {
+            let params = accord_httpsig::SignParams {
                 nonce: Some(&nonce),
-                ..httpsig::SignParams::new(&label, &components, key_id, now)
+                ..accord_httpsig::SignParams::new(&label, &components, key_id, now)
             };
-            let signed = httpsig::sign(&request, key, &params)
+            let signed = accord_httpsig::sign(&request, key, &params)
                 .map_err(|e| ClientError::Key(format!("cannot sign the request: {e}")))?;
             inputs.push(signed.signature_input);
             signatures.push(signed.signature);

@@ -5,7 +5,6 @@
 mod common;
 
 use accord_crypto::KeyPair;
-use accord_node::auth::httpsig;
 use accord_node::events;
 use common::*;
 use serde_json::{Value, json};
@@ -73,7 +72,7 @@ fn rfc9421(
         headers.push(("content-type".into(), "application/json".into()));
         headers.push((
             "content-digest".into(),
-            httpsig::content_digest(&body, httpsig::DigestAlgorithm::Sha256),
+            accord_httpsig::content_digest(&body, accord_httpsig::DigestAlgorithm::Sha256),
         ));
         components.extend(["content-digest", "content-type"]);
     }
@@ -81,7 +80,7 @@ fn rfc9421(
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let request = httpsig::Request {
+    let request = accord_httpsig::Request {
         method,
         scheme: "http",
         authority,
@@ -91,11 +90,11 @@ fn rfc9421(
         body: &body,
     };
     let key_id = key.public_key().to_base58();
-    let params = httpsig::SignParams {
+    let params = accord_httpsig::SignParams {
         expires,
-        ..httpsig::SignParams::new("sig1", &components, &key_id, created)
+        ..accord_httpsig::SignParams::new("sig1", &components, &key_id, created)
     };
-    let signed = httpsig::sign(&request, &signing_key(key), &params).unwrap();
+    let signed = accord_httpsig::sign(&request, &signing_key(key), &params).unwrap();
     headers.push(("signature-input".into(), signed.signature_input));
     headers.push(("signature".into(), signed.signature));
     Raw {
@@ -119,18 +118,18 @@ fn cavage(
     let body = body.into_bytes();
     let mut headers = vec![
         ("host".to_string(), authority.to_string()),
-        ("date".into(), httpsig::http_date(date)),
+        ("date".into(), accord_httpsig::http_date(date)),
         ("content-type".into(), "application/json".into()),
         (
             "digest".into(),
-            httpsig::digest_header(&body, httpsig::DigestAlgorithm::Sha256),
+            accord_httpsig::digest_header(&body, accord_httpsig::DigestAlgorithm::Sha256),
         ),
     ];
     let pairs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let request = httpsig::Request {
+    let request = accord_httpsig::Request {
         method: "POST",
         scheme: "http",
         authority,
@@ -140,11 +139,11 @@ fn cavage(
         body: &body,
     };
     let key_id = key.public_key().to_base58();
-    let params = httpsig::CavageSignParams {
+    let params = accord_httpsig::CavageSignParams {
         created,
-        ..httpsig::CavageSignParams::new(&key_id, signed)
+        ..accord_httpsig::CavageSignParams::new(&key_id, signed)
     };
-    let signature = httpsig::cavage_sign(&request, &signing_key(key), &params).unwrap();
+    let signature = accord_httpsig::cavage_sign(&request, &signing_key(key), &params).unwrap();
     headers.push(("authorization".into(), signature.authorization_value()));
     Raw {
         method: "POST",

@@ -5,7 +5,6 @@
 
 #![warn(missing_docs)]
 
-pub mod calendar;
 pub mod check;
 pub mod diag;
 pub mod doc;

@@ -6,13 +6,13 @@
 //! `content-digest` when there is a body; or, as the reference clients do, with a
 //! draft-cavage `Signature` (`Authorization: Signature keyId=…`) covering `(request-target)`,
 //! `host` and `date`, plus `digest` and `content-type` when there is a body. Either way the key
-//! is an ed25519 key and the caller is its base58 form. A signature is good for `max_clock_skew`
+//! is an ed25519 key and the caller is its base58 form; the signatures themselves are checked
+//! by the pure `accord_httpsig`, and this module decides the policy. A signature is good for `max_clock_skew`
 //! around its `created` (or date), and once for a request that changes something ([`replay`]); the authority it covers must be one
 //! this node answers to ([`authority`]). What a key may see is decided by the handlers:
 //! parties of a chain, the node's own key and configured administrators.
 
 pub mod authority;
-pub mod httpsig;
 pub mod replay;
 
 pub use authority::Authorities;
@@ -94,7 +94,7 @@ pub fn authenticate(
             ))
         }
     };
-    let request = httpsig::Request {
+    let request = accord_httpsig::Request {
         method: method.as_str(),
         scheme: uri.scheme_str().unwrap_or("http"),
         authority,
@@ -103,18 +103,18 @@ pub fn authenticate(
         headers: &pairs,
         body,
     };
-    let fail = |e: httpsig::HttpSigError| Problem::unauthenticated(e.to_string());
+    let fail = |e: accord_httpsig::HttpSigError| Problem::unauthenticated(e.to_string());
     if headers.contains_key("signature-input") {
-        let mut policy = httpsig::VerifyPolicy {
+        let mut policy = accord_httpsig::VerifyPolicy {
             max_skew,
-            ..httpsig::VerifyPolicy::default()
+            ..accord_httpsig::VerifyPolicy::default()
         };
         if uri.query().is_some() {
             policy.required_components.push("@query".into());
         }
         // Every signature the request carries must verify: the first is the caller's, the
         // others are keys that consent to the request (an identity naming several keys).
-        let labels = httpsig::signature_labels(&request).map_err(fail)?;
+        let labels = accord_httpsig::signature_labels(&request).map_err(fail)?;
         let mut keys: Vec<String> = Vec::with_capacity(labels.len());
         let mut out = Authenticated {
             caller: Caller {
@@ -126,8 +126,9 @@ pub fn authenticate(
         };
         for label in labels {
             policy.label = Some(label.clone());
-            let verified = httpsig::verify(&request, httpsig::lto_verifying_key, now, &policy)
-                .map_err(|e| Problem::unauthenticated(format!("signature `{label}`: {e}")))?;
+            let verified =
+                accord_httpsig::verify(&request, accord_httpsig::lto_verifying_key, now, &policy)
+                    .map_err(|e| Problem::unauthenticated(format!("signature `{label}`: {e}")))?;
             if !keys.contains(&verified.key_id) {
                 keys.push(verified.key_id);
             }
@@ -151,14 +152,19 @@ pub fn authenticate(
         .is_some_and(|v| v.starts_with("Signature "))
         || headers.contains_key("signature");
     if cavage {
-        let mut policy = httpsig::CavagePolicy {
+        let mut policy = accord_httpsig::CavagePolicy {
             max_skew,
-            ..httpsig::CavagePolicy::default()
+            ..accord_httpsig::CavagePolicy::default()
         };
         // The authority is what ties a request to this node: it must be signed.
         policy.required_headers.push("host".into());
-        let verified = httpsig::cavage_verify(&request, httpsig::lto_verifying_key, now, &policy)
-            .map_err(fail)?;
+        let verified = accord_httpsig::cavage_verify(
+            &request,
+            accord_httpsig::lto_verifying_key,
+            now,
+            &policy,
+        )
+        .map_err(fail)?;
         let until = valid_until(verified.valid_until, now, max_skew);
         let mut out = Authenticated {
             caller: Caller {
@@ -276,7 +282,7 @@ mod tests {
     /// Headers of a GET to `http://node.test/x` signed by each key in turn (`sig1`, `sig2`, …).
     fn signed_by(keys: &[ed25519_dalek::SigningKey], now: i64) -> HeaderMap {
         let headers = [("host", "node.test")];
-        let request = httpsig::Request {
+        let request = accord_httpsig::Request {
             method: "GET",
             scheme: "http",
             authority: "node.test",
@@ -288,10 +294,10 @@ mod tests {
         let components = ["@method", "@authority", "@path"];
         let (mut inputs, mut signatures) = (Vec::new(), Vec::new());
         for (n, key) in keys.iter().enumerate() {
-            let id = httpsig::lto_key_id(&key.verifying_key());
+            let id = accord_httpsig::lto_key_id(&key.verifying_key());
             let label = format!("sig{}", n + 1);
-            let params = httpsig::SignParams::new(&label, &components, &id, now);
-            let signed = httpsig::sign(&request, key, &params).unwrap();
+            let params = accord_httpsig::SignParams::new(&label, &components, &id, now);
+            let signed = accord_httpsig::sign(&request, key, &params).unwrap();
             inputs.push(signed.signature_input);
             signatures.push(signed.signature);
         }
@@ -319,7 +325,7 @@ mod tests {
             &here(),
         )
         .unwrap();
-        let id = |k: &ed25519_dalek::SigningKey| httpsig::lto_key_id(&k.verifying_key());
+        let id = |k: &ed25519_dalek::SigningKey| accord_httpsig::lto_key_id(&k.verifying_key());
         assert_eq!(done.caller.key, id(&keys[0]));
         assert_eq!(done.caller.cosigners, [id(&keys[1]), id(&keys[2])]);
         // Each signature is remembered until `created` + the skew.
@@ -414,9 +420,9 @@ mod tests {
 
     /// A draft-cavage GET to `http://node.test/x` signed with `headers`.
     fn cavage_by(key: &ed25519_dalek::SigningKey, now: i64, headers: &[&str]) -> HeaderMap {
-        let date = httpsig::http_date(now);
+        let date = accord_httpsig::http_date(now);
         let pairs = [("host", "node.test"), ("date", date.as_str())];
-        let request = httpsig::Request {
+        let request = accord_httpsig::Request {
             method: "GET",
             scheme: "http",
             authority: "node.test",
@@ -425,10 +431,13 @@ mod tests {
             headers: &pairs,
             body: b"",
         };
-        let id = httpsig::lto_key_id(&key.verifying_key());
-        let signed =
-            httpsig::cavage_sign(&request, key, &httpsig::CavageSignParams::new(&id, headers))
-                .unwrap();
+        let id = accord_httpsig::lto_key_id(&key.verifying_key());
+        let signed = accord_httpsig::cavage_sign(
+            &request,
+            key,
+            &accord_httpsig::CavageSignParams::new(&id, headers),
+        )
+        .unwrap();
         let mut map = HeaderMap::new();
         map.insert("host", "node.test".parse().unwrap());
         map.insert("date", date.parse().unwrap());

@@ -1,6 +1,11 @@
-//! The proleptic Gregorian calendar on day counts since 1970-01-01, in UTC: the one calendar of
-//! the scenario crate and the engine (date formats, ISO 8601 durations that add months). Pure
-//! integer arithmetic, valid for any year an `i64` day count reaches.
+//! The proleptic Gregorian calendar on day counts since 1970-01-01, in UTC: Accord's one
+//! calendar, used by the scenario crate (date formats), the engine (ISO 8601 durations that add
+//! months) and the request signatures (HTTP dates). Pure integer arithmetic, valid for any year
+//! an `i64` day count reaches.
+//!
+//! It lives in the bottom crate, with the other shared encodings, because its users sit on
+//! separate branches of the dependency graph: `accord-httpsig` must not depend on
+//! `accord-scenario`.
 
 /// Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m in 1..=12;
 /// d may run past the month's end, which simply counts on).
@@ -46,4 +51,21 @@ pub fn days_in_month(y: i64, m: i64) -> i64 {
 /// 0 = Sunday ... 6 = Saturday.
 pub fn weekday(days: i64) -> i64 {
     (days + 4).rem_euclid(7)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trip() {
+        for days in (-1_000_000..1_000_000).step_by(997) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+            assert!((1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m));
+        }
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
 }
