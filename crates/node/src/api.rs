@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use accord_chain::PartialStart;
 use accord_crypto::base58;
-use accord_store::Store;
+use accord_store::{Chains, Identities, Outbox, Processes, Scenarios, SeenSignatures};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -294,14 +294,14 @@ async fn metrics(State(app): Shared) -> Response {
             text.push_str("# HELP accord_outbox_rows Outbox rows (one per peer node and chain) by peer and state.\n# TYPE accord_outbox_rows gauge\n");
             // Configured peers by key (base58: nothing to escape); anything an identity named
             // that is not one, summed under one label (users write those names).
-            let mut rows: std::collections::BTreeMap<(String, String), u64> = Default::default();
+            let mut rows: std::collections::BTreeMap<(String, &str), u64> = Default::default();
             for (peer, state, n) in counts {
                 let peer = if app.peers.is_peer(&peer) {
                     peer
                 } else {
                     "unconfigured".to_string()
                 };
-                *rows.entry((peer, state)).or_default() += n;
+                *rows.entry((peer, state.as_str())).or_default() += n;
             }
             for ((peer, state), n) in rows {
                 text.push_str(&format!(
@@ -1254,19 +1254,19 @@ async fn list_outbox(
     signed: Signed,
 ) -> Result<Response, Problem> {
     app.admin_only(&signed.caller.key)?;
-    if let Some(state) = q.state.as_deref()
-        && !matches!(state, "pending" | "done" | "dead")
-    {
-        return Err(Problem::invalid(format!(
-            "state must be pending, done or dead, not {state:?}"
-        ))
-        .with("parameter", "state"));
-    }
+    let state = match q.state.as_deref().map(str::parse::<accord_store::RowState>) {
+        Some(Err(unknown)) => {
+            return Err(Problem::invalid(format!(
+                "state must be pending, done or dead, not {:?}",
+                unknown.name
+            ))
+            .with("parameter", "state"));
+        }
+        Some(Ok(state)) => Some(state),
+        None => None,
+    };
     let limit = q.limit.unwrap_or(100).clamp(1, accord_store::MAX_PAGE);
-    let rows = app
-        .store
-        .outbox(q.state.as_deref(), q.after.unwrap_or(0), limit)
-        .await?;
+    let rows = app.store.outbox(state, q.after.unwrap_or(0), limit).await?;
     let next = (rows.len() == limit as usize)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
@@ -1278,7 +1278,7 @@ async fn list_outbox(
             chain: d.chain,
             wanted: d.wanted,
             sent: d.sent,
-            state: d.state,
+            state: d.state.to_string(),
             attempts: d.attempts,
             due_at: d.due_at,
             error: d.error,
@@ -1505,7 +1505,7 @@ async fn post_identity(State(app): Shared, signed: Signed) -> Result<Response, P
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect::<Vec<_>>(),
-            admin,
+            accord_store::Enrolment::by_administrator(admin),
             app.clock.now_ms(),
         )
         .await?;
@@ -1551,7 +1551,10 @@ fn address_id_names_its_key(id: &str, keys: &[&str]) -> Result<(), Problem> {
 /// so the quotas per key alone would not bound the registry. Called under `identity_writes`.
 async fn self_registration_allowed(app: &App) -> Result<(), Problem> {
     let limits = &app.config.identities;
-    let held = app.store.count_identities(false).await?;
+    let held = app
+        .store
+        .count_identities(accord_store::Enrolment::SelfRegistered)
+        .await?;
     if held >= limits.max_self_registered {
         return Err(Problem::quota_exceeded(format!(
             "this node holds {held} identities users registered for themselves, its limit (identities.max_self_registered): ask its operator to register yours"

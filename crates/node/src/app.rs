@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use accord_crypto::KeyPair;
-use accord_store::{SqlStore, Store};
+use accord_store::{Chains, Identities, Processes, SqlStore};
 
 use crate::auth::{self, RateLimiter};
 use crate::config::Config;

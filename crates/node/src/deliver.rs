@@ -468,7 +468,7 @@ mod tests {
             chain: "chain".into(),
             wanted: 5,
             sent: 2,
-            state: "pending".into(),
+            state: accord_store::RowState::Pending,
             attempts: 1,
             due_at: 0,
             error: None,

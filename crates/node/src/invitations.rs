@@ -17,7 +17,7 @@ use std::time::Duration;
 use accord_chain::{Chain, ChainId};
 use accord_crypto::{KeyPair, base58};
 use accord_engine::replay::{Applied, EventIn, Replay};
-use accord_store::Store;
+use accord_store::Chains;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use accord_crypto::keystore::{KdfParams, Keystore, Secret};
 use accord_crypto::{KeyPair, KeyType};
 use accord_store::sql::Durability as StoreDurability;
-use accord_store::{SqlStore, Store};
+use accord_store::{Outbox, SeenSignatures, SqlStore};
 use tokio::sync::oneshot;
 
 pub use config::Config;

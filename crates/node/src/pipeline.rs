@@ -31,7 +31,7 @@ use accord_chain::{ChainId, Event, PartialStart, VerifiedChain};
 use accord_crypto::{KeyPair, base58};
 use accord_engine::process::{Assigned, Request};
 use accord_engine::replay::{Applied, EventIn, Replay};
-use accord_store::{Append, EventRow, Head, NewWork, ProcessRow, Store};
+use accord_store::{Append, EventRow, Head, NewWork, ProcessRow, Store, WorkKind};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
@@ -478,7 +478,7 @@ fn work_for(chain: &str, process: &str, request: &Request, signkeys: Value, now:
             body,
             statuses,
         } => (
-            "http",
+            WorkKind::Http,
             now,
             json!({"process": process, "action": action, "actor": actor, "method": method, "url": url, "headers": headers, "body": body, "statuses": statuses}),
         ),
@@ -488,7 +488,7 @@ fn work_for(chain: &str, process: &str, request: &Request, signkeys: Value, now:
             response,
             data,
         } => (
-            "nop",
+            WorkKind::Nop,
             now,
             json!({"process": process, "action": action, "actor": actor, "response": response, "data": data}),
         ),
@@ -497,7 +497,7 @@ fn work_for(chain: &str, process: &str, request: &Request, signkeys: Value, now:
             actor,
             body,
         } => (
-            "event",
+            WorkKind::Event,
             now,
             json!({"process": process, "action": action, "actor": actor, "body": body}),
         ),
@@ -506,12 +506,12 @@ fn work_for(chain: &str, process: &str, request: &Request, signkeys: Value, now:
             actor,
             reason,
         } => (
-            "broken",
+            WorkKind::Broken,
             now,
             json!({"process": process, "action": action, "actor": actor, "reason": reason}),
         ),
         Request::Timer { state, due } => (
-            "timer",
+            WorkKind::Timer,
             *due,
             json!({"process": process, "state": state, "due": due}),
         ),
@@ -519,7 +519,7 @@ fn work_for(chain: &str, process: &str, request: &Request, signkeys: Value, now:
     let mut payload = payload;
     payload["signkeys"] = signkeys;
     NewWork {
-        kind: kind.into(),
+        kind,
         chain: chain.into(),
         payload: payload.to_string(),
         due_at: due,

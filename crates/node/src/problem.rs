@@ -389,10 +389,14 @@ impl From<crate::pipeline::Refused> for Problem {
     }
 }
 
+/// A conflict is the client's (409 `conflict`, saying what the write ran into); any other
+/// failure of the store is the node's (500 `internal`, naming the operation that failed).
 impl From<accord_store::StoreError> for Problem {
     fn from(err: accord_store::StoreError) -> Problem {
         match err {
-            accord_store::StoreError::Conflict(m) => Problem::conflict("conflict", m),
+            accord_store::StoreError::Conflict { conflict, .. } => {
+                Problem::conflict("conflict", conflict.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "storage failed");
                 Problem::internal(format!("storage failed: {other}"))

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use accord_chain::{ChainId, Nonce};
 use accord_crypto::KeyPair;
 use accord_crypto::keystore::{KdfParams, Keystore};
-use accord_store::{Delivered, Delivery, Store};
+use accord_store::{Chains, Delivered, Delivery, Outbox};
 use axum::Router;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -924,10 +924,15 @@ impl World<'_> {
         let mut pending = 0;
         for node in &self.nodes {
             for (_, state, count) in node.app.store.outbox_counts().await.unwrap() {
-                if state == "pending" {
+                if state == accord_store::RowState::Pending {
                     pending += count;
                 }
-                assert_ne!(state, "dead", "{}: a dead delivery", self.tag);
+                assert_ne!(
+                    state,
+                    accord_store::RowState::Dead,
+                    "{}: a dead delivery",
+                    self.tag
+                );
             }
         }
         pending == 0

@@ -15,7 +15,7 @@
 //! refusal into the problem the sender reads back as a [`PeerAnswer`].
 
 use accord_chain::{Chain, Placement};
-use accord_store::Store;
+use accord_store::Chains;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use accord_chain::ChainId;
 use accord_crypto::KeyPair;
-use accord_store::{Store, WorkRow};
+use accord_store::{RowState, Store, WorkKind, WorkRow};
 use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, Semaphore};
 
@@ -45,9 +45,6 @@ use crate::clock::Clock;
 use crate::config::{Accept, System};
 use crate::events;
 use crate::pipeline::{Origin, Pipeline, Work};
-
-/// The kinds of work this task runs.
-const KINDS: [&str; 5] = ["nop", "http", "event", "broken", "timer"];
 
 /// How long a claimed row is leased.
 const LEASE: Duration = Duration::from_secs(120);
@@ -84,7 +81,7 @@ async fn run<S: Store>(
         };
         let now = clock.now_ms();
         let mut claimed = Vec::new();
-        for kind in KINDS {
+        for &kind in WorkKind::ALL {
             let free = permits.len().saturating_sub(claimed.len()) as u32;
             if free == 0 {
                 break;
@@ -114,10 +111,10 @@ async fn run<S: Store>(
             );
             tokio::spawn(async move {
                 let state = match carry_out(&*store, &pipeline, &key, &settings, &row).await {
-                    Ok(()) => "done",
+                    Ok(()) => RowState::Done,
                     Err(Some(why)) => {
                         tracing::warn!(id = row.id, kind = %row.kind, chain = %row.chain, %why, "a system action cannot be carried out");
-                        "dead"
+                        RowState::Dead
                     }
                     // The pipeline is not taking work now: the lease brings the row back.
                     Err(None) => return,
@@ -150,7 +147,7 @@ async fn carry_out<S: Store>(
         .parse()
         .map_err(|e| Some(format!("chain id {}: {e}", row.chain)))?;
     let action = text(&payload, "action");
-    if row.kind == "broken" && action.is_empty() {
+    if row.kind == WorkKind::Broken && action.is_empty() {
         return Err(Some(format!(
             "the state's conditions failed, so no action can answer: {}",
             text(&payload, "reason")
@@ -165,18 +162,18 @@ async fn carry_out<S: Store>(
             settings.accept.name()
         )));
     }
-    let body = match row.kind.as_str() {
-        "nop" => events::response(
+    let body = match row.kind {
+        WorkKind::Nop => events::response(
             action,
             Some(text(&payload, "response")),
             payload.get("data").cloned().unwrap_or(Value::Null),
         ),
-        "broken" => events::response(
+        WorkKind::Broken => events::response(
             action,
             Some("error"),
             json!({"reason": text(&payload, "reason")}),
         ),
-        "timer" => {
+        WorkKind::Timer => {
             let process = text(&payload, "process");
             let state = text(&payload, "state");
             let current = store
@@ -191,7 +188,7 @@ async fn carry_out<S: Store>(
             }
             events::response(":timeout", Some("ok"), Value::Null)
         }
-        "event" => {
+        WorkKind::Event => {
             let bodies = match payload.get("body") {
                 Some(Value::Array(list)) => list.clone(),
                 Some(Value::Object(one)) => vec![Value::Object(one.clone())],
@@ -210,11 +207,10 @@ async fn carry_out<S: Store>(
             }
             events::response(action, Some("ok"), Value::Null)
         }
-        "http" => match call(settings, &payload).await {
+        WorkKind::Http => match call(settings, &payload).await {
             Some((response, data)) => events::response(action, Some(&response), data),
             None => return Ok(()),
         },
-        other => return Err(Some(format!("unknown work kind {other:?}"))),
     };
     build_event(pipeline, key, chain, body).await
 }
@@ -250,7 +246,7 @@ async fn acting_keys<S: Store>(
         })?;
     let empty = Map::new();
     let doc = doc.as_object().unwrap_or(&empty);
-    let actor = if row.kind == "timer" {
+    let actor = if row.kind == WorkKind::Timer {
         accord_engine::process::first_system_actor(doc).unwrap_or_default()
     } else {
         text(payload, "actor")
@@ -543,6 +539,7 @@ async fn call_checked(settings: &System, payload: &Value) -> Result<Option<(u16,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use accord_store::{Enrolment, Identities};
 
     #[test]
     fn private_addresses_are_recognised() {
@@ -662,7 +659,13 @@ mod tests {
                 .collect()
         };
         store
-            .put_identity("alice", "{}", &["alice-key".into(), own.into()], true, 1)
+            .put_identity(
+                "alice",
+                "{}",
+                &["alice-key".into(), own.into()],
+                Enrolment::Enrolled,
+                1,
+            )
             .await
             .unwrap();
         let check = |accept, k: Map<String, Value>| {
@@ -674,7 +677,13 @@ mod tests {
         assert_eq!(check(Accept::Enrolled, alice.clone()).await, Ok(()));
         // A user who registered itself is registered, not enrolled.
         store
-            .put_identity("bob", "{}", &["bob-key".into()], false, 1)
+            .put_identity(
+                "bob",
+                "{}",
+                &["bob-key".into()],
+                Enrolment::SelfRegistered,
+                1,
+            )
             .await
             .unwrap();
         let bob = keys(&[("user", "bob-key"), ("system", own)]);

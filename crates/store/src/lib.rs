@@ -1,10 +1,20 @@
-//! Accord's storage: what a node keeps, behind one trait, in SQLite (embedded, the default) or
-//! PostgreSQL.
+//! Accord's storage: what a node keeps, in SQLite (embedded, the default) or PostgreSQL.
 //!
-//! The node's event pipeline is the only writer. It hands the store whole [`Append`]s (a chain's
-//! new head, its new events, the parties it learned, the projections of its processes, and the
-//! follow-up work the events asked for) and [`Store::commit`] writes them in one transaction or
-//! not at all. Everything else is a read.
+//! The node's event pipeline is the only writer of chains. It hands the store whole
+//! [`Append`]s (a chain's new head, its new events, the parties it learned, the projections of
+//! its processes, and the follow-up work the events asked for) and [`Chains::commit`] writes
+//! them in one transaction or not at all. Besides it, only the queues' claims and outcomes and
+//! the registries write.
+//!
+//! What a store does is split by concern, one trait each: [`Chains`] (heads, events, parties,
+//! the commit), [`Processes`], [`Scenarios`], [`Identities`], [`SeenSignatures`] (the record
+//! of spent request signatures), [`WorkQueue`] and [`Outbox`]. [`Store`] is all of them: the
+//! node asks for `S: Store`, and anything that implements every concern is one.
+//!
+//! Row states and kinds are enums ([`WorkKind`], [`RowState`], [`Enrolment`]): their names
+//! are the text the tables hold, read and written only in [`sql`]; a name this build does not
+//! know, read from the database, is [`StoreError::Corrupt`]. A failed operation is a
+//! [`StoreError`] naming the operation ([`Op`]) and what it was about.
 //!
 //! Invariants every implementation keeps (the shared suite in `tests/suite.rs` checks them):
 //! - **All or nothing.** A commit that fails leaves no trace: no event, head, projection, party
@@ -17,29 +27,134 @@
 //!   chain's events; reads of events are paged.
 
 use std::future::Future;
+use std::str::FromStr;
 
+mod error;
 pub mod sql;
 
+pub use error::{Cause, Conflict, Op, StoreError};
 pub use sql::SqlStore;
 
 /// A SHA-256 hash or chain state.
 pub type Hash = [u8; 32];
 
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Another writer changed what this write was based on; nothing was written.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// The stored data is not what this version of Accord wrote.
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    /// The database's schema is newer than this build, or it cannot be migrated.
-    #[error("database schema: {0}")]
-    Schema(String),
-    /// The database could not be opened or answered with an error.
-    #[error("database: {0}")]
-    Database(String),
+/// A name this build does not know for a [`WorkKind`] or a [`RowState`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {name:?}: one of {known}")]
+pub struct UnknownName {
+    /// What was named (`work kind`, `row state`).
+    pub what: &'static str,
+    /// The name given.
+    pub name: String,
+    /// The names known, for the message.
+    pub known: &'static str,
+}
+
+/// Names for the values of a fieldless enum, as the tables hold them: `as_str` and `FromStr`
+/// both come from the one list.
+macro_rules! names {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $known:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)*
+        }
+
+        impl $name {
+            /// Every value, in the order declared.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            /// The name, as stored.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+
+            fn from_str(name: &str) -> Result<$name, UnknownName> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == name)
+                    .ok_or_else(|| UnknownName {
+                        what: $what,
+                        name: name.to_string(),
+                        known: $known,
+                    })
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+names! {
+    /// What a work row asks the node to do: the system actions of a process
+    /// (`work.kind`).
+    WorkKind, "work kind", "nop, http, event, broken, timer" {
+        /// Answer with a response the scenario gives.
+        Nop = "nop",
+        /// Make an HTTP call and answer with its response.
+        Http = "http",
+        /// Add the events the scenario gives.
+        Event = "event",
+        /// Answer a step whose conditions failed with an error response.
+        Broken = "broken",
+        /// Answer a time-out, if the process is still in the state it was set for.
+        Timer = "timer",
+    }
+}
+
+names! {
+    /// Where a queued row stands: a work row (`work.state`) or an outbox row
+    /// (`outbox.state`).
+    RowState, "row state", "pending, done, dead" {
+        /// Still to do, now or when it is due.
+        Pending = "pending",
+        /// Done.
+        Done = "done",
+        /// Given up; kept for inspection (an outbox row can be replayed).
+        Dead = "dead",
+    }
+}
+
+/// Who registered an identity: whether an administrator did (enrolled it) or a user did for
+/// itself (`identities.enrolled`, 1 or 0). A node runs system actions by default only for the
+/// identities its operator enrolled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Enrolment {
+    /// Registered by an administrator.
+    Enrolled,
+    /// Registered by a user, for itself.
+    SelfRegistered,
+}
+
+impl Enrolment {
+    /// An administrator's registration is an enrolment, anyone else's is not.
+    pub fn by_administrator(admin: bool) -> Enrolment {
+        if admin {
+            Enrolment::Enrolled
+        } else {
+            Enrolment::SelfRegistered
+        }
+    }
+}
+
+impl std::fmt::Display for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Enrolment::Enrolled => "enrolled",
+            Enrolment::SelfRegistered => "self-registered",
+        })
+    }
 }
 
 /// What a store holds about one chain: how far it goes.
@@ -92,8 +207,8 @@ pub struct ProcessRow {
 /// transaction as the events that asked for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewWork {
-    /// What kind of work (`deliver`, `http`, `timer`, …), for the worker that takes it.
-    pub kind: String,
+    /// What kind of work, for the worker that takes it.
+    pub kind: WorkKind,
     /// The chain it is about.
     pub chain: String,
     /// What the worker needs, as JSON.
@@ -108,13 +223,13 @@ pub struct WorkRow {
     /// Its id, increasing in the order rows were queued.
     pub id: i64,
     /// See [`NewWork::kind`].
-    pub kind: String,
+    pub kind: WorkKind,
     /// See [`NewWork::chain`].
     pub chain: String,
     /// See [`NewWork::payload`].
     pub payload: String,
-    /// `pending`, `done` or `dead`.
-    pub state: String,
+    /// Pending, done or dead.
+    pub state: RowState,
     /// When it is due.
     pub due_at: u64,
     /// How often it was tried.
@@ -134,8 +249,8 @@ pub struct Delivery {
     pub wanted: u64,
     /// The length the peer confirmed (it holds the events before it).
     pub sent: u64,
-    /// `pending`, `done` or `dead`.
-    pub state: String,
+    /// Pending, done or dead.
+    pub state: RowState,
     /// Attempts since the last one that got through.
     pub attempts: u32,
     /// When it is due (milliseconds since the epoch).
@@ -195,36 +310,41 @@ pub struct Append {
 }
 
 impl Append {
-    /// Checks that the append is consistent with itself: positions, lengths.
-    pub fn check(&self) -> Result<(), StoreError> {
-        let added = self.head.length.checked_sub(self.expected).ok_or_else(|| {
-            StoreError::Conflict(format!(
-                "chain {}: the new length {} is below the expected {}",
-                self.head.chain, self.head.length, self.expected
-            ))
-        })?;
-        if added != self.events.len() as u64 {
-            return Err(StoreError::Conflict(format!(
-                "chain {}: {} events for a length change of {added}",
-                self.head.chain,
-                self.events.len()
-            )));
+    /// Checks that the append is consistent with itself: positions, lengths, processes.
+    pub fn check(&self) -> Result<(), Conflict> {
+        let chain = || self.head.chain.clone();
+        let change =
+            self.head
+                .length
+                .checked_sub(self.expected)
+                .ok_or_else(|| Conflict::Shrinks {
+                    chain: chain(),
+                    length: self.head.length,
+                    expected: self.expected,
+                })?;
+        if change != self.events.len() as u64 {
+            return Err(Conflict::Count {
+                chain: chain(),
+                events: self.events.len(),
+                change,
+            });
         }
         for (n, e) in self.events.iter().enumerate() {
             if e.seq != self.expected + n as u64 {
-                return Err(StoreError::Conflict(format!(
-                    "chain {}: event {n} of the append has position {}, expected {}",
-                    self.head.chain,
-                    e.seq,
-                    self.expected + n as u64
-                )));
+                return Err(Conflict::Position {
+                    chain: chain(),
+                    n,
+                    seq: e.seq,
+                    expected: self.expected + n as u64,
+                });
             }
         }
         if let Some(p) = self.processes.iter().find(|p| p.chain != self.head.chain) {
-            return Err(StoreError::Conflict(format!(
-                "process {} is on chain {}, not {}",
-                p.id, p.chain, self.head.chain
-            )));
+            return Err(Conflict::ProcessElsewhere {
+                process: p.id.clone(),
+                on: p.chain.clone(),
+                chain: chain(),
+            });
         }
         Ok(())
     }
@@ -233,10 +353,24 @@ impl Append {
 /// A page of results and where the next one starts.
 pub const MAX_PAGE: u32 = 1000;
 
-/// What a node keeps. Implementations: [`SqlStore`] (SQLite or PostgreSQL).
+/// Everything a node keeps: every concern's trait. Implemented for whatever implements them
+/// all ([`SqlStore`]), so the node's code asks for
+/// `S: Store` and a store is written concern by concern.
 ///
-/// Every method is safe to call concurrently; [`Store::commit`] is all or nothing.
-pub trait Store: Send + Sync + 'static {
+/// Every method is safe to call concurrently; [`Chains::commit`] is all or nothing.
+pub trait Store:
+    Chains + Processes + Scenarios + Identities + SeenSignatures + WorkQueue + Outbox
+{
+}
+
+impl<S> Store for S where
+    S: Chains + Processes + Scenarios + Identities + SeenSignatures + WorkQueue + Outbox
+{
+}
+
+/// Chains: their heads, events and parties, and the commit that adds to them (writing, with
+/// a chain's events, the rows of the other concerns its [`Append`] carries).
+pub trait Chains: Send + Sync + 'static {
     /// The head of a chain, if this node holds it.
     fn head(&self, chain: &str) -> impl Future<Output = Result<Option<Head>, StoreError>> + Send;
 
@@ -255,7 +389,9 @@ pub trait Store: Send + Sync + 'static {
         hash: &Hash,
     ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
 
-    /// Writes every append in one transaction, or nothing. `now` stamps the rows.
+    /// Writes every append in one transaction, or nothing: events, heads, parties,
+    /// projections, work and outbox rows. `now` stamps the rows. An append that contradicts
+    /// itself or what is stored is a [`StoreError::Conflict`].
     fn commit(
         &self,
         appends: &[Append],
@@ -276,7 +412,10 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Head>, StoreError>> + Send;
+}
 
+/// Processes' projections, as the commits of their chains left them.
+pub trait Processes: Send + Sync + 'static {
     /// A process's projection. A process is addressed by its chain and its id: two chains
     /// may hold processes with the same id.
     fn process(
@@ -305,7 +444,10 @@ pub trait Store: Send + Sync + 'static {
         after: Option<(&str, &str)>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<ProcessRow>, StoreError>> + Send;
+}
 
+/// Scenarios pushed to the node: immutable once stored.
+pub trait Scenarios: Send + Sync + 'static {
     /// Stores a scenario. `Ok(true)` when it is new, `Ok(false)` when the same text is there
     /// already; a different text under the same id is a [`StoreError::Conflict`].
     fn put_scenario(
@@ -318,16 +460,19 @@ pub trait Store: Send + Sync + 'static {
     /// A scenario's JSON.
     fn scenario(&self, id: &str)
     -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+}
 
+/// The identities registered on the node, with the keys they name.
+pub trait Identities: Send + Sync + 'static {
     /// Stores or replaces an identity and the keys it names (which replace the keys it named
-    /// before), in one transaction; `enrolled` says an administrator registered it (a
-    /// replacement sets it anew). `Ok(true)` when it is new.
+    /// before), in one transaction; `enrolment` says who registered it (a replacement sets it
+    /// anew). `Ok(true)` when it is new.
     fn put_identity(
         &self,
         id: &str,
         json: &str,
         keys: &[String],
-        enrolled: bool,
+        enrolment: Enrolment,
         now: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
@@ -338,10 +483,10 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
-    /// How many identities are registered, enrolled (by an administrator) or not.
+    /// How many identities are registered with this enrolment.
     fn count_identities(
         &self,
-        enrolled: bool,
+        enrolment: Enrolment,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The ids of the registered identities that name a key, ordered by id.
@@ -364,7 +509,10 @@ pub trait Store: Send + Sync + 'static {
     /// Removes an identity and its keys (another identity's keys stay as they are);
     /// `Ok(false)` when there was none.
     fn delete_identity(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
 
+/// The record of request signatures spent, so a replay is refused, also after a restart.
+pub trait SeenSignatures: Send + Sync + 'static {
     /// Records a request signature until `expires_at`: `Ok(true)` when it was not recorded
     /// already (the request is new), `Ok(false)` when it was (a replay).
     fn remember_signature(
@@ -381,27 +529,34 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets the signatures that expired before `now`; how many.
     fn forget_signatures(&self, now: u64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
 
-    /// Pending work due at `now`, oldest first, at most `limit` rows; each is marked as tried.
+/// The work queue: system actions and timers the commits queued, claimed under a lease.
+pub trait WorkQueue: Send + Sync + 'static {
+    /// Pending work of a kind due at `now`, oldest first, at most `limit` rows; each is
+    /// marked as tried and leased until `retry_at` (due again then, if not finished before).
     fn claim_work(
         &self,
-        kind: &str,
+        kind: WorkKind,
         now: u64,
         limit: u32,
         retry_at: u64,
     ) -> impl Future<Output = Result<Vec<WorkRow>, StoreError>> + Send;
 
-    /// Marks work as `done` or `dead`.
+    /// Sets a work row's state (done or dead when it is finished).
     fn finish_work(
         &self,
         id: i64,
-        state: &str,
+        state: RowState,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Work rows of a chain, oldest first (for inspection and tests).
     fn work_of(&self, chain: &str)
     -> impl Future<Output = Result<Vec<WorkRow>, StoreError>> + Send;
+}
 
+/// The outbox: what each peer node should receive of each chain, claimed under a lease.
+pub trait Outbox: Send + Sync + 'static {
     /// Pending deliveries due at `now`, oldest first, at most `limit`, none to a peer in
     /// `skip`; each is leased until `lease_until` (due again then, if not finished before) and
     /// counted as an attempt.
@@ -444,7 +599,7 @@ pub trait Store: Send + Sync + 'static {
     /// Outbox rows in `state` (any state when `None`) with ids above `after`, by id.
     fn outbox(
         &self,
-        state: Option<&str>,
+        state: Option<RowState>,
         after: i64,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
@@ -460,5 +615,5 @@ pub trait Store: Send + Sync + 'static {
     /// Outbox rows by peer and state: (peer, state, count).
     fn outbox_counts(
         &self,
-    ) -> impl Future<Output = Result<Vec<(String, String, u64)>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<(String, RowState, u64)>, StoreError>> + Send;
 }

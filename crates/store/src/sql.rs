@@ -3,6 +3,7 @@
 //! and a few settings differ. Values cross as integers, text and bytes: JSON as text, times as
 //! milliseconds, hashes as 32 bytes.
 
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +12,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 use crate::{
-    Append, Delivered, Delivery, EventRow, Hash, Head, MAX_PAGE, ProcessRow, Store, StoreError,
-    WorkRow,
+    Append, Chains, Conflict, Delivered, Delivery, Enrolment, EventRow, Hash, Head, Identities,
+    MAX_PAGE, Op, Outbox, ProcessRow, Processes, RowState, Scenarios, SeenSignatures, StoreError,
+    WorkKind, WorkQueue, WorkRow,
 };
 
 /// Which database a [`SqlStore`] talks to.
@@ -146,8 +148,58 @@ async fn restart(connection: &AnyPool) -> Result<i64, sqlx::Error> {
     row.try_get::<i64, _>(1)
 }
 
-fn db(err: sqlx::Error) -> StoreError {
-    StoreError::Database(err.to_string())
+/// What went wrong inside an operation, before [`during`] says which operation it was.
+enum Fault {
+    Database(sqlx::Error),
+    Corrupt {
+        column: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    Conflict(Conflict),
+}
+
+impl From<sqlx::Error> for Fault {
+    fn from(err: sqlx::Error) -> Fault {
+        Fault::Database(err)
+    }
+}
+
+impl From<Conflict> for Fault {
+    fn from(conflict: Conflict) -> Fault {
+        Fault::Conflict(conflict)
+    }
+}
+
+impl Fault {
+    fn during(self, op: Op) -> StoreError {
+        let op = Box::new(op);
+        match self {
+            Fault::Database(err) => StoreError::Database {
+                op,
+                source: Box::new(err),
+            },
+            Fault::Corrupt {
+                column,
+                value,
+                expected,
+            } => StoreError::Corrupt {
+                op,
+                column,
+                value,
+                expected,
+            },
+            Fault::Conflict(conflict) => StoreError::Conflict { op, conflict },
+        }
+    }
+}
+
+/// Runs one operation's statements; a failure says it was `op` (made only then).
+async fn during<T>(
+    op: impl FnOnce() -> Op,
+    work: impl Future<Output = Result<T, Fault>>,
+) -> Result<T, StoreError> {
+    work.await.map_err(|fault| fault.during(op()))
 }
 
 /// Integers are stored as i64: values from the chain (timestamps, lengths) stay below 2^63.
@@ -155,84 +207,121 @@ fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn uint(row: &AnyRow, col: &str) -> Result<u64, StoreError> {
-    let v: i64 = row.try_get(col).map_err(db)?;
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{col} is negative: {v}")))
+/// The column's name in the row, for a `table.column`.
+fn name(column: &'static str) -> &'static str {
+    column.rsplit('.').next().unwrap_or(column)
 }
 
-fn hash(row: &AnyRow, col: &str) -> Result<Hash, StoreError> {
-    let v: Vec<u8> = row.try_get(col).map_err(db)?;
-    Hash::try_from(v.as_slice())
-        .map_err(|_| StoreError::Corrupt(format!("{col} has {} bytes, not 32", v.len())))
-}
-
-fn opt_hash(row: &AnyRow, col: &str) -> Result<Option<Hash>, StoreError> {
-    let v: Option<Vec<u8>> = row.try_get(col).map_err(db)?;
-    v.map(|v| {
-        Hash::try_from(v.as_slice())
-            .map_err(|_| StoreError::Corrupt(format!("{col} has {} bytes, not 32", v.len())))
+fn uint(row: &AnyRow, column: &'static str) -> Result<u64, Fault> {
+    let v: i64 = row.try_get(name(column))?;
+    u64::try_from(v).map_err(|_| Fault::Corrupt {
+        column,
+        value: v.to_string(),
+        expected: "a count (0 or more)",
     })
-    .transpose()
 }
 
-fn head_of(row: &AnyRow) -> Result<Head, StoreError> {
-    let start = match (opt_hash(row, "start_hash")?, opt_hash(row, "start_state")?) {
+fn to_hash(column: &'static str, v: Vec<u8>) -> Result<Hash, Fault> {
+    Hash::try_from(v.as_slice()).map_err(|_| Fault::Corrupt {
+        column,
+        value: format!("{} bytes", v.len()),
+        expected: "32 bytes",
+    })
+}
+
+fn hash(row: &AnyRow, column: &'static str) -> Result<Hash, Fault> {
+    to_hash(column, row.try_get(name(column))?)
+}
+
+fn opt_hash(row: &AnyRow, column: &'static str) -> Result<Option<Hash>, Fault> {
+    let v: Option<Vec<u8>> = row.try_get(name(column))?;
+    v.map(|v| to_hash(column, v)).transpose()
+}
+
+/// A name stored as text ([`WorkKind`], [`RowState`]); one this build does not know is corrupt.
+fn named<T: FromStr>(
+    row: &AnyRow,
+    column: &'static str,
+    expected: &'static str,
+) -> Result<T, Fault> {
+    let v: String = row.try_get(name(column))?;
+    v.parse().map_err(|_| Fault::Corrupt {
+        column,
+        value: format!("{v:?}"),
+        expected,
+    })
+}
+
+const WORK_KINDS: &str = "a work kind (nop, http, event, broken, timer)";
+const ROW_STATES: &str = "a row state (pending, done, dead)";
+
+fn head_of(row: &AnyRow) -> Result<Head, Fault> {
+    let start = match (
+        opt_hash(row, "chains.start_hash")?,
+        opt_hash(row, "chains.start_state")?,
+    ) {
         (Some(h), Some(s)) => Some((h, s)),
         (None, None) => None,
-        _ => return Err(StoreError::Corrupt("a chain with half a start".into())),
+        (hash, _) => {
+            return Err(Fault::Corrupt {
+                column: "chains.start_state",
+                value: if hash.is_some() { "NULL" } else { "set" }.into(),
+                expected: "set exactly when chains.start_hash is",
+            });
+        }
     };
     Ok(Head {
-        chain: row.try_get("id").map_err(db)?,
-        length: uint(row, "length")?,
-        tip: hash(row, "tip")?,
-        state: hash(row, "state")?,
+        chain: row.try_get("id")?,
+        length: uint(row, "chains.length")?,
+        tip: hash(row, "chains.tip")?,
+        state: hash(row, "chains.state")?,
         start,
-        timestamp: uint(row, "tip_timestamp")?,
+        timestamp: uint(row, "chains.tip_timestamp")?,
     })
 }
 
-fn event_of(row: &AnyRow) -> Result<EventRow, StoreError> {
+fn event_of(row: &AnyRow) -> Result<EventRow, Fault> {
     Ok(EventRow {
-        seq: uint(row, "seq")?,
-        hash: hash(row, "hash")?,
-        state: hash(row, "state")?,
-        timestamp: uint(row, "timestamp")?,
-        signer: row.try_get("signer").map_err(db)?,
-        json: row.try_get("json").map_err(db)?,
+        seq: uint(row, "events.seq")?,
+        hash: hash(row, "events.hash")?,
+        state: hash(row, "events.state")?,
+        timestamp: uint(row, "events.timestamp")?,
+        signer: row.try_get("signer")?,
+        json: row.try_get("json")?,
     })
 }
 
-fn process_of(row: &AnyRow) -> Result<ProcessRow, StoreError> {
+fn process_of(row: &AnyRow) -> Result<ProcessRow, Fault> {
     Ok(ProcessRow {
-        id: row.try_get("id").map_err(db)?,
-        chain: row.try_get("chain_id").map_err(db)?,
-        json: row.try_get("json").map_err(db)?,
+        id: row.try_get("id")?,
+        chain: row.try_get("chain_id")?,
+        json: row.try_get("json")?,
     })
 }
 
-fn work_of(row: &AnyRow) -> Result<WorkRow, StoreError> {
+fn work_of(row: &AnyRow) -> Result<WorkRow, Fault> {
     Ok(WorkRow {
-        id: row.try_get("id").map_err(db)?,
-        kind: row.try_get("kind").map_err(db)?,
-        chain: row.try_get("chain_id").map_err(db)?,
-        payload: row.try_get("payload").map_err(db)?,
-        state: row.try_get("state").map_err(db)?,
-        due_at: uint(row, "due_at")?,
-        attempts: u32::try_from(uint(row, "attempts")?).unwrap_or(u32::MAX),
+        id: row.try_get("id")?,
+        kind: named(row, "work.kind", WORK_KINDS)?,
+        chain: row.try_get("chain_id")?,
+        payload: row.try_get("payload")?,
+        state: named(row, "work.state", ROW_STATES)?,
+        due_at: uint(row, "work.due_at")?,
+        attempts: u32::try_from(uint(row, "work.attempts")?).unwrap_or(u32::MAX),
     })
 }
 
-fn delivery_of(row: &AnyRow) -> Result<Delivery, StoreError> {
+fn delivery_of(row: &AnyRow) -> Result<Delivery, Fault> {
     Ok(Delivery {
-        id: row.try_get("id").map_err(db)?,
-        peer: row.try_get("peer").map_err(db)?,
-        chain: row.try_get("chain_id").map_err(db)?,
-        wanted: uint(row, "wanted")?,
-        sent: uint(row, "sent")?,
-        state: row.try_get("state").map_err(db)?,
-        attempts: u32::try_from(uint(row, "attempts")?).unwrap_or(u32::MAX),
-        due_at: uint(row, "due_at")?,
-        error: row.try_get("error").map_err(db)?,
+        id: row.try_get("id")?,
+        peer: row.try_get("peer")?,
+        chain: row.try_get("chain_id")?,
+        wanted: uint(row, "outbox.wanted")?,
+        sent: uint(row, "outbox.sent")?,
+        state: named(row, "outbox.state", ROW_STATES)?,
+        attempts: u32::try_from(uint(row, "outbox.attempts")?).unwrap_or(u32::MAX),
+        due_at: uint(row, "outbox.due_at")?,
+        error: row.try_get("error")?,
     })
 }
 
@@ -273,15 +362,14 @@ impl SqlStore {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(StoreError::Database(format!(
-                "unknown database URL {url:?}: use sqlite:PATH or postgres://…"
-            )));
+            return Err(StoreError::UnknownUrl { url: url.into() });
         };
         let url = match backend {
             Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
             _ => url.to_string(),
         };
-        let options = AnyConnectOptions::from_str(&url).map_err(db)?;
+        let opening = |err: sqlx::Error| Fault::from(err).during(Op::Open);
+        let options = AnyConnectOptions::from_str(&url).map_err(opening)?;
         let synchronous = match durability {
             Durability::Process => "NORMAL",
             Durability::Power => "FULL",
@@ -321,19 +409,22 @@ impl SqlStore {
         })
         .connect_with(options.clone())
         .await
-        .map_err(db)?;
+        .map_err(opening)?;
         // SQLite: writes (the pipeline's commits, and the queues' claims and outcomes) go
         // through one connection of their own. A connection drops its page cache whenever
         // another one has written to the file, so with commits spread over the pool every
         // commit read its pages back from the file; and writers on one connection wait their
         // turn in line instead of in SQLite's busy handler.
         let writer = match backend {
-            Backend::Sqlite => pool_of(1).connect_with(options.clone()).await.map_err(db)?,
+            Backend::Sqlite => pool_of(1)
+                .connect_with(options.clone())
+                .await
+                .map_err(opening)?,
             Backend::Postgres => pool.clone(),
         };
         let checkpointer = match backend {
             Backend::Sqlite => {
-                let connection = pool_of(1).connect_with(options).await.map_err(db)?;
+                let connection = pool_of(1).connect_with(options).await.map_err(opening)?;
                 let (stop, stopped) = tokio::sync::oneshot::channel();
                 tokio::spawn(checkpoints(connection.clone(), stopped));
                 Some(Arc::new(Checkpointer {
@@ -361,11 +452,13 @@ impl SqlStore {
     /// Runs one statement as it is, outside the store's own tables: for administration such
     /// as creating a database on a PostgreSQL server.
     pub async fn execute(&self, sql: &str) -> Result<(), StoreError> {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(())
+        during(|| Op::Execute, async {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Closes every connection.
@@ -385,8 +478,8 @@ impl SqlStore {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
         };
-        let fail = |e: sqlx::Error| StoreError::Schema(e.to_string());
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let fail = |e: sqlx::Error| Fault::from(e).during(Op::Migrate);
+        let mut tx = self.pool.begin().await.map_err(fail)?;
         if self.backend == Backend::Postgres {
             // "accord" in ASCII: one lock id for every Accord node on the server.
             sqlx::query("SELECT pg_advisory_xact_lock(97990111114100)")
@@ -407,15 +500,17 @@ impl SqlStore {
         let current = current.unwrap_or(0);
         let known = migrations.last().map_or(0, |m| m.0);
         if current > known {
-            return Err(StoreError::Schema(format!(
-                "the database is at schema version {current}, newer than this build knows ({known}): use a newer Accord"
-            )));
+            return Err(StoreError::NewerSchema {
+                found: current,
+                known,
+            });
         }
         for &(version, sql) in migrations.iter().filter(|m| m.0 > current && m.0 <= upto) {
+            let fail = |e: sqlx::Error| Fault::from(e).during(Op::Migration { version });
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| StoreError::Schema(format!("migration {version}: {e}")))?;
+                .map_err(fail)?;
             sqlx::query("INSERT INTO accord_schema (version, applied_at) VALUES ($1, $2)")
                 .bind(version)
                 .bind(0_i64)
@@ -426,7 +521,10 @@ impl SqlStore {
         tx.commit().await.map_err(fail)
     }
 
-    async fn write(&self, appends: &[Append], now: u64) -> Result<(), sqlx::Error> {
+    /// The commit's statements, in one transaction. A unique key a chain or an event runs
+    /// into, or a head that moved, is a [`Conflict`] (and the transaction is dropped: nothing
+    /// is written).
+    async fn write(&self, appends: &[Append], now: u64) -> Result<(), Fault> {
         let now = int(now);
         let mut tx = self.writer.begin().await?;
         for a in appends {
@@ -448,7 +546,16 @@ impl SqlStore {
                 .bind(now)
                 .bind(int(h.timestamp))
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(|err| {
+                    if is_unique_violation(&err) {
+                        Fault::Conflict(Conflict::ChainExists {
+                            chain: h.chain.clone(),
+                        })
+                    } else {
+                        Fault::Database(err)
+                    }
+                })?;
             } else {
                 let done = sqlx::query(
                     "UPDATE chains SET length = $1, tip = $2, state = $3, updated_at = $4, tip_timestamp = $7 WHERE id = $5 AND length = $6",
@@ -463,10 +570,10 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() != 1 {
-                    return Err(sqlx::Error::Protocol(format!(
-                        "accord-conflict: chain {} is no longer at length {}",
-                        h.chain, a.expected
-                    )));
+                    return Err(Fault::Conflict(Conflict::Moved {
+                        chain: h.chain.clone(),
+                        expected: a.expected,
+                    }));
                 }
             }
             for e in &a.events {
@@ -481,7 +588,17 @@ impl SqlStore {
                 .bind(&e.signer)
                 .bind(&e.json)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(|err| {
+                    if is_unique_violation(&err) {
+                        Fault::Conflict(Conflict::EventExists {
+                            chain: h.chain.clone(),
+                            seq: e.seq,
+                        })
+                    } else {
+                        Fault::Database(err)
+                    }
+                })?;
             }
             for key in &a.parties {
                 sqlx::query(
@@ -553,7 +670,7 @@ impl SqlStore {
                 sqlx::query(
                     "INSERT INTO work (kind, chain_id, payload, state, due_at, attempts, created_at) VALUES ($1, $2, $3, 'pending', $4, 0, $5)",
                 )
-                .bind(&w.kind)
+                .bind(w.kind.as_str())
                 .bind(&w.chain)
                 .bind(&w.payload)
                 .bind(int(w.due_at))
@@ -562,20 +679,25 @@ impl SqlStore {
                 .await?;
             }
         }
-        tx.commit().await
+        Ok(tx.commit().await?)
     }
 }
 
-impl Store for SqlStore {
+impl Chains for SqlStore {
     async fn head(&self, chain: &str) -> Result<Option<Head>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, length, tip, state, start_hash, start_state, tip_timestamp FROM chains WHERE id = $1",
-        )
-        .bind(chain)
-        .fetch_optional(&self.pool)
+        let op = || Op::Head {
+            chain: chain.into(),
+        };
+        during(op, async {
+            let row = sqlx::query(
+                "SELECT id, length, tip, state, start_hash, start_state, tip_timestamp FROM chains WHERE id = $1",
+            )
+            .bind(chain)
+            .fetch_optional(&self.pool)
+            .await?;
+            row.as_ref().map(head_of).transpose()
+        })
         .await
-        .map_err(db)?;
-        row.as_ref().map(head_of).transpose()
     }
 
     async fn events(
@@ -584,54 +706,63 @@ impl Store for SqlStore {
         from: u64,
         limit: u32,
     ) -> Result<Vec<EventRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, hash, state, timestamp, signer, json FROM events WHERE chain_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
-        )
-        .bind(chain)
-        .bind(int(from))
-        .bind(page(limit))
-        .fetch_all(&self.pool)
+        let op = || Op::Events {
+            chain: chain.into(),
+            from,
+        };
+        during(op, async {
+            let rows = sqlx::query(
+                "SELECT seq, hash, state, timestamp, signer, json FROM events WHERE chain_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(chain)
+            .bind(int(from))
+            .bind(page(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(event_of).collect()
+        })
         .await
-        .map_err(db)?;
-        rows.iter().map(event_of).collect()
     }
 
     async fn find_event(&self, chain: &str, hash: &Hash) -> Result<Option<u64>, StoreError> {
-        let row = sqlx::query("SELECT seq FROM events WHERE chain_id = $1 AND hash = $2")
-            .bind(chain)
-            .bind(hash.to_vec())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        row.as_ref().map(|r| uint(r, "seq")).transpose()
+        let op = || Op::FindEvent {
+            chain: chain.into(),
+        };
+        during(op, async {
+            let row = sqlx::query("SELECT seq FROM events WHERE chain_id = $1 AND hash = $2")
+                .bind(chain)
+                .bind(hash.to_vec())
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(|r| uint(r, "events.seq")).transpose()
+        })
+        .await
     }
 
     async fn commit(&self, appends: &[Append], now: u64) -> Result<(), StoreError> {
-        for a in appends {
-            a.check()?;
-        }
-        self.write(appends, now).await.map_err(|err| {
-            if is_unique_violation(&err) {
-                StoreError::Conflict(format!("already stored: {err}"))
-            } else {
-                match err {
-                    sqlx::Error::Protocol(m) if m.starts_with("accord-conflict: ") => {
-                        StoreError::Conflict(m["accord-conflict: ".len()..].to_string())
-                    }
-                    other => db(other),
-                }
+        during(|| Op::commit(appends), async {
+            for a in appends {
+                a.check()?;
             }
+            self.write(appends, now).await
         })
+        .await
     }
 
     async fn is_party(&self, chain: &str, key: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT 1 AS one FROM parties WHERE chain_id = $1 AND key = $2")
-            .bind(chain)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(row.is_some())
+        let op = || Op::IsParty {
+            chain: chain.into(),
+            key: key.into(),
+        };
+        during(op, async {
+            let row = sqlx::query("SELECT 1 AS one FROM parties WHERE chain_id = $1 AND key = $2")
+                .bind(chain)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.is_some())
+        })
+        .await
     }
 
     async fn chains_of(
@@ -640,45 +771,68 @@ impl Store for SqlStore {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Head>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.id, c.length, c.tip, c.state, c.start_hash, c.start_state, c.tip_timestamp FROM parties p JOIN chains c ON c.id = p.chain_id WHERE p.key = $1 AND p.chain_id > $2 ORDER BY p.chain_id LIMIT $3",
-        )
-        .bind(key)
-        .bind(after.unwrap_or(""))
-        .bind(page(limit))
-        .fetch_all(&self.pool)
+        during(|| Op::ChainsOf { key: key.into() }, async {
+            let rows = sqlx::query(
+                "SELECT c.id, c.length, c.tip, c.state, c.start_hash, c.start_state, c.tip_timestamp FROM parties p JOIN chains c ON c.id = p.chain_id WHERE p.key = $1 AND p.chain_id > $2 ORDER BY p.chain_id LIMIT $3",
+            )
+            .bind(key)
+            .bind(after.unwrap_or(""))
+            .bind(page(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(head_of).collect()
+        })
         .await
-        .map_err(db)?;
-        rows.iter().map(head_of).collect()
     }
+}
 
+impl Processes for SqlStore {
     async fn process(&self, chain: &str, id: &str) -> Result<Option<ProcessRow>, StoreError> {
-        let row =
-            sqlx::query("SELECT id, chain_id, json FROM processes WHERE chain_id = $1 AND id = $2")
-                .bind(chain)
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db)?;
-        row.as_ref().map(process_of).transpose()
+        let op = || Op::Process {
+            chain: chain.into(),
+            id: id.into(),
+        };
+        during(op, async {
+            let row = sqlx::query(
+                "SELECT id, chain_id, json FROM processes WHERE chain_id = $1 AND id = $2",
+            )
+            .bind(chain)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+            row.as_ref().map(process_of).transpose()
+        })
+        .await
     }
 
     async fn process_chains(&self, id: &str) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar("SELECT chain_id FROM processes WHERE id = $1 ORDER BY chain_id")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)
+        during(|| Op::ProcessChains { id: id.into() }, async {
+            Ok(
+                sqlx::query_scalar(
+                    "SELECT chain_id FROM processes WHERE id = $1 ORDER BY chain_id",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?,
+            )
+        })
+        .await
     }
 
     async fn processes_on(&self, chain: &str) -> Result<Vec<ProcessRow>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, chain_id, json FROM processes WHERE chain_id = $1 ORDER BY id")
-                .bind(chain)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
-        rows.iter().map(process_of).collect()
+        let op = || Op::ProcessesOn {
+            chain: chain.into(),
+        };
+        during(op, async {
+            let rows = sqlx::query(
+                "SELECT id, chain_id, json FROM processes WHERE chain_id = $1 ORDER BY id",
+            )
+            .bind(chain)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(process_of).collect()
+        })
+        .await
     }
 
     async fn processes_of(
@@ -687,131 +841,153 @@ impl Store for SqlStore {
         after: Option<(&str, &str)>,
         limit: u32,
     ) -> Result<Vec<ProcessRow>, StoreError> {
-        let (after_id, after_chain) = after.unwrap_or(("", ""));
-        let rows = sqlx::query(
-            "SELECT pr.id, pr.chain_id, pr.json FROM parties p JOIN processes pr ON pr.chain_id = p.chain_id WHERE p.key = $1 AND (pr.id > $2 OR (pr.id = $2 AND pr.chain_id > $3)) ORDER BY pr.id, pr.chain_id LIMIT $4",
-        )
-        .bind(key)
-        .bind(after_id)
-        .bind(after_chain)
-        .bind(page(limit))
-        .fetch_all(&self.pool)
+        during(|| Op::ProcessesOf { key: key.into() }, async {
+            let (after_id, after_chain) = after.unwrap_or(("", ""));
+            let rows = sqlx::query(
+                "SELECT pr.id, pr.chain_id, pr.json FROM parties p JOIN processes pr ON pr.chain_id = p.chain_id WHERE p.key = $1 AND (pr.id > $2 OR (pr.id = $2 AND pr.chain_id > $3)) ORDER BY pr.id, pr.chain_id LIMIT $4",
+            )
+            .bind(key)
+            .bind(after_id)
+            .bind(after_chain)
+            .bind(page(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(process_of).collect()
+        })
         .await
-        .map_err(db)?;
-        rows.iter().map(process_of).collect()
     }
+}
 
+impl Scenarios for SqlStore {
     async fn put_scenario(&self, id: &str, json: &str, now: u64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO scenarios (id, json, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(json)
-        .bind(int(now))
-        .execute(&self.writer)
+        during(|| Op::PutScenario { id: id.into() }, async {
+            let done = sqlx::query(
+                "INSERT INTO scenarios (id, json, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(json)
+            .bind(int(now))
+            .execute(&self.writer)
+            .await?;
+            if done.rows_affected() == 1 {
+                return Ok(true);
+            }
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT json FROM scenarios WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            match stored {
+                Some(stored) if stored == json => Ok(false),
+                Some(_) => Err(Conflict::ScenarioDiffers { id: id.into() }.into()),
+                None => Err(Conflict::ScenarioRemoved { id: id.into() }.into()),
+            }
+        })
         .await
-        .map_err(db)?;
-        if done.rows_affected() == 1 {
-            return Ok(true);
-        }
-        match self.scenario(id).await? {
-            Some(stored) if stored == json => Ok(false),
-            Some(_) => Err(StoreError::Conflict(format!(
-                "a different scenario with id {id:?} is stored already"
-            ))),
-            None => Err(StoreError::Conflict(format!(
-                "scenario {id:?} was removed while being stored"
-            ))),
-        }
     }
 
     async fn scenario(&self, id: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT json FROM scenarios WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)
+        during(|| Op::Scenario { id: id.into() }, async {
+            Ok(
+                sqlx::query_scalar("SELECT json FROM scenarios WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?,
+            )
+        })
+        .await
     }
+}
 
+impl Identities for SqlStore {
     async fn put_identity(
         &self,
         id: &str,
         json: &str,
         keys: &[String],
-        enrolled: bool,
+        enrolment: Enrolment,
         now: u64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let existed = sqlx::query("SELECT 1 AS one FROM identities WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?
-            .is_some();
-        sqlx::query(
-            "INSERT INTO identities (id, json, updated_at, enrolled) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at, enrolled = excluded.enrolled",
-        )
-        .bind(id)
-        .bind(json)
-        .bind(int(now))
-        .bind(i64::from(enrolled))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        sqlx::query("DELETE FROM identity_keys WHERE identity_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        for key in keys {
+        during(|| Op::PutIdentity { id: id.into() }, async {
+            let mut tx = self.writer.begin().await?;
+            let existed = sqlx::query("SELECT 1 AS one FROM identities WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
             sqlx::query(
-                "INSERT INTO identity_keys (key, identity_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                "INSERT INTO identities (id, json, updated_at, enrolled) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at, enrolled = excluded.enrolled",
             )
-            .bind(key)
             .bind(id)
+            .bind(json)
+            .bind(int(now))
+            .bind(enrolled(enrolment))
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(!existed)
+            .await?;
+            sqlx::query("DELETE FROM identity_keys WHERE identity_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for key in keys {
+                sqlx::query(
+                    "INSERT INTO identity_keys (key, identity_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(key)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(!existed)
+        })
+        .await
     }
 
     async fn enrolled_identities_of_key(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar(
-            "SELECT k.identity_id FROM identity_keys k JOIN identities i ON i.id = k.identity_id WHERE k.key = $1 AND i.enrolled = 1 ORDER BY k.identity_id",
-        )
-        .bind(key)
-        .fetch_all(&self.pool)
+        during(|| Op::EnrolledIdentitiesOfKey { key: key.into() }, async {
+            Ok(sqlx::query_scalar(
+                "SELECT k.identity_id FROM identity_keys k JOIN identities i ON i.id = k.identity_id WHERE k.key = $1 AND i.enrolled = 1 ORDER BY k.identity_id",
+            )
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await?)
+        })
         .await
-        .map_err(db)
     }
 
-    async fn count_identities(&self, enrolled: bool) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identities WHERE enrolled = $1")
-            .bind(i64::from(enrolled))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+    async fn count_identities(&self, enrolment: Enrolment) -> Result<u64, StoreError> {
+        during(|| Op::CountIdentities { enrolment }, async {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identities WHERE enrolled = $1")
+                .bind(enrolled(enrolment))
+                .fetch_one(&self.pool)
+                .await?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
     }
 
     async fn identities_of_key(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar(
-            "SELECT identity_id FROM identity_keys WHERE key = $1 ORDER BY identity_id",
-        )
-        .bind(key)
-        .fetch_all(&self.pool)
+        during(|| Op::IdentitiesOfKey { key: key.into() }, async {
+            Ok(sqlx::query_scalar(
+                "SELECT identity_id FROM identity_keys WHERE key = $1 ORDER BY identity_id",
+            )
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await?)
+        })
         .await
-        .map_err(db)
     }
 
     async fn identity(&self, id: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT json FROM identities WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)
+        during(|| Op::Identity { id: id.into() }, async {
+            Ok(
+                sqlx::query_scalar("SELECT json FROM identities WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?,
+            )
+        })
+        .await
     }
 
     async fn identities(
@@ -819,124 +995,149 @@ impl Store for SqlStore {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, json FROM identities WHERE id > $1 ORDER BY id LIMIT $2")
-                .bind(after.unwrap_or(""))
-                .bind(page(limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("id").map_err(db)?, r.try_get("json").map_err(db)?)))
-            .collect()
+        during(|| Op::Identities, async {
+            let rows =
+                sqlx::query("SELECT id, json FROM identities WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after.unwrap_or(""))
+                    .bind(page(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("json")?)))
+                .collect()
+        })
+        .await
     }
 
     async fn delete_identity(&self, id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let done = sqlx::query("DELETE FROM identities WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        sqlx::query("DELETE FROM identity_keys WHERE identity_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(done.rows_affected() > 0)
+        during(|| Op::DeleteIdentity { id: id.into() }, async {
+            let mut tx = self.writer.begin().await?;
+            let done = sqlx::query("DELETE FROM identities WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM identity_keys WHERE identity_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
     }
+}
 
+impl SeenSignatures for SqlStore {
     async fn remember_signature(
         &self,
         signature: &[u8],
         expires_at: u64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO seen_signatures (signature, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(signature.to_vec())
-        .bind(int(expires_at))
-        .execute(&self.writer)
+        during(|| Op::RememberSignature, async {
+            let done = sqlx::query(
+                "INSERT INTO seen_signatures (signature, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(signature.to_vec())
+            .bind(int(expires_at))
+            .execute(&self.writer)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
         .await
-        .map_err(db)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn remembered_signatures(&self, now: u64) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT signature, expires_at FROM seen_signatures WHERE expires_at >= $1")
-                .bind(int(now))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("signature").map_err(db)?, uint(r, "expires_at")?)))
-            .collect()
+        during(|| Op::RememberedSignatures, async {
+            let rows = sqlx::query(
+                "SELECT signature, expires_at FROM seen_signatures WHERE expires_at >= $1",
+            )
+            .bind(int(now))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("signature")?,
+                        uint(r, "seen_signatures.expires_at")?,
+                    ))
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn forget_signatures(&self, now: u64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM seen_signatures WHERE expires_at < $1")
-            .bind(int(now))
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
-        Ok(done.rows_affected())
+        during(|| Op::ForgetSignatures, async {
+            let done = sqlx::query("DELETE FROM seen_signatures WHERE expires_at < $1")
+                .bind(int(now))
+                .execute(&self.writer)
+                .await?;
+            Ok(done.rows_affected())
+        })
+        .await
     }
+}
 
+impl WorkQueue for SqlStore {
     async fn claim_work(
         &self,
-        kind: &str,
+        kind: WorkKind,
         now: u64,
         limit: u32,
         retry_at: u64,
     ) -> Result<Vec<WorkRow>, StoreError> {
-        let lock = match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        };
-        let sql = format!(
-            "UPDATE work SET attempts = attempts + 1, due_at = $1 WHERE id IN (SELECT id FROM work WHERE state = 'pending' AND kind = $2 AND due_at <= $3 ORDER BY due_at, id LIMIT $4{lock}) RETURNING id, kind, chain_id, payload, state, due_at, attempts"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(int(retry_at))
-            .bind(kind)
-            .bind(int(now))
-            .bind(page(limit))
-            .fetch_all(&self.writer)
-            .await
-            .map_err(db)?;
-        let mut out = rows.iter().map(work_of).collect::<Result<Vec<_>, _>>()?;
-        out.sort_by_key(|w| w.id);
-        Ok(out)
+        during(|| Op::ClaimWork { kind }, async {
+            let lock = match self.backend {
+                Backend::Sqlite => "",
+                Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            };
+            let sql = format!(
+                "UPDATE work SET attempts = attempts + 1, due_at = $1 WHERE id IN (SELECT id FROM work WHERE state = 'pending' AND kind = $2 AND due_at <= $3 ORDER BY due_at, id LIMIT $4{lock}) RETURNING id, kind, chain_id, payload, state, due_at, attempts"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(int(retry_at))
+                .bind(kind.as_str())
+                .bind(int(now))
+                .bind(page(limit))
+                .fetch_all(&self.writer)
+                .await?;
+            let mut out = rows.iter().map(work_of).collect::<Result<Vec<_>, _>>()?;
+            out.sort_by_key(|w| w.id);
+            Ok(out)
+        })
+        .await
     }
 
-    async fn finish_work(&self, id: i64, state: &str) -> Result<(), StoreError> {
-        if !matches!(state, "done" | "dead" | "pending") {
-            return Err(StoreError::Database(format!(
-                "unknown work state {state:?}"
-            )));
-        }
-        sqlx::query("UPDATE work SET state = $1 WHERE id = $2")
-            .bind(state)
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
-        Ok(())
+    async fn finish_work(&self, id: i64, state: RowState) -> Result<(), StoreError> {
+        during(|| Op::FinishWork { id, state }, async {
+            sqlx::query("UPDATE work SET state = $1 WHERE id = $2")
+                .bind(state.as_str())
+                .bind(id)
+                .execute(&self.writer)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn work_of(&self, chain: &str) -> Result<Vec<WorkRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, kind, chain_id, payload, state, due_at, attempts FROM work WHERE chain_id = $1 ORDER BY id",
-        )
-        .bind(chain)
-        .fetch_all(&self.pool)
+        let op = || Op::WorkOf {
+            chain: chain.into(),
+        };
+        during(op, async {
+            let rows = sqlx::query(
+                "SELECT id, kind, chain_id, payload, state, due_at, attempts FROM work WHERE chain_id = $1 ORDER BY id",
+            )
+            .bind(chain)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(work_of).collect()
+        })
         .await
-        .map_err(db)?;
-        rows.iter().map(work_of).collect()
     }
+}
 
+impl Outbox for SqlStore {
     async fn claim_deliveries(
         &self,
         now: u64,
@@ -944,57 +1145,65 @@ impl Store for SqlStore {
         lease_until: u64,
         skip: &[String],
     ) -> Result<Vec<Delivery>, StoreError> {
-        let lock = match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        };
-        // Placeholders only: the peers are bound, never written into the statement.
-        let skipping = if skip.is_empty() {
-            String::new()
-        } else {
-            let marks: Vec<String> = (0..skip.len()).map(|n| format!("${}", n + 4)).collect();
-            format!(" AND peer NOT IN ({})", marks.join(", "))
-        };
-        let sql = format!(
-            "UPDATE outbox SET attempts = attempts + 1, due_at = $1 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND due_at <= $2{skipping} ORDER BY due_at, id LIMIT $3{lock}) RETURNING {DELIVERY_COLUMNS}"
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(int(lease_until))
-            .bind(int(now))
-            .bind(page(limit));
-        for peer in skip {
-            query = query.bind(peer.as_str());
-        }
-        let rows = query.fetch_all(&self.writer).await.map_err(db)?;
-        let mut out = rows
-            .iter()
-            .map(delivery_of)
-            .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by_key(|d| d.id);
-        Ok(out)
+        during(|| Op::ClaimDeliveries, async {
+            let lock = match self.backend {
+                Backend::Sqlite => "",
+                Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            };
+            // Placeholders only: the peers are bound, never written into the statement.
+            let skipping = if skip.is_empty() {
+                String::new()
+            } else {
+                let marks: Vec<String> = (0..skip.len()).map(|n| format!("${}", n + 4)).collect();
+                format!(" AND peer NOT IN ({})", marks.join(", "))
+            };
+            let sql = format!(
+                "UPDATE outbox SET attempts = attempts + 1, due_at = $1 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND due_at <= $2{skipping} ORDER BY due_at, id LIMIT $3{lock}) RETURNING {DELIVERY_COLUMNS}"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(int(lease_until))
+                .bind(int(now))
+                .bind(page(limit));
+            for peer in skip {
+                query = query.bind(peer.as_str());
+            }
+            let rows = query.fetch_all(&self.writer).await?;
+            let mut out = rows
+                .iter()
+                .map(delivery_of)
+                .collect::<Result<Vec<_>, _>>()?;
+            out.sort_by_key(|d| d.id);
+            Ok(out)
+        })
+        .await
     }
 
     async fn release_delivery(&self, claimed: &Delivery, now: u64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET due_at = $1, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $2 AND state = 'pending' AND due_at = $3",
-        )
-        .bind(int(now))
-        .bind(claimed.id)
-        .bind(int(claimed.due_at))
-        .execute(&self.writer)
+        during(|| Op::ReleaseDelivery { id: claimed.id }, async {
+            sqlx::query(
+                "UPDATE outbox SET due_at = $1, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $2 AND state = 'pending' AND due_at = $3",
+            )
+            .bind(int(now))
+            .bind(claimed.id)
+            .bind(int(claimed.due_at))
+            .execute(&self.writer)
+            .await?;
+            Ok(())
+        })
         .await
-        .map_err(db)?;
-        Ok(())
     }
 
     async fn release_delivery_leases(&self, now: u64) -> Result<u64, StoreError> {
-        let done =
-            sqlx::query("UPDATE outbox SET due_at = $1 WHERE state = 'pending' AND due_at > $1")
-                .bind(int(now))
-                .execute(&self.writer)
-                .await
-                .map_err(db)?;
-        Ok(done.rows_affected())
+        during(|| Op::ReleaseDeliveryLeases, async {
+            let done = sqlx::query(
+                "UPDATE outbox SET due_at = $1 WHERE state = 'pending' AND due_at > $1",
+            )
+            .bind(int(now))
+            .execute(&self.writer)
+            .await?;
+            Ok(done.rows_affected())
+        })
+        .await
     }
 
     async fn finish_delivery(
@@ -1003,87 +1212,104 @@ impl Store for SqlStore {
         outcome: &Delivered,
         now: u64,
     ) -> Result<(), StoreError> {
-        let (id, lease) = (claimed.id, int(claimed.due_at));
-        let query = match outcome {
-            Delivered::Reached { length } => sqlx::query(
-                "UPDATE outbox SET sent = $1, state = CASE WHEN $1 >= wanted THEN 'done' ELSE 'pending' END, attempts = 0, due_at = $2, error = NULL, updated_at = $2 WHERE id = $3 AND state = 'pending' AND due_at = $4",
-            )
-            .bind(int(*length))
-            .bind(int(now))
-            .bind(id)
-            .bind(lease),
-            Delivered::Retry { error, retry_at } => sqlx::query(
-                "UPDATE outbox SET due_at = $1, error = $2, updated_at = $3 WHERE id = $4 AND state = 'pending' AND due_at = $5",
-            )
-            .bind(int(*retry_at))
-            .bind(error.as_str())
-            .bind(int(now))
-            .bind(id)
-            .bind(lease),
-            Delivered::Dead { error } => sqlx::query(
-                "UPDATE outbox SET state = 'dead', error = $1, updated_at = $2 WHERE id = $3 AND state = 'pending' AND due_at = $4",
-            )
-            .bind(error.as_str())
-            .bind(int(now))
-            .bind(id)
-            .bind(lease),
-        };
-        query.execute(&self.writer).await.map_err(db)?;
-        Ok(())
+        during(|| Op::FinishDelivery { id: claimed.id }, async {
+            let (id, lease) = (claimed.id, int(claimed.due_at));
+            let query = match outcome {
+                Delivered::Reached { length } => sqlx::query(
+                    "UPDATE outbox SET sent = $1, state = CASE WHEN $1 >= wanted THEN 'done' ELSE 'pending' END, attempts = 0, due_at = $2, error = NULL, updated_at = $2 WHERE id = $3 AND state = 'pending' AND due_at = $4",
+                )
+                .bind(int(*length))
+                .bind(int(now))
+                .bind(id)
+                .bind(lease),
+                Delivered::Retry { error, retry_at } => sqlx::query(
+                    "UPDATE outbox SET due_at = $1, error = $2, updated_at = $3 WHERE id = $4 AND state = 'pending' AND due_at = $5",
+                )
+                .bind(int(*retry_at))
+                .bind(error.as_str())
+                .bind(int(now))
+                .bind(id)
+                .bind(lease),
+                Delivered::Dead { error } => sqlx::query(
+                    "UPDATE outbox SET state = 'dead', error = $1, updated_at = $2 WHERE id = $3 AND state = 'pending' AND due_at = $4",
+                )
+                .bind(error.as_str())
+                .bind(int(now))
+                .bind(id)
+                .bind(lease),
+            };
+            query.execute(&self.writer).await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn outbox(
         &self,
-        state: Option<&str>,
+        state: Option<RowState>,
         after: i64,
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let rows = match state {
-            Some(state) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {DELIVERY_COLUMNS} FROM outbox WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3"
-            )))
-            .bind(state)
-            .bind(after)
-            .bind(page(limit)),
-            None => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {DELIVERY_COLUMNS} FROM outbox WHERE id > $1 ORDER BY id LIMIT $2"
-            )))
-            .bind(after)
-            .bind(page(limit)),
-        }
-        .fetch_all(&self.pool)
+        during(|| Op::Outbox { state }, async {
+            let rows = match state {
+                Some(state) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM outbox WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3"
+                )))
+                .bind(state.as_str())
+                .bind(after)
+                .bind(page(limit)),
+                None => sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM outbox WHERE id > $1 ORDER BY id LIMIT $2"
+                )))
+                .bind(after)
+                .bind(page(limit)),
+            }
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(delivery_of).collect()
+        })
         .await
-        .map_err(db)?;
-        rows.iter().map(delivery_of).collect()
     }
 
     async fn replay_delivery(&self, id: i64, now: u64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE outbox SET state = 'pending', attempts = 0, due_at = $1, error = NULL, updated_at = $1 WHERE id = $2 AND state = 'dead'",
-        )
-        .bind(int(now))
-        .bind(id)
-        .execute(&self.writer)
+        during(|| Op::ReplayDelivery { id }, async {
+            let done = sqlx::query(
+                "UPDATE outbox SET state = 'pending', attempts = 0, due_at = $1, error = NULL, updated_at = $1 WHERE id = $2 AND state = 'dead'",
+            )
+            .bind(int(now))
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
         .await
-        .map_err(db)?;
-        Ok(done.rows_affected() == 1)
     }
 
-    async fn outbox_counts(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT peer, state, COUNT(*) AS n FROM outbox GROUP BY peer, state ORDER BY peer, state",
-        )
-        .fetch_all(&self.pool)
+    async fn outbox_counts(&self) -> Result<Vec<(String, RowState, u64)>, StoreError> {
+        during(|| Op::OutboxCounts, async {
+            let rows = sqlx::query(
+                "SELECT peer, state, COUNT(*) AS n FROM outbox GROUP BY peer, state ORDER BY peer, state",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("peer")?,
+                        named(r, "outbox.state", ROW_STATES)?,
+                        uint(r, "outbox.n")?,
+                    ))
+                })
+                .collect()
+        })
         .await
-        .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("peer").map_err(db)?,
-                    r.try_get("state").map_err(db)?,
-                    uint(r, "n")?,
-                ))
-            })
-            .collect()
+    }
+}
+
+/// `identities.enrolled`: 1 for an identity an administrator registered, 0 otherwise.
+fn enrolled(enrolment: Enrolment) -> i64 {
+    match enrolment {
+        Enrolment::Enrolled => 1,
+        Enrolment::SelfRegistered => 0,
     }
 }

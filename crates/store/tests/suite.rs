@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use accord_store::sql::Durability;
 use accord_store::{
-    Append, Delivered, EventRow, Hash, Head, NewWork, ProcessRow, SqlStore, Store, StoreError,
+    Append, Chains, Conflict, Delivered, Enrolment, EventRow, Hash, Head, Identities, NewWork, Op,
+    Outbox, ProcessRow, Processes, RowState, SqlStore, Store, StoreError, WorkKind, WorkQueue,
 };
 
 fn h(n: u8) -> Hash {
@@ -49,13 +50,27 @@ fn append(chain: &str, from: u64, count: u64) -> Append {
             json: format!("{{\"length\":{}}}", from + count),
         }],
         work: vec![NewWork {
-            kind: "deliver".into(),
+            kind: WorkKind::Http,
             chain: chain.into(),
             payload: format!("{{\"upto\":{}}}", from + count),
             due_at: 10,
         }],
         deliveries: Vec::new(),
         confirmed: Vec::new(),
+    }
+}
+
+/// The conflict a write ran into, with the operation it says failed.
+fn conflict(err: StoreError) -> (Op, Conflict) {
+    match err {
+        StoreError::Conflict { op, conflict } => (*op, conflict),
+        other => panic!("not a conflict: {other}"),
+    }
+}
+
+fn commit_of(chains: &[&str]) -> Op {
+    Op::Commit {
+        chains: chains.iter().map(|c| c.to_string()).collect(),
     }
 }
 
@@ -144,7 +159,80 @@ suite!(
     group_commits,
     the_outbox,
     signatures_are_remembered_until_they_expire,
+    names_the_store_does_not_know_are_corrupt,
 );
+
+/// The names the tables hold. Existing databases hold them: changing one needs a migration.
+#[test]
+fn stored_names_stay_as_they_are() {
+    let names = |all: &[&str]| all.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        WorkKind::ALL
+            .iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>(),
+        names(&["nop", "http", "event", "broken", "timer"])
+    );
+    assert_eq!(
+        RowState::ALL
+            .iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>(),
+        names(&["pending", "done", "dead"])
+    );
+    for kind in WorkKind::ALL {
+        assert_eq!(kind.as_str().parse::<WorkKind>(), Ok(*kind));
+    }
+    for state in RowState::ALL {
+        assert_eq!(state.as_str().parse::<RowState>(), Ok(*state));
+    }
+}
+
+/// A kind or a state this build does not know, read from the database, is corrupt data named by
+/// its column and value, not a row the node would guess at.
+async fn names_the_store_does_not_know_are_corrupt(s: &SqlStore) {
+    let mut a = append("c1", 0, 1);
+    a.deliveries = vec!["peer-a".into()];
+    s.commit(&[a], 1).await.unwrap();
+    s.execute("UPDATE work SET kind = 'deliver'").await.unwrap();
+    let err = s.work_of("c1").await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { column: "work.kind", value, .. } if value == "\"deliver\""),
+        "{err}"
+    );
+    assert_eq!(err.op(), Some(&Op::WorkOf { chain: "c1".into() }));
+    assert_eq!(
+        err.to_string(),
+        "listing the work of chain c1: the stored data is corrupt: work.kind is \"deliver\", not a work kind (nop, http, event, broken, timer)"
+    );
+    // A claim takes only rows of the kind it names.
+    assert!(
+        s.claim_work(WorkKind::Http, 1000, 10, 2000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.execute("UPDATE work SET kind = 'http', state = 'leased'")
+        .await
+        .unwrap();
+    let err = s.work_of("c1").await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { column: "work.state", value, .. } if value == "\"leased\""),
+        "{err}"
+    );
+    s.execute("UPDATE outbox SET state = 'Pending'")
+        .await
+        .unwrap();
+    for err in [
+        s.outbox(None, 0, 10).await.unwrap_err(),
+        s.outbox_counts().await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(&err, StoreError::Corrupt { column: "outbox.state", value, .. } if value == "\"Pending\""),
+            "{err}"
+        );
+    }
+}
 
 /// Peers' outbox rows: raised with the events, claimed and leased, finished, dead and replayed.
 async fn the_outbox(s: &impl Store) {
@@ -155,7 +243,7 @@ async fn the_outbox(s: &impl Store) {
     assert_eq!(rows.len(), 2);
     assert!(
         rows.iter()
-            .all(|d| d.wanted == 3 && d.sent == 0 && d.state == "pending")
+            .all(|d| d.wanted == 3 && d.sent == 0 && d.state == RowState::Pending)
     );
     // Not due yet at 99; due at 100, leased until 5,000 and counted.
     assert!(
@@ -193,14 +281,21 @@ async fn the_outbox(s: &impl Store) {
         .unwrap();
     let b_row = &s.outbox(None, 0, 10).await.unwrap()[0];
     assert_eq!((b_row.sent, b_row.wanted), (3, 5));
-    assert_eq!(b_row.state, "pending", "wanted rose during the delivery");
+    assert_eq!(
+        b_row.state,
+        RowState::Pending,
+        "wanted rose during the delivery"
+    );
     assert_eq!(b_row.attempts, 0);
     let again = s.claim_deliveries(400, 10, 9_000, &[]).await.unwrap();
     assert_eq!(again.len(), 1);
     s.finish_delivery(&again[0], &Delivered::Reached { length: 5 }, 500)
         .await
         .unwrap();
-    assert_eq!(s.outbox(Some("done"), 0, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        s.outbox(Some(RowState::Done), 0, 10).await.unwrap().len(),
+        1
+    );
 
     // c: a failure, then given up; new events keep it dead; replay revives it.
     s.finish_delivery(
@@ -233,7 +328,10 @@ async fn the_outbox(s: &impl Store) {
     )
     .await
     .unwrap();
-    assert_eq!(s.outbox(Some("dead"), 0, 10).await.unwrap().len(), 0);
+    assert_eq!(
+        s.outbox(Some(RowState::Dead), 0, 10).await.unwrap().len(),
+        0
+    );
     s.finish_delivery(
         &retried[0],
         &Delivered::Dead {
@@ -246,7 +344,7 @@ async fn the_outbox(s: &impl Store) {
     let mut later = append("c1", 5, 1);
     later.deliveries = vec!["peer-c".into()];
     s.commit(&[later], 2_200).await.unwrap();
-    let dead = s.outbox(Some("dead"), 0, 10).await.unwrap();
+    let dead = s.outbox(Some(RowState::Dead), 0, 10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(
         (dead[0].wanted, dead[0].error.as_deref()),
@@ -261,8 +359,8 @@ async fn the_outbox(s: &impl Store) {
     assert_eq!(
         s.outbox_counts().await.unwrap(),
         vec![
-            ("peer-b".to_string(), "done".to_string(), 1),
-            ("peer-c".to_string(), "dead".to_string(), 1)
+            ("peer-b".to_string(), RowState::Done, 1),
+            ("peer-c".to_string(), RowState::Dead, 1)
         ]
     );
     assert!(
@@ -278,12 +376,15 @@ async fn the_outbox(s: &impl Store) {
     s.finish_delivery(&revived[0], &Delivered::Reached { length: 5 }, 3_100)
         .await
         .unwrap();
-    assert_eq!(s.outbox(Some("pending"), 0, 10).await.unwrap()[0].sent, 5);
+    assert_eq!(
+        s.outbox(Some(RowState::Pending), 0, 10).await.unwrap()[0].sent,
+        5
+    );
     let behind = s.claim_deliveries(3_100, 10, 9_500, &[]).await.unwrap();
     s.finish_delivery(&behind[0], &Delivered::Reached { length: 2 }, 3_200)
         .await
         .unwrap();
-    let row = s.outbox(Some("pending"), 0, 10).await.unwrap();
+    let row = s.outbox(Some(RowState::Pending), 0, 10).await.unwrap();
     assert_eq!((row[0].sent, row[0].due_at), (2, 3_200));
 
     // Claims skip busy peers; a row given back unattempted keeps its attempt count.
@@ -319,7 +420,7 @@ async fn the_outbox(s: &impl Store) {
         leased.len()
     );
     assert_eq!(
-        s.outbox(Some("done"), 0, 10).await.unwrap().len(),
+        s.outbox(Some(RowState::Done), 0, 10).await.unwrap().len(),
         1,
         "done rows stay done"
     );
@@ -388,10 +489,28 @@ async fn conflicting_writers_write_nothing(s: &impl Store) {
     s.commit(&[append("c1", 0, 2)], 1).await.unwrap();
     // A second writer that also saw length 0.
     let err = s.commit(&[append("c1", 0, 3)], 2).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert_eq!(
+        conflict(err),
+        (
+            commit_of(&["c1"]),
+            Conflict::ChainExists { chain: "c1".into() }
+        )
+    );
     // One that saw a length the chain never had.
     let err = s.commit(&[append("c1", 5, 1)], 2).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "committing chain c1: chain c1 is no longer at length 5"
+    );
+    assert_eq!(
+        conflict(err).1,
+        Conflict::Moved {
+            chain: "c1".into(),
+            expected: 5
+        }
+    );
     assert_eq!(s.head("c1").await.unwrap().unwrap().length, 2);
     assert_eq!(s.events("c1", 0, 10).await.unwrap().len(), 2);
 }
@@ -402,7 +521,14 @@ async fn a_failed_commit_leaves_no_trace(s: &impl Store) {
     let mut fresh = append("c2", 0, 2);
     fresh.parties = vec!["carol".into()];
     let err = s.commit(&[fresh, append("c1", 0, 1)], 2).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert_eq!(
+        conflict(err),
+        (
+            commit_of(&["c2", "c1"]),
+            Conflict::ChainExists { chain: "c1".into() }
+        )
+    );
     assert_eq!(s.head("c2").await.unwrap(), None);
     assert!(s.events("c2", 0, 10).await.unwrap().is_empty());
     assert!(!s.is_party("c2", "carol").await.unwrap());
@@ -416,7 +542,14 @@ async fn same_event_twice_is_a_conflict(s: &impl Store) {
     let mut again = append("c1", 2, 1);
     again.events[0].hash = event(0).hash;
     let err = s.commit(&[again], 2).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert_eq!(
+        conflict(err).1,
+        Conflict::EventExists {
+            chain: "c1".into(),
+            seq: 2
+        }
+    );
     assert_eq!(s.head("c1").await.unwrap().unwrap().length, 2);
 }
 
@@ -555,7 +688,14 @@ async fn group_commits(s: &impl Store) {
         .commit(&[append("g1", 3, 1), append("g2", 4, 1)], 3)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert_eq!(
+        conflict(err).1,
+        Conflict::Moved {
+            chain: "g2".into(),
+            expected: 4
+        }
+    );
     assert_eq!(s.head("g1").await.unwrap().unwrap().length, 3);
     assert_eq!(s.events("g1", 0, 10).await.unwrap().len(), 3);
 }
@@ -564,7 +704,14 @@ async fn scenarios_are_immutable(s: &impl Store) {
     assert!(s.put_scenario("s1", "{\"a\":1}", 1).await.unwrap());
     assert!(!s.put_scenario("s1", "{\"a\":1}", 2).await.unwrap());
     let err = s.put_scenario("s1", "{\"a\":2}", 3).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert_eq!(
+        conflict(err),
+        (
+            Op::PutScenario { id: "s1".into() },
+            Conflict::ScenarioDiffers { id: "s1".into() }
+        )
+    );
     assert_eq!(
         s.scenario("s1").await.unwrap().as_deref(),
         Some("{\"a\":1}")
@@ -575,18 +722,30 @@ async fn scenarios_are_immutable(s: &impl Store) {
 async fn identities(s: &impl Store) {
     let keys = |k: &[&str]| k.iter().map(|k| k.to_string()).collect::<Vec<_>>();
     assert!(
-        s.put_identity("i1", "{\"v\":1}", &keys(&["a", "b"]), true, 1)
-            .await
-            .unwrap()
+        s.put_identity(
+            "i1",
+            "{\"v\":1}",
+            &keys(&["a", "b"]),
+            Enrolment::Enrolled,
+            1
+        )
+        .await
+        .unwrap()
     );
     assert_eq!(s.identities_of_key("b").await.unwrap(), ["i1"]);
     assert_eq!(s.enrolled_identities_of_key("b").await.unwrap(), ["i1"]);
-    assert_eq!(s.count_identities(true).await.unwrap(), 1);
+    assert_eq!(s.count_identities(Enrolment::Enrolled).await.unwrap(), 1);
     // A replacement replaces the keys too, and whether an administrator enrolled it.
     assert!(
-        !s.put_identity("i1", "{\"v\":2}", &keys(&["a", "c"]), false, 2)
-            .await
-            .unwrap()
+        !s.put_identity(
+            "i1",
+            "{\"v\":2}",
+            &keys(&["a", "c"]),
+            Enrolment::SelfRegistered,
+            2
+        )
+        .await
+        .unwrap()
     );
     assert!(s.identities_of_key("b").await.unwrap().is_empty());
     assert_eq!(s.identities_of_key("c").await.unwrap(), ["i1"]);
@@ -595,11 +754,14 @@ async fn identities(s: &impl Store) {
         Some("{\"v\":2}")
     );
     assert!(s.enrolled_identities_of_key("c").await.unwrap().is_empty());
-    assert_eq!(s.count_identities(true).await.unwrap(), 0);
-    s.put_identity("i0", "{}", &keys(&["a"]), false, 3)
+    assert_eq!(s.count_identities(Enrolment::Enrolled).await.unwrap(), 0);
+    s.put_identity("i0", "{}", &keys(&["a"]), Enrolment::SelfRegistered, 3)
         .await
         .unwrap();
-    assert_eq!(s.count_identities(false).await.unwrap(), 2);
+    assert_eq!(
+        s.count_identities(Enrolment::SelfRegistered).await.unwrap(),
+        2
+    );
     assert_eq!(s.identities_of_key("a").await.unwrap(), ["i0", "i1"]);
     let all = s.identities(None, 10).await.unwrap();
     assert_eq!(
@@ -633,7 +795,11 @@ async fn work_queue(s: &impl Store) {
     let mut a = append("c1", 0, 1);
     a.work = (0..5)
         .map(|n| NewWork {
-            kind: if n == 4 { "timer" } else { "deliver" }.into(),
+            kind: if n == 4 {
+                WorkKind::Timer
+            } else {
+                WorkKind::Http
+            },
             chain: "c1".into(),
             payload: n.to_string(),
             due_at: 100 + n,
@@ -642,12 +808,12 @@ async fn work_queue(s: &impl Store) {
     s.commit(&[a], 1).await.unwrap();
     // Nothing is due before 100.
     assert!(
-        s.claim_work("deliver", 99, 10, 1000)
+        s.claim_work(WorkKind::Http, 99, 10, 1000)
             .await
             .unwrap()
             .is_empty()
     );
-    let claimed = s.claim_work("deliver", 101, 10, 1000).await.unwrap();
+    let claimed = s.claim_work(WorkKind::Http, 101, 10, 1000).await.unwrap();
     assert_eq!(
         claimed
             .iter()
@@ -657,12 +823,12 @@ async fn work_queue(s: &impl Store) {
     );
     assert!(claimed.iter().all(|w| w.attempts == 1 && w.due_at == 1000));
     // Claimed rows are leased until 1000; the rest are claimed in due order.
-    let next = s.claim_work("deliver", 500, 1, 1000).await.unwrap();
+    let next = s.claim_work(WorkKind::Http, 500, 1, 1000).await.unwrap();
     assert_eq!(next[0].payload, "2");
-    s.finish_work(claimed[0].id, "done").await.unwrap();
-    s.finish_work(claimed[1].id, "dead").await.unwrap();
+    s.finish_work(claimed[0].id, RowState::Done).await.unwrap();
+    s.finish_work(claimed[1].id, RowState::Dead).await.unwrap();
     // After the lease runs out, unfinished work comes back.
-    let again = s.claim_work("deliver", 1000, 10, 2000).await.unwrap();
+    let again = s.claim_work(WorkKind::Http, 1000, 10, 2000).await.unwrap();
     assert_eq!(
         again.iter().map(|w| w.payload.as_str()).collect::<Vec<_>>(),
         ["2", "3"]
@@ -673,7 +839,10 @@ async fn work_queue(s: &impl Store) {
         all.iter().map(|w| w.state.as_str()).collect::<Vec<_>>(),
         ["done", "dead", "pending", "pending", "pending"]
     );
-    assert!(s.finish_work(all[0].id, "bogus").await.is_err());
+    // A state is one of the three, and so is a kind: other names are refused where text
+    // becomes one (a row that holds one is corrupt: `names_the_store_does_not_know_are_corrupt`).
+    assert!("bogus".parse::<RowState>().is_err());
+    assert!("deliver".parse::<WorkKind>().is_err());
 }
 
 async fn inconsistent_appends_are_refused(s: &impl Store) {
@@ -681,19 +850,50 @@ async fn inconsistent_appends_are_refused(s: &impl Store) {
     a.events[1].seq = 5;
     assert!(matches!(
         s.commit(&[a], 1).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict {
+            conflict: Conflict::Position {
+                n: 1,
+                seq: 5,
+                expected: 1,
+                ..
+            },
+            ..
+        })
     ));
     let mut a = append("c1", 0, 2);
     a.head.length = 3;
     assert!(matches!(
         s.commit(&[a], 1).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict {
+            conflict: Conflict::Count {
+                events: 2,
+                change: 3,
+                ..
+            },
+            ..
+        })
     ));
     let mut a = append("c1", 0, 2);
     a.processes[0].chain = "elsewhere".into();
     assert!(matches!(
         s.commit(&[a], 1).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict {
+            conflict: Conflict::ProcessElsewhere { .. },
+            ..
+        })
+    ));
+    let mut a = append("c1", 2, 0);
+    a.head.length = 1;
+    assert!(matches!(
+        s.commit(&[a], 1).await,
+        Err(StoreError::Conflict {
+            conflict: Conflict::Shrinks {
+                length: 1,
+                expected: 2,
+                ..
+            },
+            ..
+        })
     ));
     assert_eq!(s.head("c1").await.unwrap(), None);
 }
@@ -724,7 +924,8 @@ async fn reopening_keeps_data_and_a_newer_schema_is_refused() {
     again.close().await;
     let err = SqlStore::open(&url, Durability::Process).await.unwrap_err();
     assert!(
-        matches!(&err, StoreError::Schema(m) if m.contains("version 99")),
+        matches!(&err, StoreError::NewerSchema { found: 99, .. })
+            && err.to_string().contains("version 99"),
         "{err}"
     );
 }
@@ -768,7 +969,10 @@ async fn migrating_to_version_3_keeps_what_was_there(url: &str) {
     assert!(s.identities_of_key("bare").await.unwrap().is_empty());
     // Identities registered before version 4 are not taken as enrolled by an administrator.
     assert!(s.enrolled_identities_of_key("kA").await.unwrap().is_empty());
-    assert_eq!(s.count_identities(false).await.unwrap(), 2);
+    assert_eq!(
+        s.count_identities(Enrolment::SelfRegistered).await.unwrap(),
+        2
+    );
     s.close().await;
 }
 
