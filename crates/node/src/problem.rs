@@ -414,3 +414,50 @@ pub fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Pr
             .with("column", e.column())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use accord_store::{Conflict, Op, StoreError};
+
+    use super::*;
+
+    /// A conflict is the client's, with what the write ran into; any other failure of the
+    /// store is the node's, naming the operation and the database's own words.
+    #[test]
+    fn store_errors_keep_their_status_and_kind() {
+        let conflict = Problem::from(StoreError::Conflict {
+            op: Box::new(Op::PutScenario { id: "s1".into() }),
+            conflict: Conflict::ScenarioDiffers { id: "s1".into() },
+        });
+        assert_eq!(
+            (conflict.status, conflict.kind, conflict.detail.as_str()),
+            (
+                StatusCode::CONFLICT,
+                "conflict",
+                "a different scenario with id \"s1\" is stored already"
+            )
+        );
+        let failed = Problem::from(StoreError::Database {
+            op: Box::new(Op::Head { chain: "c1".into() }),
+            source: Box::new(std::io::Error::other("disk I/O error")),
+        });
+        assert_eq!(
+            (failed.status, failed.kind, failed.detail.as_str()),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "storage failed: reading the head of chain c1: disk I/O error"
+            )
+        );
+        let corrupt = Problem::from(StoreError::Corrupt {
+            op: Box::new(Op::WorkOf { chain: "c1".into() }),
+            column: "work.kind",
+            value: "\"deliver\"".into(),
+            expected: "a work kind",
+        });
+        assert_eq!(
+            (corrupt.status, corrupt.kind),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        );
+    }
+}
