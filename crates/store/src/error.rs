@@ -158,7 +158,8 @@ pub enum Conflict {
 }
 
 /// A store operation, with what it was about: one for each method of the store's traits, and
-/// the SQL store's own (opening, migrating). Errors carry it.
+/// the SQL store's own (opening, migrating). Errors carry it; the test double
+/// (`testing::Failing`) picks the operations it fails by it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
     /// Opening the database.

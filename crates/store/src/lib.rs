@@ -25,12 +25,17 @@
 //! - **One event, one place.** An event hash appears at most once per chain.
 //! - **Appending costs the same however long the chain is.** Nothing in a commit reads the
 //!   chain's events; reads of events are paged.
+//!
+//! With the `testing` feature, `testing::Failing` wraps a store and fails its operations on a
+//! countdown, for tests of what a node does when its database fails.
 
 use std::future::Future;
 use std::str::FromStr;
 
 mod error;
 pub mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{Cause, Conflict, Op, StoreError};
 pub use sql::SqlStore;
@@ -354,7 +359,7 @@ impl Append {
 pub const MAX_PAGE: u32 = 1000;
 
 /// Everything a node keeps: every concern's trait. Implemented for whatever implements them
-/// all ([`SqlStore`]), so the node's code asks for
+/// all ([`SqlStore`]; in tests, `testing::Failing` around one), so the node's code asks for
 /// `S: Store` and a store is written concern by concern.
 ///
 /// Every method is safe to call concurrently; [`Chains::commit`] is all or nothing.
