@@ -392,7 +392,11 @@ pub enum Rejection {
 }
 
 /// Work the engine asks the node to do: it never does I/O itself.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// A node stores it as is (serde, internally tagged by `kind`: `http`, `nop`, `event`,
+/// `broken`, `timer`). Fields that rows written by earlier builds may lack read as empty.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Request {
     /// Make an HTTP call; its answer comes back as a response to `action`.
     Http {
@@ -405,11 +409,14 @@ pub enum Request {
         /// The URL.
         url: Value,
         /// Headers.
+        #[serde(default)]
         headers: Value,
         /// The body.
+        #[serde(default)]
         body: Value,
         /// The action's response keys that are HTTP status codes (three digits): an answer
         /// with one of these statuses is that response.
+        #[serde(default)]
         statuses: Vec<String>,
     },
     /// Give a response at once.
@@ -421,6 +428,7 @@ pub enum Request {
         /// The response key.
         response: String,
         /// The response data.
+        #[serde(default)]
         data: Value,
     },
     /// Add events to the chain, then respond.

@@ -32,7 +32,7 @@ use accord_crypto::{KeyPair, base58};
 use accord_engine::process::{Assigned, Request};
 use accord_engine::replay::{Applied, EventIn, Replay};
 use accord_store::{Append, EventRow, Head, NewWork, ProcessRow, Store, WorkKind};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
@@ -468,60 +468,22 @@ fn is_start(schema: &str) -> bool {
 /// carried out for, as the process holds it now: the system task checks them against this
 /// node's `system.accept` before it calls or signs anything.
 fn work_for(chain: &str, process: &str, request: &Request, signkeys: Value, now: u64) -> NewWork {
-    let (kind, due, payload) = match request {
-        Request::Http {
-            action,
-            actor,
-            method,
-            url,
-            headers,
-            body,
-            statuses,
-        } => (
-            WorkKind::Http,
-            now,
-            json!({"process": process, "action": action, "actor": actor, "method": method, "url": url, "headers": headers, "body": body, "statuses": statuses}),
-        ),
-        Request::Nop {
-            action,
-            actor,
-            response,
-            data,
-        } => (
-            WorkKind::Nop,
-            now,
-            json!({"process": process, "action": action, "actor": actor, "response": response, "data": data}),
-        ),
-        Request::Event {
-            action,
-            actor,
-            body,
-        } => (
-            WorkKind::Event,
-            now,
-            json!({"process": process, "action": action, "actor": actor, "body": body}),
-        ),
-        Request::Broken {
-            action,
-            actor,
-            reason,
-        } => (
-            WorkKind::Broken,
-            now,
-            json!({"process": process, "action": action, "actor": actor, "reason": reason}),
-        ),
-        Request::Timer { state, due } => (
-            WorkKind::Timer,
-            *due,
-            json!({"process": process, "state": state, "due": due}),
-        ),
+    let (kind, due) = match request {
+        Request::Http { .. } => (WorkKind::Http, now),
+        Request::Nop { .. } => (WorkKind::Nop, now),
+        Request::Event { .. } => (WorkKind::Event, now),
+        Request::Broken { .. } => (WorkKind::Broken, now),
+        Request::Timer { due, .. } => (WorkKind::Timer, *due),
     };
-    let mut payload = payload;
-    payload["signkeys"] = signkeys;
+    let queued = crate::system::Queued {
+        process: process.to_string(),
+        request: request.clone(),
+        signkeys: Some(signkeys),
+    };
     NewWork {
         kind,
         chain: chain.into(),
-        payload: payload.to_string(),
+        payload: queued.to_json(),
         due_at: due,
     }
 }

@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use accord_chain::ChainId;
 use accord_crypto::KeyPair;
+use accord_engine::Request;
 use accord_store::{RowState, Store, WorkKind, WorkRow};
 use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, Semaphore};
@@ -128,8 +129,43 @@ async fn run<S: Store>(
     }
 }
 
-fn text<'v>(payload: &'v Value, field: &str) -> &'v str {
-    payload.get(field).and_then(Value::as_str).unwrap_or("")
+/// A work row's payload: the request as the engine made it (its `kind` is the row's), the
+/// process it is for, and the sign keys of the identity that carries it out, as the writer
+/// saw them (absent in rows queued before the writer wrote them).
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Queued {
+    /// The process (main or sub-process) on the row's chain.
+    pub process: String,
+    /// The work.
+    #[serde(flatten)]
+    pub request: Request,
+    /// The carrier's sign keys by role (`null`: none), when written.
+    #[serde(default, deserialize_with = "present")]
+    pub signkeys: Option<Value>,
+}
+
+/// A member that is there, even as `null` (which `Option` alone would take for absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    <Value as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+impl Queued {
+    /// The payload as stored.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a row's payload; the row's kind says which request it is.
+    pub fn of(row: &WorkRow) -> Result<Queued, String> {
+        let mut payload: Value = serde_json::from_str(&row.payload)
+            .map_err(|e| format!("the queued payload is not JSON: {e}"))?;
+        let Value::Object(members) = &mut payload else {
+            return Err("the queued payload is not a JSON object".into());
+        };
+        members.insert("kind".into(), Value::from(row.kind.as_str()));
+        serde_json::from_value(payload)
+            .map_err(|e| format!("the queued payload is not a {} request: {e}", row.kind))
+    }
 }
 
 /// Runs one row: `Err(Some(why))` when it never can be, `Err(None)` to try again later.
@@ -140,21 +176,20 @@ async fn carry_out<S: Store>(
     settings: &System,
     row: &WorkRow,
 ) -> Result<(), Option<String>> {
-    let payload: Value = serde_json::from_str(&row.payload)
-        .map_err(|e| Some(format!("the queued payload is not JSON: {e}")))?;
+    let queued = Queued::of(row).map_err(Some)?;
     let chain: ChainId = row
         .chain
         .parse()
         .map_err(|e| Some(format!("chain id {}: {e}", row.chain)))?;
-    let action = text(&payload, "action");
-    if row.kind == WorkKind::Broken && action.is_empty() {
+    if let Request::Broken { action, reason, .. } = &queued.request
+        && action.is_empty()
+    {
         return Err(Some(format!(
-            "the state's conditions failed, so no action can answer: {}",
-            text(&payload, "reason")
+            "the state's conditions failed, so no action can answer: {reason}"
         )));
     }
     // The operator's policy, before anything is called or signed.
-    let keys = acting_keys(store, row, &payload).await?;
+    let keys = acting_keys(store, row, &queued).await?;
     let own = key.public_key().to_base58();
     if let Err(why) = accepts(store, settings.accept, &own, &keys).await? {
         return Err(Some(format!(
@@ -162,36 +197,34 @@ async fn carry_out<S: Store>(
             settings.accept.name()
         )));
     }
-    let body = match row.kind {
-        WorkKind::Nop => events::response(
+    let body = match &queued.request {
+        Request::Nop {
             action,
-            Some(text(&payload, "response")),
-            payload.get("data").cloned().unwrap_or(Value::Null),
-        ),
-        WorkKind::Broken => events::response(
-            action,
-            Some("error"),
-            json!({"reason": text(&payload, "reason")}),
-        ),
-        WorkKind::Timer => {
-            let process = text(&payload, "process");
-            let state = text(&payload, "state");
+            response,
+            data,
+            ..
+        } => events::response(action, Some(response), data.clone()),
+        Request::Broken { action, reason, .. } => {
+            events::response(action, Some("error"), json!({"reason": reason}))
+        }
+        Request::Timer { state, .. } => {
+            let process = &queued.process;
             let current = store
                 .process(&row.chain, process)
                 .await
                 .map_err(|_| None)?
                 .and_then(|p| serde_json::from_str::<Value>(&p.json).ok())
                 .and_then(|p| p["current"]["key"].as_str().map(String::from));
-            if current.as_deref() != Some(state) {
+            if current.as_deref() != Some(state.as_str()) {
                 tracing::debug!(%process, %state, "a time-out for a state the process has left");
                 return Ok(());
             }
             events::response(":timeout", Some("ok"), Value::Null)
         }
-        WorkKind::Event => {
-            let bodies = match payload.get("body") {
-                Some(Value::Array(list)) => list.clone(),
-                Some(Value::Object(one)) => vec![Value::Object(one.clone())],
+        Request::Event { action, body, .. } => {
+            let bodies = match body {
+                Value::Array(list) => list.clone(),
+                Value::Object(one) => vec![Value::Object(one.clone())],
                 _ => {
                     return Err(Some(
                         "the event trigger's body is neither an event body nor a list of them"
@@ -207,7 +240,7 @@ async fn carry_out<S: Store>(
             }
             events::response(action, Some("ok"), Value::Null)
         }
-        WorkKind::Http => match call(settings, &payload).await {
+        Request::Http { action, .. } => match call(settings, &queued.request).await {
             Some((response, data)) => events::response(action, Some(&response), data),
             None => return Ok(()),
         },
@@ -220,9 +253,9 @@ async fn carry_out<S: Store>(
 async fn acting_keys<S: Store>(
     store: &S,
     row: &WorkRow,
-    payload: &Value,
+    queued: &Queued,
 ) -> Result<Map<String, Value>, Option<String>> {
-    match payload.get("signkeys") {
+    match &queued.signkeys {
         Some(Value::Object(keys)) => return Ok(keys.clone()),
         Some(Value::Null) => return Ok(Map::new()),
         Some(other) => {
@@ -232,7 +265,7 @@ async fn acting_keys<S: Store>(
         }
         None => {}
     }
-    let process = text(payload, "process");
+    let process = queued.process.as_str();
     let doc = store
         .process(&row.chain, process)
         .await
@@ -246,10 +279,14 @@ async fn acting_keys<S: Store>(
         })?;
     let empty = Map::new();
     let doc = doc.as_object().unwrap_or(&empty);
-    let actor = if row.kind == WorkKind::Timer {
-        accord_engine::process::first_system_actor(doc).unwrap_or_default()
-    } else {
-        text(payload, "actor")
+    let actor = match &queued.request {
+        Request::Timer { .. } => {
+            accord_engine::process::first_system_actor(doc).unwrap_or_default()
+        }
+        Request::Http { actor, .. }
+        | Request::Nop { actor, .. }
+        | Request::Event { actor, .. }
+        | Request::Broken { actor, .. } => actor.as_str(),
     };
     Ok(accord_engine::process::actor_identity(doc, actor)
         .and_then(|identity| identity.signkeys_json().as_object().cloned())
@@ -416,14 +453,20 @@ fn host_of(url: &reqwest::Url) -> Option<(String, Option<IpAddr>)> {
 /// Makes an HTTP trigger's call: the response key and data, or `None` when the service took
 /// the request for later (202). A status the action lists as a response key is that response,
 /// with the answer's body as data.
-async fn call(settings: &System, payload: &Value) -> Option<(String, Value)> {
-    let listed = |status: u16| {
-        payload
-            .get("statuses")
-            .and_then(Value::as_array)
-            .is_some_and(|s| s.iter().any(|k| k.as_str() == Some(&status.to_string())))
+async fn call(settings: &System, request: &Request) -> Option<(String, Value)> {
+    let Request::Http {
+        method,
+        url,
+        headers,
+        body,
+        statuses,
+        ..
+    } = request
+    else {
+        return None;
     };
-    match call_checked(settings, payload).await {
+    let listed = |status: u16| statuses.iter().any(|k| *k == status.to_string());
+    match call_checked(settings, method, url, headers, body).await {
         Ok(None) => None,
         Ok(Some((status, body))) if listed(status) => Some((status.to_string(), body)),
         Ok(Some((status, body))) if (200..300).contains(&status) => Some(("ok".into(), body)),
@@ -432,11 +475,14 @@ async fn call(settings: &System, payload: &Value) -> Option<(String, Value)> {
     }
 }
 
-async fn call_checked(settings: &System, payload: &Value) -> Result<Option<(u16, Value)>, String> {
-    let url = payload
-        .get("url")
-        .and_then(Value::as_str)
-        .ok_or("the trigger's url is not text")?;
+async fn call_checked(
+    settings: &System,
+    method: &str,
+    url: &Value,
+    headers: &Value,
+    body: &Value,
+) -> Result<Option<(u16, Value)>, String> {
+    let url = url.as_str().ok_or("the trigger's url is not text")?;
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("url {url:?}: {e}"))?;
     if parsed.scheme() != "http" {
         return Err(format!(
@@ -490,16 +536,10 @@ async fn call_checked(settings: &System, payload: &Value) -> Result<Option<(u16,
         client = client.resolve(&host, addr);
     }
     let client = client.build().map_err(|e| e.to_string())?;
-    let method = reqwest::Method::from_bytes(
-        payload
-            .get("method")
-            .and_then(Value::as_str)
-            .unwrap_or("GET")
-            .as_bytes(),
-    )
-    .map_err(|e| format!("method: {e}"))?;
+    let method =
+        reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| format!("method: {e}"))?;
     let mut request = client.request(method, parsed);
-    if let Some(Value::Object(headers)) = payload.get("headers") {
+    if let Value::Object(headers) = headers {
         for (name, value) in headers {
             let value = match value {
                 Value::String(s) => s.clone(),
@@ -508,10 +548,10 @@ async fn call_checked(settings: &System, payload: &Value) -> Result<Option<(u16,
             request = request.header(name.as_str(), value);
         }
     }
-    match payload.get("body") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) => request = request.body(s.clone()),
-        Some(other) => {
+    match body {
+        Value::Null => {}
+        Value::String(s) => request = request.body(s.clone()),
+        other => {
             request = request
                 .header("content-type", "application/json")
                 .body(other.to_string());
@@ -605,6 +645,73 @@ mod tests {
         }
     }
 
+    fn row(kind: WorkKind, payload: &str) -> WorkRow {
+        WorkRow {
+            id: 1,
+            kind,
+            chain: "c".into(),
+            payload: payload.into(),
+            state: RowState::Pending,
+            due_at: 0,
+            attempts: 0,
+        }
+    }
+
+    /// The request is stored as the engine made it and read back the same; rows written by
+    /// earlier builds (no `kind` member; no `signkeys`, or `null` ones) still read.
+    #[test]
+    fn a_queued_request_reads_back_as_it_was_and_earlier_rows_still_read() {
+        let queued = Queued {
+            process: "p".into(),
+            request: Request::Http {
+                action: "call".into(),
+                actor: "service".into(),
+                method: "POST".into(),
+                url: json!("http://hooks.example/x"),
+                headers: json!({"x-a": "1"}),
+                body: json!({"n": 1}),
+                statuses: vec!["201".into()],
+            },
+            signkeys: Some(json!({"system": "node"})),
+        };
+        assert_eq!(
+            Queued::of(&row(WorkKind::Http, &queued.to_json())).unwrap(),
+            queued
+        );
+        let earlier = r#"{"process":"p","action":"say","actor":"a","response":"ok","data":"hi"}"#;
+        let read = Queued::of(&row(WorkKind::Nop, earlier)).unwrap();
+        assert_eq!(read.signkeys, None);
+        assert_eq!(
+            read.request,
+            Request::Nop {
+                action: "say".into(),
+                actor: "a".into(),
+                response: "ok".into(),
+                data: json!("hi")
+            }
+        );
+        let none = r#"{"process":"p","state":"s","due":5,"signkeys":null}"#;
+        let read = Queued::of(&row(WorkKind::Timer, none)).unwrap();
+        assert_eq!(read.signkeys, Some(Value::Null));
+        assert_eq!(
+            read.request,
+            Request::Timer {
+                state: "s".into(),
+                due: 5
+            }
+        );
+        // The row's kind decides, whatever the payload says; a payload that is not that
+        // request is named as such.
+        let err = Queued::of(&row(WorkKind::Timer, earlier)).unwrap_err();
+        assert!(err.contains("not a timer request"), "{err}");
+        assert!(Queued::of(&row(WorkKind::Nop, "[1]")).is_err());
+    }
+
+    /// A GET of `url` with no headers and no body, as a trigger asks for it.
+    async fn get(settings: &System, url: &str) -> Result<Option<(u16, Value)>, String> {
+        call_checked(settings, "GET", &json!(url), &Value::Null, &Value::Null).await
+    }
+
     #[tokio::test]
     async fn private_ipv6_literals_are_refused_before_any_connection() {
         for url in [
@@ -614,9 +721,7 @@ mod tests {
             "http://[::ffff:127.0.0.1]:9/",
             "http://[::]:9/",
         ] {
-            let err = call_checked(&settings(false, &[]), &json!({"url": url}))
-                .await
-                .unwrap_err();
+            let err = get(&settings(false, &[]), url).await.unwrap_err();
             assert!(
                 err.contains("is ") && err.contains("private or loopback"),
                 "{url}: {err}"
@@ -627,8 +732,8 @@ mod tests {
 
     #[tokio::test]
     async fn system_hosts_match_an_ipv6_literal_with_or_without_brackets() {
-        let payload = json!({"url": "http://[2001:db8::1]:9/"});
-        let err = call_checked(&settings(false, &["hooks.example"]), &payload)
+        let url = "http://[2001:db8::1]:9/";
+        let err = get(&settings(false, &["hooks.example"]), url)
             .await
             .unwrap_err();
         assert!(
@@ -639,7 +744,7 @@ mod tests {
         for listed in ["2001:db8::1", "[2001:DB8::1]"] {
             let mut s = settings(false, &[listed]);
             s.timeout_ms = 50;
-            let err = call_checked(&s, &payload).await.unwrap_err();
+            let err = get(&s, url).await.unwrap_err();
             assert!(!err.contains("system.hosts"), "{listed}: {err}");
         }
     }
