@@ -771,14 +771,10 @@ impl Process {
     fn reindex(&mut self) {
         self.signers.clear();
         if let Some(Value::Object(actors)) = self.doc.get("actors") {
-            for (k, a) in actors {
-                if let Some(keys) = a
-                    .get("identity")
-                    .and_then(|i| i.get("signkeys"))
-                    .and_then(Value::as_object)
-                {
-                    for v in keys.values().filter_map(Value::as_str) {
-                        self.signers.push((v.to_string(), k.clone()));
+            for k in actors.keys() {
+                if let Some(identity) = actor_identity(&self.doc, k) {
+                    for (_, key) in identity.signkeys {
+                        self.signers.push((key, k.clone()));
                     }
                 }
             }
@@ -1227,18 +1223,12 @@ impl Process {
     fn parties(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         if let Some(Value::Object(actors)) = self.doc.get("actors") {
-            for a in actors.values() {
-                let Some(identity) = a.get("identity") else {
-                    continue;
-                };
-                let has_key = identity
-                    .get("signkeys")
-                    .and_then(Value::as_object)
-                    .is_some_and(|k| !k.is_empty());
-                if let (true, Some(id)) = (has_key, identity.get("id").and_then(Value::as_str))
-                    && !out.iter().any(|x| x == id)
+            for a in actors.keys() {
+                if let Some(identity) = actor_identity(&self.doc, a)
+                    && !identity.signkeys.is_empty()
+                    && !out.contains(&identity.id)
                 {
-                    out.push(id.to_string());
+                    out.push(identity.id);
                 }
             }
         }
@@ -1247,13 +1237,7 @@ impl Process {
 
     fn identity_of_signer(&self, signer: &str) -> Option<String> {
         let actor = self.actors_of(signer).into_iter().next()?;
-        self.doc
-            .get("actors")?
-            .get(&actor)?
-            .get("identity")?
-            .get("id")?
-            .as_str()
-            .map(String::from)
+        actor_identity(&self.doc, &actor).map(|identity| identity.id)
     }
 
     /// A party proposes a deviation from the current state (`update`: the compiled scenario a
