@@ -50,6 +50,59 @@ fn the_reference_anchor_v3_reads_writes_and_signs_the_same() {
     assert!(!tx.verify_sender());
 }
 
+/// The expected value `field` of the first vector of `kind` and `version` in
+/// `tests/data/ledger-vectors/<file>.json` (copied from the reference's tests, with provenance).
+fn vector(file: &str, kind: &str, version: u64, field: &str) -> String {
+    let path = format!(
+        "{}/../../tests/data/ledger-vectors/{file}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let vectors: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    vectors
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["kind"] == kind && v["version"] == version)
+        .and_then(|v| v["expected"][field].as_str())
+        .unwrap_or_else(|| panic!("no {kind} v{version} vector with {field} in {path}"))
+        .to_string()
+}
+
+/// The npm client's transfer v3 test: seed `test` on `T`, 1 LTO to
+/// `3NACnKFVN2DeFYjspHKfa2kvDqnPkhjGCD2` with attachment `hello`, at 2018-03-01, fee 1 LTO.
+#[test]
+fn the_reference_transfer_v3_body_is_the_same() {
+    let key = KeyPair::from_seed_phrase("test", 0);
+    let recipient =
+        accord_crypto::Address::parse_on("3NACnKFVN2DeFYjspHKfa2kvDqnPkhjGCD2", b'T').unwrap();
+    let tx = Transaction {
+        header: Header {
+            version: 3,
+            network: b'T',
+            timestamp: 1_519_862_400_000,
+            sender: *key.public_key(),
+            fee: 100_000_000,
+        },
+        body: Body::Transfer {
+            recipient: *recipient.as_bytes(),
+            amount: 100_000_000,
+            attachment: b"hello".to_vec(),
+        },
+        sponsor: None,
+        proofs: Vec::new(),
+    };
+    assert_eq!(
+        hex::encode(tx.body_bytes().unwrap()),
+        vector("transfer", "toBinary", 3, "binary_hex")
+    );
+    // And the anchor vector of lto-formats.md is the npm client's own.
+    assert_eq!(
+        hex::encode(anchor_of_nothing().body_bytes().unwrap()),
+        vector("anchor", "toBinary", 3, "binary_hex")
+    );
+}
+
 #[test]
 fn a_transfer_with_a_sponsor_round_trips() {
     let sender = KeyPair::from_seed_phrase("test", 0);
