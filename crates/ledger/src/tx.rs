@@ -3,8 +3,18 @@
 //! ```text
 //! body   = type u8 ‖ version u8 ‖ network u8 ‖ timestamp i64 (ms) ‖ keyType u8 ‖ publicKey
 //!          ‖ fee i64 ‖ the type's fields
-//! anchor:   u16 n ‖ n × (u16 len ‖ bytes)
-//! transfer: recipient[26] ‖ amount i64 ‖ u16 len ‖ attachment
+//! transfer (4):           recipient[26] ‖ amount i64 ‖ u16 len ‖ attachment
+//! lease (8):              recipient[26] ‖ amount i64
+//! cancel lease (9):       leaseId[32]
+//! mass transfer (11):     u16 n ‖ n × (recipient[26] ‖ amount i64) ‖ u16 len ‖ attachment
+//! data (12):              u16 n ‖ n × entry
+//! anchor (15):            u16 n ‖ n × (u16 len ‖ bytes)
+//! sponsorship (18), cancel sponsorship (19): recipient[26]
+//! register (20):          u16 n ‖ n × (keyType u8 ‖ publicKey)
+//! burn (21):              amount i64
+//! mapped anchor (22):     u16 n ‖ n × (u16 len ‖ key ‖ u16 len ‖ value)
+//! entry = u16 len ‖ key (UTF-8) ‖ type u8 ‖ value: 0 integer i64, 1 boolean u8,
+//!         2 binary (u16 len ‖ bytes), 3 string (u16 len ‖ UTF-8)
 //! bytes  = 0x00 ‖ body ‖ sponsor (0x00, or keyType ‖ publicKey) ‖ 0x01 ‖ u16 n ‖ n × (u16 len ‖ proof)
 //! id     = BLAKE2b-256(body)
 //! ```
@@ -16,10 +26,41 @@
 
 use accord_crypto::{KeyPair, KeyType, PublicKey, Signature, hash::blake2b256};
 
-/// The transaction types built so far.
-pub const ANCHOR: u8 = 15;
 /// Type id of a transfer.
 pub const TRANSFER: u8 = 4;
+/// Type id of a lease.
+pub const LEASE: u8 = 8;
+/// Type id of a lease's cancellation.
+pub const CANCEL_LEASE: u8 = 9;
+/// Type id of a mass transfer.
+pub const MASS_TRANSFER: u8 = 11;
+/// Type id of a data transaction.
+pub const DATA: u8 = 12;
+/// Type id of an anchor.
+pub const ANCHOR: u8 = 15;
+/// Type id of a sponsorship.
+pub const SPONSORSHIP: u8 = 18;
+/// Type id of a sponsorship's cancellation.
+pub const CANCEL_SPONSORSHIP: u8 = 19;
+/// Type id of a key registration.
+pub const REGISTER: u8 = 20;
+/// Type id of a burn.
+pub const BURN: u8 = 21;
+/// Type id of a mapped anchor.
+pub const MAPPED_ANCHOR: u8 = 22;
+
+/// A data entry's value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// Type 0.
+    Integer(i64),
+    /// Type 1.
+    Boolean(bool),
+    /// Type 2.
+    Binary(Vec<u8>),
+    /// Type 3.
+    String(String),
+}
 
 /// At most this many proofs.
 pub const MAX_PROOFS: usize = 8;
@@ -49,6 +90,56 @@ pub enum Body {
         /// The anchors, in order.
         anchors: Vec<Vec<u8>>,
     },
+    /// Type 22: keys mapped to values (an event chain's state to its event's hash).
+    MappedAnchor {
+        /// The (key, value) pairs, in order.
+        anchors: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    /// Type 8: units leased to an address (they stay the sender's, and count for its
+    /// generating balance).
+    Lease {
+        /// The recipient's address bytes.
+        recipient: [u8; 26],
+        /// How many units.
+        amount: u64,
+    },
+    /// Type 9: a lease ended.
+    CancelLease {
+        /// The lease transaction's id.
+        lease: [u8; 32],
+    },
+    /// Type 11: units sent to many addresses.
+    MassTransfer {
+        /// (recipient address bytes, units), in order.
+        transfers: Vec<([u8; 26], u64)>,
+        /// Free bytes.
+        attachment: Vec<u8>,
+    },
+    /// Type 12: entries of the sender's key-value store.
+    Data {
+        /// (key, value), in order.
+        entries: Vec<(String, Value)>,
+    },
+    /// Type 18: the sender pays the recipient's fees from now on.
+    Sponsorship {
+        /// The sponsored address bytes.
+        recipient: [u8; 26],
+    },
+    /// Type 19: a sponsorship ended.
+    CancelSponsorship {
+        /// The address bytes no longer sponsored.
+        recipient: [u8; 26],
+    },
+    /// Type 20: public keys made known on the ledger.
+    Register {
+        /// The keys.
+        keys: Vec<PublicKey>,
+    },
+    /// Type 21: units destroyed.
+    Burn {
+        /// How many units.
+        amount: u64,
+    },
     /// Type 4: units sent to an address.
     Transfer {
         /// The recipient's address bytes.
@@ -65,7 +156,16 @@ impl Body {
     pub fn type_id(&self) -> u8 {
         match self {
             Body::Anchor { .. } => ANCHOR,
+            Body::MappedAnchor { .. } => MAPPED_ANCHOR,
             Body::Transfer { .. } => TRANSFER,
+            Body::Lease { .. } => LEASE,
+            Body::CancelLease { .. } => CANCEL_LEASE,
+            Body::MassTransfer { .. } => MASS_TRANSFER,
+            Body::Data { .. } => DATA,
+            Body::Sponsorship { .. } => SPONSORSHIP,
+            Body::CancelSponsorship { .. } => CANCEL_SPONSORSHIP,
+            Body::Register { .. } => REGISTER,
+            Body::Burn { .. } => BURN,
         }
     }
 }
@@ -105,6 +205,12 @@ fn put_len(out: &mut Vec<u8>, len: usize, what: &str) -> Result<(), EncodeError>
     Ok(())
 }
 
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8], what: &str) -> Result<(), EncodeError> {
+    put_len(out, bytes.len(), what)?;
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
 fn put_key(out: &mut Vec<u8>, key: &PublicKey) {
     out.push(key.key_type().id());
     out.extend_from_slice(key.as_bytes());
@@ -129,6 +235,13 @@ impl Transaction {
                     out.extend_from_slice(anchor);
                 }
             }
+            Body::MappedAnchor { anchors } => {
+                put_len(&mut out, anchors.len(), "the anchor list")?;
+                for (key, value) in anchors {
+                    put_bytes(&mut out, key, "an anchor's key")?;
+                    put_bytes(&mut out, value, "an anchor's value")?;
+                }
+            }
             Body::Transfer {
                 recipient,
                 amount,
@@ -136,9 +249,55 @@ impl Transaction {
             } => {
                 out.extend_from_slice(recipient);
                 out.extend_from_slice(&amount.to_be_bytes());
-                put_len(&mut out, attachment.len(), "the attachment")?;
-                out.extend_from_slice(attachment);
+                put_bytes(&mut out, attachment, "the attachment")?;
             }
+            Body::Lease { recipient, amount } => {
+                out.extend_from_slice(recipient);
+                out.extend_from_slice(&amount.to_be_bytes());
+            }
+            Body::CancelLease { lease } => out.extend_from_slice(lease),
+            Body::MassTransfer {
+                transfers,
+                attachment,
+            } => {
+                put_len(&mut out, transfers.len(), "the transfer list")?;
+                for (recipient, amount) in transfers {
+                    out.extend_from_slice(recipient);
+                    out.extend_from_slice(&amount.to_be_bytes());
+                }
+                put_bytes(&mut out, attachment, "the attachment")?;
+            }
+            Body::Data { entries } => {
+                put_len(&mut out, entries.len(), "the entry list")?;
+                for (key, value) in entries {
+                    put_bytes(&mut out, key.as_bytes(), "an entry's key")?;
+                    match value {
+                        Value::Integer(n) => {
+                            out.push(0);
+                            out.extend_from_slice(&n.to_be_bytes());
+                        }
+                        Value::Boolean(b) => out.extend_from_slice(&[1, u8::from(*b)]),
+                        Value::Binary(bytes) => {
+                            out.push(2);
+                            put_bytes(&mut out, bytes, "an entry's value")?;
+                        }
+                        Value::String(text) => {
+                            out.push(3);
+                            put_bytes(&mut out, text.as_bytes(), "an entry's value")?;
+                        }
+                    }
+                }
+            }
+            Body::Sponsorship { recipient } | Body::CancelSponsorship { recipient } => {
+                out.extend_from_slice(recipient);
+            }
+            Body::Register { keys } => {
+                put_len(&mut out, keys.len(), "the key list")?;
+                for key in keys {
+                    put_key(&mut out, key);
+                }
+            }
+            Body::Burn { amount } => out.extend_from_slice(&amount.to_be_bytes()),
         }
         Ok(out)
     }
@@ -228,25 +387,96 @@ impl Transaction {
                 }
                 Body::Anchor { anchors }
             }
-            TRANSFER => {
-                let recipient: [u8; 26] = r
-                    .take(26, "the recipient")?
-                    .try_into()
-                    .expect("took 26 bytes");
-                let amount = r.u64("the amount")?;
-                let len = r.u16("the attachment's length")?;
-                let attachment = r.take(usize::from(len), "the attachment")?.to_vec();
-                Body::Transfer {
-                    recipient,
-                    amount,
-                    attachment,
+            MAPPED_ANCHOR => {
+                let n = r.u16("the anchor count")?;
+                let mut anchors = Vec::with_capacity(usize::from(n).min(128));
+                for i in 0..n {
+                    let key = r.bytes(&format!("anchor {i}'s key"))?;
+                    let value = r.bytes(&format!("anchor {i}'s value"))?;
+                    anchors.push((key, value));
+                }
+                Body::MappedAnchor { anchors }
+            }
+            TRANSFER => Body::Transfer {
+                recipient: r.array("the recipient")?,
+                amount: r.u64("the amount")?,
+                attachment: r.bytes("the attachment")?,
+            },
+            LEASE => Body::Lease {
+                recipient: r.array("the recipient")?,
+                amount: r.u64("the amount")?,
+            },
+            CANCEL_LEASE => Body::CancelLease {
+                lease: r.array("the lease id")?,
+            },
+            MASS_TRANSFER => {
+                let n = r.u16("the transfer count")?;
+                let mut transfers = Vec::with_capacity(usize::from(n).min(128));
+                for i in 0..n {
+                    let recipient = r.array(&format!("transfer {i}'s recipient"))?;
+                    let amount = r.u64(&format!("transfer {i}'s amount"))?;
+                    transfers.push((recipient, amount));
+                }
+                Body::MassTransfer {
+                    transfers,
+                    attachment: r.bytes("the attachment")?,
                 }
             }
+            DATA => {
+                let n = r.u16("the entry count")?;
+                let mut entries = Vec::with_capacity(usize::from(n).min(128));
+                for i in 0..n {
+                    let key = r.text(&format!("entry {i}'s key"))?;
+                    let kind_at = r.at;
+                    let value = match r.u8(&format!("entry {i}'s value type"))? {
+                        0 => Value::Integer(r.u64(&format!("entry {i}'s integer"))? as i64),
+                        1 => match r.u8(&format!("entry {i}'s boolean"))? {
+                            0 => Value::Boolean(false),
+                            1 => Value::Boolean(true),
+                            other => {
+                                return Err(r.fail_before(
+                                    1,
+                                    format!("entry {i}'s boolean is {other}, not 0 or 1"),
+                                ));
+                            }
+                        },
+                        2 => Value::Binary(r.bytes(&format!("entry {i}'s binary value"))?),
+                        3 => Value::String(r.text(&format!("entry {i}'s string value"))?),
+                        other => {
+                            return Err(DecodeError {
+                                at: kind_at,
+                                what: format!(
+                                    "entry {i}'s value type is {other}: 0 integer, 1 boolean, 2 binary, 3 string"
+                                ),
+                            });
+                        }
+                    };
+                    entries.push((key, value));
+                }
+                Body::Data { entries }
+            }
+            SPONSORSHIP => Body::Sponsorship {
+                recipient: r.array("the recipient")?,
+            },
+            CANCEL_SPONSORSHIP => Body::CancelSponsorship {
+                recipient: r.array("the recipient")?,
+            },
+            REGISTER => {
+                let n = r.u16("the key count")?;
+                let mut keys = Vec::with_capacity(usize::from(n).min(128));
+                for i in 0..n {
+                    keys.push(r.key(&format!("key {i}"))?);
+                }
+                Body::Register { keys }
+            }
+            BURN => Body::Burn {
+                amount: r.u64("the amount")?,
+            },
             other => {
                 return Err(DecodeError {
                     at: 1,
                     what: format!(
-                        "transaction type {other} is not read so far (anchor 15, transfer 4)"
+                        "transaction type {other} is not read so far (transfer 4, lease 8, cancel lease 9, mass transfer 11, data 12, anchor 15, sponsorship 18, cancel sponsorship 19, register 20, burn 21, mapped anchor 22)"
                     ),
                 });
             }
@@ -328,6 +558,26 @@ impl<'b> Reader<'b> {
         let slice = &self.bytes[self.at..end];
         self.at = end;
         Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], DecodeError> {
+        Ok(self.take(N, what)?.try_into().expect("took N bytes"))
+    }
+
+    /// `u16 len ‖ bytes`.
+    fn bytes(&mut self, what: &str) -> Result<Vec<u8>, DecodeError> {
+        let len = usize::from(self.u16(&format!("{what}'s length"))?);
+        Ok(self.take(len, what)?.to_vec())
+    }
+
+    /// `u16 len ‖ UTF-8`.
+    fn text(&mut self, what: &str) -> Result<String, DecodeError> {
+        let start = self.at + 2;
+        let bytes = self.bytes(what)?;
+        String::from_utf8(bytes).map_err(|e| DecodeError {
+            at: start + e.utf8_error().valid_up_to(),
+            what: format!("{what} is not UTF-8"),
+        })
     }
 
     fn peek(&self, what: &str) -> Result<u8, DecodeError> {

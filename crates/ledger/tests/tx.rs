@@ -2,25 +2,29 @@
 //! from the reference tests), and decoding that never panics.
 
 use accord_crypto::{KeyPair, hash::sha256};
-use accord_ledger::tx::{Body, Header, Transaction};
+use accord_ledger::tx::{Body, Header, Transaction, Value};
 use proptest::prelude::*;
 
-fn anchor_of_nothing() -> Transaction {
-    let key = KeyPair::from_seed_phrase("test", 0);
+/// A v3 transaction on `T` at 2018-03-01 (the reference tests' time), unsigned.
+fn v3(sender: &KeyPair, fee: u64, body: Body) -> Transaction {
     Transaction {
         header: Header {
             version: 3,
             network: b'T',
             timestamp: 1_519_862_400_000,
-            sender: *key.public_key(),
-            fee: 35_000_000,
+            sender: *sender.public_key(),
+            fee,
         },
-        body: Body::Anchor {
-            anchors: vec![sha256(b"").to_vec()],
-        },
+        body,
         sponsor: None,
         proofs: Vec::new(),
     }
+}
+
+fn anchor_of_nothing() -> Transaction {
+    let key = KeyPair::from_seed_phrase("test", 0);
+    let anchors = vec![sha256(b"").to_vec()];
+    v3(&key, 35_000_000, Body::Anchor { anchors })
 }
 
 /// The anchor v3 vector: seed `test`, the SHA-256 of nothing, timestamp 1519862400000, fee
@@ -76,22 +80,12 @@ fn the_reference_transfer_v3_body_is_the_same() {
     let key = KeyPair::from_seed_phrase("test", 0);
     let recipient =
         accord_crypto::Address::parse_on("3NACnKFVN2DeFYjspHKfa2kvDqnPkhjGCD2", b'T').unwrap();
-    let tx = Transaction {
-        header: Header {
-            version: 3,
-            network: b'T',
-            timestamp: 1_519_862_400_000,
-            sender: *key.public_key(),
-            fee: 100_000_000,
-        },
-        body: Body::Transfer {
-            recipient: *recipient.as_bytes(),
-            amount: 100_000_000,
-            attachment: b"hello".to_vec(),
-        },
-        sponsor: None,
-        proofs: Vec::new(),
+    let transfer = Body::Transfer {
+        recipient: *recipient.as_bytes(),
+        amount: 100_000_000,
+        attachment: b"hello".to_vec(),
     };
+    let tx = v3(&key, 100_000_000, transfer);
     assert_eq!(
         hex::encode(tx.body_bytes().unwrap()),
         vector("transfer", "toBinary", 3, "binary_hex")
@@ -107,22 +101,13 @@ fn the_reference_transfer_v3_body_is_the_same() {
 fn a_transfer_with_a_sponsor_round_trips() {
     let sender = KeyPair::from_seed_phrase("test", 0);
     let sponsor = KeyPair::from_seed_phrase("seed", 0);
-    let mut tx = Transaction {
-        header: Header {
-            version: 3,
-            network: b'T',
-            timestamp: 1_519_862_400_000,
-            sender: *sender.public_key(),
-            fee: 100_000_000,
-        },
-        body: Body::Transfer {
-            recipient: *sponsor.address(b'T').as_bytes(),
-            amount: 12_345,
-            attachment: b"hello".to_vec(),
-        },
-        sponsor: Some(*sponsor.public_key()),
-        proofs: Vec::new(),
+    let transfer = Body::Transfer {
+        recipient: *sponsor.address(b'T').as_bytes(),
+        amount: 12_345,
+        attachment: b"hello".to_vec(),
     };
+    let mut tx = v3(&sender, 100_000_000, transfer);
+    tx.sponsor = Some(*sponsor.public_key());
     tx.sign(&sender).unwrap();
     tx.sign(&sponsor).unwrap();
     let bytes = tx.to_bytes().unwrap();
@@ -155,5 +140,111 @@ proptest! {
         if let Ok(tx) = Transaction::from_bytes(&bytes) {
             prop_assert_eq!(tx.to_bytes().unwrap(), bytes);
         }
+    }
+}
+
+/// The npm client's fee for a type (`MANIFEST.json`), when it is a number.
+fn manifest_fee(kind: &str) -> Option<u64> {
+    let path = format!(
+        "{}/../../tests/data/ledger-vectors/MANIFEST.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["types"][kind]["npm"]["fee"].as_u64()
+}
+
+/// The npm client's v3 `toBinary` tests of every type built so far: seed `test` on `T` at
+/// 2018-03-01, the client's default fee (the data test's fee is a formula of its bytes: read
+/// from the expected bytes, every other byte is checked).
+#[test]
+fn the_reference_v3_bodies_of_every_type_built_are_the_same() {
+    let key = KeyPair::from_seed_phrase("test", 0);
+    let to = *accord_crypto::Address::parse_on("3NACnKFVN2DeFYjspHKfa2kvDqnPkhjGCD2", b'T')
+        .unwrap()
+        .as_bytes();
+    let hex32 = |h: &str| hex::decode(h).unwrap();
+    let cases: Vec<(&str, Body)> = vec![
+        (
+            "lease",
+            Body::Lease {
+                recipient: to,
+                amount: 100_000_000,
+            },
+        ),
+        (
+            "cancel-lease",
+            Body::CancelLease {
+                lease: accord_crypto::base58::decode_array(
+                    "ELtXhrFTCRJSEweYAAaVTuv9wGjNzwHYUDnH6UT1JxmB",
+                )
+                .unwrap(),
+            },
+        ),
+        (
+            "burn",
+            Body::Burn {
+                amount: 100_000_000,
+            },
+        ),
+        ("sponsorship", Body::Sponsorship { recipient: to }),
+        (
+            "cancel-sponsorship",
+            Body::CancelSponsorship { recipient: to },
+        ),
+        (
+            "mass-transfer",
+            Body::MassTransfer {
+                transfers: vec![(to, 100_000_000), (to, 200_000_000)],
+                attachment: b"hello".to_vec(),
+            },
+        ),
+        (
+            "mapped-anchor",
+            Body::MappedAnchor {
+                anchors: vec![(
+                    hex32("2c70e12b7a0646f92279f427c7b38e7334d8e5389cff167a1dc30e73f826b683"),
+                    hex32("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+                )],
+            },
+        ),
+        (
+            "register",
+            Body::Register {
+                keys: vec![
+                    *KeyPair::from_seed_phrase("A", 0).public_key(),
+                    *KeyPair::from_seed_phrase("B", 0).public_key(),
+                ],
+            },
+        ),
+        (
+            "data",
+            Body::Data {
+                entries: vec![
+                    ("test".into(), Value::Integer(1)),
+                    ("second".into(), Value::Boolean(true)),
+                    ("third".into(), Value::Binary(b"foo".to_vec())),
+                    ("fourth".into(), Value::String("hello".into())),
+                ],
+            },
+        ),
+    ];
+    for (kind, body) in cases {
+        let expected =
+            accord_crypto::base58::decode(&vector(kind, "toBinary", 3, "binary_base58")).unwrap();
+        let fee = manifest_fee(kind)
+            .unwrap_or_else(|| u64::from_be_bytes(expected[44..52].try_into().unwrap()));
+        let mut tx = v3(&key, fee, body);
+        assert_eq!(
+            hex::encode(tx.body_bytes().unwrap()),
+            hex::encode(&expected),
+            "{kind}"
+        );
+        tx.sign(&key).unwrap();
+        assert_eq!(
+            Transaction::from_bytes(&tx.to_bytes().unwrap()).unwrap(),
+            tx,
+            "{kind}"
+        );
     }
 }
