@@ -822,14 +822,15 @@ impl<S: Store> Writer<S> {
     ) -> Result<Placed, Refused> {
         self.load(id).await?;
         self.recency += 1;
-        let head = {
+        // Copied out (no allocation): the placement below borrows the writer to look events up.
+        let (tip, length, stub) = {
             let live = self.live.get_mut(id).expect("loaded above");
             live.used = self.recency;
-            live.head.clone()
+            (live.head.tip, live.head.length, live.head.start)
         };
         let chain = match &sub.work {
             Work::Chain(chain) => chain,
-            Work::Build { .. } if head.length == 0 => {
+            Work::Build { .. } if length == 0 => {
                 return Err(Refused::NotHeld {
                     chain: id.to_string(),
                 });
@@ -850,9 +851,9 @@ impl<S: Store> Writer<S> {
         };
         let initial = chain.id().initial_hash();
         let held = accord_chain::Held {
-            start: head.start.map_or(initial, |(hash, _)| hash),
-            tip: head.tip,
-            length: head.length,
+            start: stub.map_or(initial, |(hash, _)| hash),
+            tip,
+            length,
             initial,
         };
         let start = chain.start().map_or(initial, |s: &PartialStart| s.hash);
@@ -870,15 +871,15 @@ impl<S: Store> Writer<S> {
                 return Err(NotPlaced {
                     chain: id.to_string(),
                     placement,
-                    tip: head.tip,
-                    length: head.length,
+                    tip,
+                    length,
                 }
                 .into());
             }
         };
         let new = &events[skip..];
         self.check_times(id, new, sub.origin, now)?;
-        if sub.origin == Origin::Local && head.length > 0 {
+        if sub.origin == Origin::Local && length > 0 {
             self.check_signers(id, new)?;
         }
         Ok(Placed::New { skip })
