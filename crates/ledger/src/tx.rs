@@ -198,14 +198,22 @@ pub struct DecodeError {
 #[error("{0}")]
 pub struct EncodeError(pub String);
 
-fn put_len(out: &mut Vec<u8>, len: usize, what: &str) -> Result<(), EncodeError> {
+fn put_len(
+    out: &mut Vec<u8>,
+    len: usize,
+    what: impl std::fmt::Display + Copy,
+) -> Result<(), EncodeError> {
     let len = u16::try_from(len)
         .map_err(|_| EncodeError(format!("{what} is {len} long; at most 65,535 fit")))?;
     out.extend_from_slice(&len.to_be_bytes());
     Ok(())
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8], what: &str) -> Result<(), EncodeError> {
+fn put_bytes(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    what: impl std::fmt::Display + Copy,
+) -> Result<(), EncodeError> {
     put_len(out, bytes.len(), what)?;
     out.extend_from_slice(bytes);
     Ok(())
@@ -382,8 +390,11 @@ impl Transaction {
                 let n = r.u16("the anchor count")?;
                 let mut anchors = Vec::with_capacity(usize::from(n).min(128));
                 for i in 0..n {
-                    let len = r.u16(&format!("anchor {i}'s length"))?;
-                    anchors.push(r.take(usize::from(len), &format!("anchor {i}"))?.to_vec());
+                    let len = r.u16(format_args!("anchor {i}'s length"))?;
+                    anchors.push(
+                        r.take(usize::from(len), format_args!("anchor {i}"))?
+                            .to_vec(),
+                    );
                 }
                 Body::Anchor { anchors }
             }
@@ -391,8 +402,8 @@ impl Transaction {
                 let n = r.u16("the anchor count")?;
                 let mut anchors = Vec::with_capacity(usize::from(n).min(128));
                 for i in 0..n {
-                    let key = r.bytes(&format!("anchor {i}'s key"))?;
-                    let value = r.bytes(&format!("anchor {i}'s value"))?;
+                    let key = r.bytes(format_args!("anchor {i}'s key"))?;
+                    let value = r.bytes(format_args!("anchor {i}'s value"))?;
                     anchors.push((key, value));
                 }
                 Body::MappedAnchor { anchors }
@@ -413,8 +424,8 @@ impl Transaction {
                 let n = r.u16("the transfer count")?;
                 let mut transfers = Vec::with_capacity(usize::from(n).min(128));
                 for i in 0..n {
-                    let recipient = r.array(&format!("transfer {i}'s recipient"))?;
-                    let amount = r.u64(&format!("transfer {i}'s amount"))?;
+                    let recipient = r.array(format_args!("transfer {i}'s recipient"))?;
+                    let amount = r.u64(format_args!("transfer {i}'s amount"))?;
                     transfers.push((recipient, amount));
                 }
                 Body::MassTransfer {
@@ -426,11 +437,11 @@ impl Transaction {
                 let n = r.u16("the entry count")?;
                 let mut entries = Vec::with_capacity(usize::from(n).min(128));
                 for i in 0..n {
-                    let key = r.text(&format!("entry {i}'s key"))?;
+                    let key = r.text(format_args!("entry {i}'s key"))?;
                     let kind_at = r.at;
-                    let value = match r.u8(&format!("entry {i}'s value type"))? {
-                        0 => Value::Integer(r.u64(&format!("entry {i}'s integer"))? as i64),
-                        1 => match r.u8(&format!("entry {i}'s boolean"))? {
+                    let value = match r.u8(format_args!("entry {i}'s value type"))? {
+                        0 => Value::Integer(r.u64(format_args!("entry {i}'s integer"))? as i64),
+                        1 => match r.u8(format_args!("entry {i}'s boolean"))? {
                             0 => Value::Boolean(false),
                             1 => Value::Boolean(true),
                             other => {
@@ -440,8 +451,8 @@ impl Transaction {
                                 ));
                             }
                         },
-                        2 => Value::Binary(r.bytes(&format!("entry {i}'s binary value"))?),
-                        3 => Value::String(r.text(&format!("entry {i}'s string value"))?),
+                        2 => Value::Binary(r.bytes(format_args!("entry {i}'s binary value"))?),
+                        3 => Value::String(r.text(format_args!("entry {i}'s string value"))?),
                         other => {
                             return Err(DecodeError {
                                 at: kind_at,
@@ -465,7 +476,7 @@ impl Transaction {
                 let n = r.u16("the key count")?;
                 let mut keys = Vec::with_capacity(usize::from(n).min(128));
                 for i in 0..n {
-                    keys.push(r.key(&format!("key {i}"))?);
+                    keys.push(r.key(format_args!("key {i}"))?);
                 }
                 Body::Register { keys }
             }
@@ -501,14 +512,14 @@ impl Transaction {
         }
         let mut proofs = Vec::with_capacity(n);
         for i in 0..n {
-            let len = usize::from(r.u16(&format!("proof {i}'s length"))?);
+            let len = usize::from(r.u16(format_args!("proof {i}'s length"))?);
             if len > MAX_PROOF_LEN {
                 return Err(r.fail_before(
                     2,
                     format!("proof {i} is {len} bytes; at most {MAX_PROOF_LEN}"),
                 ));
             }
-            proofs.push(r.take(len, &format!("proof {i}"))?.to_vec());
+            proofs.push(r.take(len, format_args!("proof {i}"))?.to_vec());
         }
         if r.at != bytes.len() {
             return Err(r.fail_before(0, format!("{} bytes after the proofs", bytes.len() - r.at)));
@@ -533,6 +544,8 @@ struct Reader<'b> {
     at: usize,
 }
 
+/// `what` names the field for an error; it is only formatted when there is one (decoding
+/// allocates nothing for it on the way).
 impl<'b> Reader<'b> {
     fn fail_before(&self, back: usize, what: String) -> DecodeError {
         DecodeError {
@@ -541,7 +554,11 @@ impl<'b> Reader<'b> {
         }
     }
 
-    fn take(&mut self, n: usize, what: &str) -> Result<&'b [u8], DecodeError> {
+    fn take(
+        &mut self,
+        n: usize,
+        what: impl std::fmt::Display + Copy,
+    ) -> Result<&'b [u8], DecodeError> {
         let end = self
             .at
             .checked_add(n)
@@ -560,18 +577,21 @@ impl<'b> Reader<'b> {
         Ok(slice)
     }
 
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], DecodeError> {
+    fn array<const N: usize>(
+        &mut self,
+        what: impl std::fmt::Display + Copy,
+    ) -> Result<[u8; N], DecodeError> {
         Ok(self.take(N, what)?.try_into().expect("took N bytes"))
     }
 
     /// `u16 len ‖ bytes`.
-    fn bytes(&mut self, what: &str) -> Result<Vec<u8>, DecodeError> {
-        let len = usize::from(self.u16(&format!("{what}'s length"))?);
+    fn bytes(&mut self, what: impl std::fmt::Display + Copy) -> Result<Vec<u8>, DecodeError> {
+        let len = usize::from(self.u16(format_args!("{what}'s length"))?);
         Ok(self.take(len, what)?.to_vec())
     }
 
     /// `u16 len ‖ UTF-8`.
-    fn text(&mut self, what: &str) -> Result<String, DecodeError> {
+    fn text(&mut self, what: impl std::fmt::Display + Copy) -> Result<String, DecodeError> {
         let start = self.at + 2;
         let bytes = self.bytes(what)?;
         String::from_utf8(bytes).map_err(|e| DecodeError {
@@ -580,30 +600,30 @@ impl<'b> Reader<'b> {
         })
     }
 
-    fn peek(&self, what: &str) -> Result<u8, DecodeError> {
+    fn peek(&self, what: impl std::fmt::Display + Copy) -> Result<u8, DecodeError> {
         self.bytes.get(self.at).copied().ok_or_else(|| DecodeError {
             at: self.at,
             what: format!("{what} is missing"),
         })
     }
 
-    fn u8(&mut self, what: &str) -> Result<u8, DecodeError> {
+    fn u8(&mut self, what: impl std::fmt::Display + Copy) -> Result<u8, DecodeError> {
         Ok(self.take(1, what)?[0])
     }
 
-    fn u16(&mut self, what: &str) -> Result<u16, DecodeError> {
+    fn u16(&mut self, what: impl std::fmt::Display + Copy) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(
             self.take(2, what)?.try_into().expect("2 bytes"),
         ))
     }
 
-    fn u64(&mut self, what: &str) -> Result<u64, DecodeError> {
+    fn u64(&mut self, what: impl std::fmt::Display + Copy) -> Result<u64, DecodeError> {
         Ok(u64::from_be_bytes(
             self.take(8, what)?.try_into().expect("8 bytes"),
         ))
     }
 
-    fn key(&mut self, what: &str) -> Result<PublicKey, DecodeError> {
+    fn key(&mut self, what: impl std::fmt::Display + Copy) -> Result<PublicKey, DecodeError> {
         let start = self.at;
         let id = self.u8(what)?;
         let key_type = KeyType::from_id(id).map_err(|e| DecodeError {
